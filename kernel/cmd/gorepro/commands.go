@@ -1,0 +1,158 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/gorepro/gorepro/kernel/doctor"
+	"github.com/gorepro/gorepro/kernel/install"
+	"github.com/gorepro/gorepro/kernel/project"
+	"github.com/gorepro/gorepro/kernel/runner"
+)
+
+const usage = `usage: gorepro <command> [arguments]
+
+commands:
+  doctor [--json]          report backends (available or not, and why), plugins, devices and versions
+  install                  build GoNB/goimports/gopls into .venv, write the kernelspecs, prime the Go cache
+  run [flags] NOTEBOOK...  execute notebooks headless through papermill and write build/report.{md,html}
+  lab [jupyter args]       start JupyterLab on notebooks/, bound to 127.0.0.1
+
+run flags:
+  -p name=value            set a notebook parameter (repeatable); the notebook must declare it
+  --backend B              run on backend B (go, xla:cpu, xla:cuda, options after commas)
+  --profile P              shorthand for -p profile=P
+  --out DIR                where executed notebooks and the report go (default build/)
+  --timeout SECONDS        per-cell timeout (default none)
+`
+
+// usageError is a mistake in the command line: exit code 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func exitCode(err error) int {
+	var u usageError
+	if errors.As(err, &u) {
+		return 2
+	}
+	return 1
+}
+
+func run(args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return usageError{"no command given"}
+	}
+	switch args[0] {
+	case "doctor":
+		return doctorCmd(args[1:])
+	case "install":
+		p, err := project.Find()
+		if err != nil {
+			return err
+		}
+		return install.Install(p, os.Stdout)
+	case "run":
+		return runCmd(args[1:])
+	case "lab":
+		return labCmd(args[1:])
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return nil
+	}
+	return usageError{fmt.Sprintf("unknown command %q (commands: doctor, install, run, lab)", args[0])}
+}
+
+func doctorCmd(args []string) error {
+	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	r := doctor.Run()
+	if *asJSON {
+		return r.WriteJSON(os.Stdout)
+	}
+	return r.WriteText(os.Stdout)
+}
+
+// multiFlag collects repeated -p values.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func runCmd(args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var params multiFlag
+	fs.Var(&params, "p", "name=value parameter (repeatable)")
+	backendFlag := fs.String("backend", "", "backend for every notebook")
+	profile := fs.String("profile", "", "profile for every notebook (quick or full)")
+	out := fs.String("out", "", "output directory (default build/)")
+	timeout := fs.Int("timeout", 0, "per-cell timeout in seconds (0: none)")
+	// Accept flags after the notebook names too.
+	var notebooks []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return usageError{err.Error()}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		notebooks = append(notebooks, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(notebooks) == 0 {
+		return usageError{"run: no notebook given (e.g. gorepro run notebooks/00_tour.ipynb)"}
+	}
+	p, err := project.Find()
+	if err != nil {
+		return err
+	}
+	opts := runner.Options{Backend: *backendFlag, OutDir: *out, CellTimeout: *timeout, Log: os.Stdout}
+	if opts.OutDir == "" {
+		opts.OutDir = filepath.Join(p.Root, "build")
+	}
+	for _, kv := range params {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(name) == "" {
+			return usageError{fmt.Sprintf("run: malformed -p %q: want name=value", kv)}
+		}
+		opts.Params = append(opts.Params, runner.Param{Name: strings.TrimSpace(name), Value: value})
+	}
+	if *profile != "" {
+		opts.Params = append(opts.Params, runner.Param{Name: "profile", Value: *profile})
+	}
+	summary, err := runner.Run(p, notebooks, opts)
+	if err != nil {
+		return err
+	}
+	return summary.Err()
+}
+
+func labCmd(args []string) error {
+	p, err := project.Find()
+	if err != nil {
+		return err
+	}
+	if err := p.NeedVenv("jupyter"); err != nil {
+		return err
+	}
+	argv := []string{p.Bin("jupyter"), "lab", "--ip=127.0.0.1", "--no-browser",
+		"--ServerApp.root_dir=" + filepath.Join(p.Root, "notebooks")}
+	if os.Geteuid() == 0 {
+		argv = append(argv, "--allow-root")
+	}
+	argv = append(argv, args...)
+	if _, err := exec.LookPath(argv[0]); err != nil {
+		return err
+	}
+	return syscall.Exec(argv[0], argv, p.Env())
+}

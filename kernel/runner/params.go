@@ -1,0 +1,170 @@
+package runner
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/printer"
+	"go/token"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Param is a name=value pair from the command line, value still text.
+type Param struct {
+	Name  string
+	Value string
+}
+
+// Declared is a variable declared in a notebook's parameters cell.
+type Declared struct {
+	Name string
+	// Type is the Go type, written or inferred from the default ("int", "float64", "string", "bool", "[]int", ...).
+	Type string
+	// Default is the default value's source text.
+	Default string
+}
+
+// ParseParameters reads the `var` declarations of a parameters cell (Go source).
+func ParseParameters(src string) ([]Declared, error) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "parameters.go", "package p\n"+src, parser.SkipObjectResolution)
+	if err != nil {
+		return nil, fmt.Errorf("parameters cell is not valid Go declarations: %w", err)
+	}
+	var out []Declared
+	for _, decl := range f.Decls {
+		gen, ok := decl.(*ast.GenDecl)
+		if !ok || gen.Tok != token.VAR {
+			continue
+		}
+		for _, spec := range gen.Specs {
+			vs := spec.(*ast.ValueSpec)
+			for i, name := range vs.Names {
+				d := Declared{Name: name.Name}
+				if vs.Type != nil {
+					d.Type = nodeString(fset, vs.Type)
+				}
+				if i < len(vs.Values) {
+					d.Default = nodeString(fset, vs.Values[i])
+					if d.Type == "" {
+						d.Type = inferType(fset, vs.Values[i])
+					}
+				}
+				out = append(out, d)
+			}
+		}
+	}
+	return out, nil
+}
+
+func nodeString(fset *token.FileSet, n ast.Node) string {
+	var b bytes.Buffer
+	_ = printer.Fprint(&b, fset, n)
+	return b.String()
+}
+
+func inferType(fset *token.FileSet, e ast.Expr) string {
+	switch v := e.(type) {
+	case *ast.BasicLit:
+		switch v.Kind {
+		case token.INT:
+			return "int"
+		case token.FLOAT:
+			return "float64"
+		case token.STRING:
+			return "string"
+		}
+	case *ast.Ident:
+		if v.Name == "true" || v.Name == "false" {
+			return "bool"
+		}
+	case *ast.UnaryExpr:
+		return inferType(fset, v.X)
+	case *ast.ParenExpr:
+		return inferType(fset, v.X)
+	case *ast.BinaryExpr:
+		x, y := inferType(fset, v.X), inferType(fset, v.Y)
+		if x == "float64" || y == "float64" {
+			return "float64"
+		}
+		return x
+	case *ast.CompositeLit:
+		if v.Type != nil {
+			return nodeString(fset, v.Type)
+		}
+	case *ast.CallExpr: // conversions such as float32(0.1)
+		if id, ok := v.Fun.(*ast.Ident); ok {
+			return id.Name
+		}
+	}
+	return ""
+}
+
+// Convert checks the command-line params against the declarations and converts
+// each value to the declared type. Errors name the parameter.
+func Convert(params []Param, declared []Declared) (map[string]any, error) {
+	byName := map[string]Declared{}
+	var names []string
+	for _, d := range declared {
+		byName[d.Name] = d
+		names = append(names, d.Name)
+	}
+	sort.Strings(names)
+	out := map[string]any{}
+	for _, p := range params {
+		d, ok := byName[p.Name]
+		if !ok {
+			if len(names) == 0 {
+				return nil, fmt.Errorf("parameter %q: the notebook declares no parameters", p.Name)
+			}
+			return nil, fmt.Errorf("parameter %q is not declared by the notebook (it declares: %s)", p.Name, strings.Join(names, ", "))
+		}
+		v, err := convertValue(p.Value, d.Type)
+		if err != nil {
+			return nil, fmt.Errorf("parameter %s (%s): %w", p.Name, d.Type, err)
+		}
+		out[p.Name] = v
+	}
+	return out, nil
+}
+
+func convertValue(text, typ string) (any, error) {
+	switch typ {
+	case "int", "int64", "int32", "int16", "int8", "uint", "uint64", "uint32", "uint16", "uint8":
+		v, err := strconv.ParseInt(strings.TrimSpace(text), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an integer", text)
+		}
+		if strings.HasPrefix(typ, "uint") && v < 0 {
+			return nil, fmt.Errorf("%q is negative", text)
+		}
+		return v, nil
+	case "float64", "float32":
+		v, err := strconv.ParseFloat(strings.TrimSpace(text), 64)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a number", text)
+		}
+		return v, nil
+	case "bool":
+		v, err := strconv.ParseBool(strings.TrimSpace(text))
+		if err != nil {
+			return nil, fmt.Errorf("%q is not true or false", text)
+		}
+		return v, nil
+	case "string":
+		return text, nil
+	}
+	if strings.HasPrefix(typ, "[]") || strings.HasPrefix(typ, "map[") {
+		var v any
+		if err := json.Unmarshal([]byte(text), &v); err != nil {
+			return nil, fmt.Errorf("%q is not JSON for a %s: %v", text, typ, err)
+		}
+		return v, nil
+	}
+	// Unknown type: pass the text; the notebook's compile step checks it.
+	return text, nil
+}

@@ -1,0 +1,210 @@
+// Package backend owns the choice of the GoMLX compute backend for everything
+// gorepro runs: notebooks, tests, benchmarks and the gorepro command.
+//
+// A backend is named by a short spec:
+//
+//	go                    pure Go, no cgo, no plugin: always available, ~15× slower for training
+//	xla:cpu               XLA's CPU PJRT plugin (PyPI wheel lammps-jax-pjrt-cpu, installed in the project's venv)
+//	xla:cuda              a JAX CUDA PJRT plugin found in an installed Python environment
+//	xla:/abs/plugin.so    any PJRT plugin, by absolute path
+//
+// Options follow the name after commas, as in GoMLX: "xla:cuda,tf32=false"
+// asks XLA for full float32 precision in every dot product.
+//
+// The spec comes, in order of precedence, from the caller (a notebook's
+// `backend` parameter), from $GOMLX_BACKEND, or from the default: xla:cpu when
+// its plugin is found, else go. No other package reads $GOMLX_BACKEND or
+// searches for plugins.
+//
+// Plugins are always handed to GoMLX by absolute path, so go-xla never
+// searches or downloads on its own: its auto-installer needs the internet and
+// panics without it. This package never imports it.
+package backend
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/gomlx/compute"
+)
+
+// Names of the backends gorepro knows, as accepted by Resolve.
+const (
+	Go      = "go"
+	XLACPU  = "xla:cpu"
+	XLACUDA = "xla:cuda"
+	XLATPU  = "xla:tpu"
+)
+
+// EnvBackend is the environment variable that overrides the default backend.
+// It is GoMLX's own variable, read only here.
+const EnvBackend = "GOMLX_BACKEND"
+
+// Spec is a resolved backend choice: which backend, with which options, from
+// which plugin file, and why it was chosen.
+type Spec struct {
+	// Name is "go", "xla:cpu", "xla:cuda", "xla:tpu", or "xla:<abs path>" for a plugin given by path.
+	Name string
+	// Options are the comma-separated options after the name, e.g. ["tf32=false"].
+	Options []string
+	// PluginPath is the absolute path of the PJRT plugin for xla backends; empty for go.
+	PluginPath string
+	// PluginSource says where the plugin was found, e.g. "project venv (PyPI lammps-jax-pjrt-cpu)".
+	PluginSource string
+	// Source says where the choice came from: "argument", "$GOMLX_BACKEND" or "default".
+	Source string
+}
+
+// String returns the spec as a user writes it, e.g. "xla:cuda,tf32=false".
+func (s Spec) String() string {
+	return strings.Join(append([]string{s.Name}, s.Options...), ",")
+}
+
+// Config returns the configuration string GoMLX's compute.NewWithConfig takes:
+// the plugin by absolute path, so go-xla neither searches nor downloads.
+func (s Spec) Config() string {
+	if s.Name == Go {
+		return strings.Join(append([]string{"go"}, s.Options...), ",")
+	}
+	return "xla:" + strings.Join(append([]string{s.PluginPath}, s.Options...), ",")
+}
+
+// IsXLA reports whether the spec names an XLA (PJRT) backend.
+func (s Spec) IsXLA() bool { return s.Name != Go }
+
+// Resolve turns a user's choice into a Spec. An empty choice or "default" means
+// $GOMLX_BACKEND if set, else the default (xla:cpu when its plugin is found,
+// else go). It never loads a plugin: that happens in New.
+func Resolve(choice string) (Spec, error) {
+	return DefaultLocator().Resolve(choice)
+}
+
+// Resolve is Resolve with this locator's environment and search paths.
+func (l *Locator) Resolve(choice string) (Spec, error) {
+	source := "argument"
+	choice = strings.TrimSpace(choice)
+	if choice == "" || choice == "default" {
+		if env, ok := l.lookupEnv(EnvBackend); ok && strings.TrimSpace(env) != "" {
+			choice, source = strings.TrimSpace(env), "$"+EnvBackend
+		} else {
+			spec := Spec{Name: Go, Source: "default"}
+			if p, err := l.FindPlugin(XLACPU); err == nil && xlaCompiledIn {
+				spec = Spec{Name: XLACPU, PluginPath: p.Path, PluginSource: p.Source, Source: "default"}
+			}
+			return spec, nil
+		}
+	}
+	name, options := splitSpec(choice)
+	spec := Spec{Options: options, Source: source}
+	switch {
+	case name == Go:
+		spec.Name = Go
+		if len(options) > 0 {
+			return Spec{}, fmt.Errorf("backend %q: the go backend takes no options (got %q)", choice, strings.Join(options, ","))
+		}
+		return spec, nil
+	case name == "xla" || name == XLACPU || name == XLACUDA || name == XLATPU:
+		if name == "xla" {
+			name = XLACPU
+		}
+		spec.Name = name
+		if !xlaCompiledIn {
+			return Spec{}, fmt.Errorf("backend %q: this program was built without XLA (build tag noxla or CGO_ENABLED=0); use %q or rebuild with cgo", choice, Go)
+		}
+		p, err := l.FindPlugin(name)
+		if err != nil {
+			return Spec{}, fmt.Errorf("backend %q: %w", choice, err)
+		}
+		spec.PluginPath, spec.PluginSource = p.Path, p.Source
+	case strings.HasPrefix(name, "xla:/"):
+		path := strings.TrimPrefix(name, "xla:")
+		spec.Name = name
+		if !xlaCompiledIn {
+			return Spec{}, fmt.Errorf("backend %q: this program was built without XLA (build tag noxla or CGO_ENABLED=0); use %q or rebuild with cgo", choice, Go)
+		}
+		if _, err := os.Stat(path); err != nil {
+			return Spec{}, fmt.Errorf("backend %q: plugin file not found: %w", choice, err)
+		}
+		spec.PluginPath, spec.PluginSource = path, "given by path"
+		// Give it its short name when it is one of the plugins we would find anyway.
+		for _, known := range []string{XLACPU, XLACUDA} {
+			if p, err := l.FindPlugin(known); err == nil && p.Path == path {
+				spec.Name, spec.PluginSource = known, p.Source
+			}
+		}
+	default:
+		return Spec{}, fmt.Errorf("unknown backend %q: choose one of %s, or xla:/absolute/path/to/pjrt_plugin.so",
+			choice, strings.Join([]string{Go, XLACPU, XLACUDA}, ", "))
+	}
+	if err := checkOptions(spec.Name, options); err != nil {
+		return Spec{}, fmt.Errorf("backend %q: %w", choice, err)
+	}
+	return spec, nil
+}
+
+// xlaOptions are the option keys go-xla's backend accepts (boolean ones also as "no<key>").
+var xlaOptions = []string{"tf32", "shared_buffers", "preallocate", "memory_fraction", "allocator", "visible_devices", "use_tfrt_gpu_client"}
+
+func checkOptions(name string, options []string) error {
+	for _, opt := range options {
+		key, _, _ := strings.Cut(opt, "=")
+		if slices.Contains(xlaOptions, key) || slices.Contains(xlaOptions, strings.TrimPrefix(key, "no")) {
+			continue
+		}
+		return fmt.Errorf("unknown option %q for %s (known: %s)", opt, name, strings.Join(xlaOptions, ", "))
+	}
+	return nil
+}
+
+// splitSpec splits "xla:cuda,tf32=false" into "xla:cuda" and ["tf32=false"].
+func splitSpec(choice string) (string, []string) {
+	parts := strings.Split(choice, ",")
+	var options []string
+	for _, p := range parts[1:] {
+		if p = strings.TrimSpace(p); p != "" {
+			options = append(options, p)
+		}
+	}
+	return strings.TrimSpace(parts[0]), options
+}
+
+// New resolves choice (see Resolve) and creates the backend. Errors, including
+// panics inside GoMLX or the plugin's loader, come back as one error naming the
+// backend and what to install.
+func New(choice string) (compute.Backend, Spec, error) {
+	spec, err := Resolve(choice)
+	if err != nil {
+		return nil, Spec{}, err
+	}
+	b, err := NewFromSpec(spec)
+	return b, spec, err
+}
+
+// NewFromSpec creates the backend a resolved Spec describes.
+func NewFromSpec(spec Spec) (b compute.Backend, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			b, err = nil, fmt.Errorf("backend %s: failed while loading: %v", spec, r)
+		}
+	}()
+	b, err = compute.NewWithConfig(spec.Config())
+	if err != nil {
+		hint := ""
+		if spec.IsXLA() {
+			hint = " (" + installHint(spec.Name) + ")"
+		}
+		return nil, fmt.Errorf("backend %s (plugin %s): %w%s", spec, spec.PluginPath, err, hint)
+	}
+	return b, nil
+}
+
+// MustNew is New for notebooks and examples: it panics with New's error.
+func MustNew(choice string) compute.Backend {
+	b, _, err := New(choice)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}

@@ -1,0 +1,17 @@
+//go:build !cgo || noxla
+
+package backend
+
+import (
+	"errors"
+
+	// Registers the pure-Go backend ("go").
+	_ "github.com/gomlx/compute/gobackend"
+)
+
+// xlaCompiledIn is false in builds without cgo or with the noxla tag.
+const xlaCompiledIn = false
+
+func pluginVersion(string) (string, error) {
+	return "", errors.New("built without XLA support (noxla tag or CGO_ENABLED=0)")
+}

@@ -1,0 +1,31 @@
+//go:build cgo && !noxla
+
+package backend
+
+import (
+	"fmt"
+
+	// Registers the pure-Go backend ("go").
+	_ "github.com/gomlx/compute/gobackend"
+	// Registers the XLA backend ("xla") without go-xla's auto-installer.
+	_ "github.com/gomlx/go-xla/compute/xla"
+	"github.com/gomlx/go-xla/pjrt"
+)
+
+// xlaCompiledIn is false in builds without cgo or with the noxla tag.
+const xlaCompiledIn = true
+
+// pluginVersion loads a PJRT plugin (cached by go-xla) and returns its PJRT C API version.
+func pluginVersion(path string) (version string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("loading %s panicked: %v", path, r)
+		}
+	}()
+	p, err := pjrt.GetPlugin(path)
+	if err != nil {
+		return "", err
+	}
+	major, minor := p.Version()
+	return fmt.Sprintf("%d.%d", major, minor), nil
+}
