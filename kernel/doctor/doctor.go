@@ -19,13 +19,13 @@ import (
 	"time"
 
 	"github.com/gorepro/gorepro/kernel/project"
-	"github.com/gorepro/gorepro/lib/backend"
+	"github.com/gorepro/gorepro/lib/backends"
 )
 
 // Report is the doctor's finding. Its JSON form is stable: tests and tools read it.
 type Report struct {
 	// Backends lists go, xla:cpu, xla:cuda and xla:tpu in that order.
-	Backends []backend.Status `json:"backends"`
+	Backends []backends.Status `json:"backends"`
 	// Default is the backend an empty choice resolves to, with its source.
 	Default string `json:"default"`
 	// Versions maps a component (go, gomlx, gonb, jupyterlab, papermill, ...) to its version, or "missing".
@@ -45,8 +45,8 @@ var pythonPackages = []string{"jupyterlab", "nbconvert", "nbclient", "jupyter_cl
 // Run collects the report.
 func Run() *Report {
 	r := &Report{Versions: map[string]string{}, Kernelspecs: map[string]string{}}
-	r.Backends = backend.Diagnose()
-	if spec, err := backend.Resolve(""); err == nil {
+	r.Backends = backends.Diagnose()
+	if spec, err := backends.Resolve(""); err == nil {
 		r.Default = spec.String() + " (" + spec.Source + ")"
 	} else {
 		r.Default = "error: " + err.Error()

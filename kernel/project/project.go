@@ -9,7 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/gorepro/gorepro/lib/backend"
+	"github.com/gorepro/gorepro/lib/backends"
 )
 
 // Project is a gorepro checkout.
@@ -22,7 +22,7 @@ type Project struct {
 
 // Find locates the checkout from $GOREPRO_ROOT or the current directory.
 func Find() (*Project, error) {
-	l := backend.DefaultLocator()
+	l := backends.DefaultLocator()
 	root, ok := l.ProjectRoot()
 	if !ok {
 		return nil, errors.New("not inside a gorepro checkout: run from the repository (or set $GOREPRO_ROOT)")
@@ -32,7 +32,7 @@ func Find() (*Project, error) {
 		return nil, fmt.Errorf("resolving %s: %w", root, err)
 	}
 	venv := filepath.Join(root, ".venv")
-	if v := os.Getenv(backend.EnvVenv); v != "" {
+	if v := os.Getenv(backends.EnvVenv); v != "" {
 		venv = v
 	}
 	return &Project{Root: root, Venv: venv}, nil
@@ -71,8 +71,8 @@ func (p *Project) Env() []string {
 	}
 	set("PATH", filepath.Join(p.Venv, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
 	set("VIRTUAL_ENV", p.Venv)
-	set(backend.EnvRoot, p.Root)
-	set(backend.EnvVenv, p.Venv)
+	set(backends.EnvRoot, p.Root)
+	set(backends.EnvVenv, p.Venv)
 	set("JUPYTER_DATA_DIR", p.JupyterData())
 	set("GOMLX_NO_AUTO_INSTALL", "1")
 	set("PYDEVD_DISABLE_FILE_VALIDATION", "1")

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,7 +26,7 @@ import (
 
 	"github.com/gorepro/gorepro/kernel/install"
 	"github.com/gorepro/gorepro/kernel/project"
-	"github.com/gorepro/gorepro/lib/backend"
+	"github.com/gorepro/gorepro/lib/backends"
 )
 
 // Options configures a run.
@@ -92,7 +93,7 @@ func Run(p *project.Project, notebooks []string, opts Options) (*Summary, error)
 		opts.Kernel = install.KernelName
 	}
 	if opts.Backend != "" {
-		if _, err := backend.Resolve(opts.Backend); err != nil {
+		if _, err := backends.Resolve(opts.Backend); err != nil {
 			return nil, err
 		}
 	}
@@ -252,8 +253,9 @@ func relayCellOutput(r io.Reader, logFile, show io.Writer, name string) {
 	for sc.Scan() {
 		line := sc.Text()
 		fmt.Fprintln(logFile, line)
-		// papermill logs cell output without a prefix and its own chatter with one.
-		if strings.HasPrefix(line, "Input Notebook:") || strings.HasPrefix(line, "Output Notebook:") ||
+		// papermill logs cell output without a prefix and its own chatter with
+		// one; GoNB logs (klog) and prints a goroutine trace when it shuts down.
+		if isKernelNoise(line) || strings.HasPrefix(line, "Input Notebook:") || strings.HasPrefix(line, "Output Notebook:") ||
 			strings.HasPrefix(line, "Executing ") || strings.HasPrefix(line, "Ending Cell") ||
 			strings.HasPrefix(line, "Black is not installed") || strings.Contains(line, "Passed unknown parameter") ||
 			strings.TrimSpace(line) == "" {
@@ -261,6 +263,17 @@ func relayCellOutput(r io.Reader, logFile, show io.Writer, name string) {
 		}
 		fmt.Fprintf(show, "  [%s] %s\n", name, StripANSI(line))
 	}
+}
+
+var klogLine = regexp.MustCompile(`^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ [\w.]+:\d+\]`)
+
+// isKernelNoise recognises GoNB's own log lines and the goroutine trace it
+// prints when it stops gopls at shutdown: kept in the log file, not shown.
+func isKernelNoise(line string) bool {
+	return klogLine.MatchString(line) || strings.HasPrefix(line, "goroutine ") ||
+		strings.HasPrefix(line, "\t/") || strings.HasPrefix(line, "github.com/janpfeifer/gonb/") ||
+		strings.HasPrefix(line, "main.runKernel(") || strings.HasPrefix(line, "main.main(") ||
+		strings.Contains(line, "gopls failed with: signal: killed")
 }
 
 func writeFigures(outDir, base string, figs []string) []string {

@@ -1,4 +1,4 @@
-package backend
+package backends
 
 import (
 	"errors"
@@ -124,8 +124,8 @@ func checkMatmul(b compute.Backend) (result string, err error) {
 	for i := range n {
 		x[i], y[i] = make([]float32, n), make([]float32, n)
 		for j := range n {
-			x[i][j] = float32(math.Sin(float64(i*n+j))) // deterministic, signed
-			y[i][j] = float32(math.Cos(float64(i+j*n)))
+			x[i][j] = float32(math.Sin(float64(i*n + j))) // deterministic, signed
+			y[i][j] = float32(math.Cos(float64(i + j*n)))
 		}
 	}
 	out, err := graph.ExecOnce(b, func(a, c *graph.Node) *graph.Node { return graph.MatMul(a, c) },

@@ -1,4 +1,4 @@
-// Package backend owns the choice of the GoMLX compute backend for everything
+// Package backends owns the choice of the GoMLX compute backend for everything
 // gorepro runs: notebooks, tests, benchmarks and the gorepro command.
 //
 // A backend is named by a short spec:
@@ -19,7 +19,7 @@
 // Plugins are always handed to GoMLX by absolute path, so go-xla never
 // searches or downloads on its own: its auto-installer needs the internet and
 // panics without it. This package never imports it.
-package backend
+package backends
 
 import (
 	"fmt"

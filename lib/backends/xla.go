@@ -1,6 +1,6 @@
 //go:build cgo && !noxla
 
-package backend
+package backends
 
 import (
 	"fmt"

@@ -1,0 +1,71 @@
+# gorepro: `make run` sets everything up and runs every notebook's quick
+# profile headless; `make test` sets up and runs all tests. Nothing is
+# installed outside this checkout except Go's module and build caches.
+
+SHELL   := /bin/bash
+PYTHON  ?= python3
+VENV    := $(CURDIR)/.venv
+BIN     := $(VENV)/bin
+GOREPRO := $(BIN)/gorepro
+STAMP   := $(VENV)/.gorepro-setup
+export GOREPRO_ROOT := $(CURDIR)
+export GOREPRO_VENV := $(VENV)
+export GOMLX_NO_AUTO_INSTALL := 1
+export GOTOOLCHAIN := local
+export PATH := $(BIN):$(PATH)
+
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+GO_SOURCES := $(shell find lib kernel plugins -name '*.go' -not -path 'kernel/tools/*' 2>/dev/null) go.mod go.sum
+
+.PHONY: setup run test test-go test-python test-e2e lint doctor lab clean
+
+## setup: Python venv (pinned), XLA CPU plugin, translator, GoNB tools, kernelspecs, primed Go cache
+setup: $(STAMP) $(GOREPRO)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.requirements: requirements.txt $(BIN)/python
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
+	# The wheel declares a jax pin it does not need: install it alone.
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps lammps-jax-pjrt-cpu==0.11.2
+	touch $@
+
+$(VENV)/.translator: $(VENV)/.requirements $(wildcard python/gorepro_papermill/*.py) python/pyproject.toml
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps --no-build-isolation --force-reinstall ./python
+	rm -rf python/build python/*.egg-info
+	touch $@
+
+$(GOREPRO): $(GO_SOURCES) $(BIN)/python
+	go build -o $@ ./kernel/cmd/gorepro
+
+$(STAMP): $(VENV)/.translator $(GOREPRO) kernel/tools/go.mod kernel/tools/go.sum
+	$(GOREPRO) install
+	touch $@
+
+## run: every notebook's quick profile, headless; report in build/report.md and build/report.html
+run: setup
+	$(GOREPRO) run --profile quick $(NOTEBOOKS)
+
+## test: all tests, including every notebook executed headless
+test: setup test-go test-python test-e2e
+
+test-go:
+	gofmt -l lib kernel plugins tests | (! grep .) || (echo "gofmt needed on the files above"; exit 1)
+	go vet ./...
+	GOREPRO_REQUIRE_XLA_CPU=1 go test ./lib/... ./kernel/... ./plugins/...
+
+test-python:
+	$(BIN)/python -m pytest -q tests/python
+
+test-e2e:
+	GOREPRO_E2E=1 go test -count=1 -timeout 40m ./tests/...
+
+doctor: setup
+	$(GOREPRO) doctor
+
+lab: setup
+	$(GOREPRO) lab
+
+clean:
+	rm -rf build

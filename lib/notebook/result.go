@@ -1,0 +1,109 @@
+package notebook
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"strings"
+
+	"github.com/janpfeifer/gonb/gonbui"
+)
+
+// Claim is one number compared with the paper's. Claims in Result.Claims are
+// asserted; Result.Findings are reported only.
+type Claim struct {
+	// Name says what is claimed, e.g. "StableMax test accuracy after 10k epochs".
+	Name string `json:"name"`
+	// Paper is the paper's number (or text, e.g. "> 0.95").
+	Paper any `json:"paper"`
+	// Ours is the number this run measured.
+	Ours any `json:"ours"`
+	// Tolerance says how far from the paper still holds, when it is a comparison.
+	Tolerance any `json:"tolerance,omitempty"`
+	// Holds is whether the claim held in this run.
+	Holds bool `json:"holds"`
+}
+
+// Within is a claim that ours is within tol of the paper's number.
+func Within(name string, paper, ours, tol float64) Claim {
+	return Claim{Name: name, Paper: paper, Ours: ours, Tolerance: tol, Holds: math.Abs(ours-paper) <= tol && !math.IsNaN(ours)}
+}
+
+// AtLeast is a claim that ours ≥ min; paper is the paper's number for that quantity.
+func AtLeast(name string, paper any, ours, min float64) Claim {
+	return Claim{Name: name, Paper: paper, Ours: ours, Tolerance: fmt.Sprintf(">= %g", min), Holds: ours >= min}
+}
+
+// AtMost is a claim that ours ≤ max; paper is the paper's number for that quantity.
+func AtMost(name string, paper any, ours, max float64) Claim {
+	return Claim{Name: name, Paper: paper, Ours: ours, Tolerance: fmt.Sprintf("<= %g", max), Holds: ours <= max && !math.IsNaN(ours)}
+}
+
+// Result is what a notebook reports in its last line.
+type Result struct {
+	Notebook string  `json:"notebook"`
+	Backend  string  `json:"backend"`
+	Profile  string  `json:"profile,omitempty"`
+	Seconds  float64 `json:"seconds"`
+	Claims   []Claim `json:"claims"`
+	Findings []Claim `json:"findings,omitempty"`
+}
+
+// ResultPrefix starts the machine-readable RESULT line.
+const ResultPrefix = "RESULT "
+
+// Finish ends a notebook: it shows the claims and findings beside the paper's
+// numbers, prints `RESULT {json}` as the last line, and stops the cell with an
+// error when a claim does not hold (so papermill and `gorepro run` fail).
+// Seconds is filled from Start when zero.
+func Finish(r Result) {
+	if r.Seconds == 0 {
+		r.Seconds = math.Round(Elapsed().Seconds()*10) / 10
+	}
+	if r.Claims == nil {
+		r.Claims = []Claim{}
+	}
+	all := append(append([]Claim{}, r.Claims...), r.Findings...)
+	rows := make([][]string, 0, len(all))
+	for i, c := range all {
+		kind := "claim"
+		if i >= len(r.Claims) {
+			kind = "finding"
+		}
+		held := "yes"
+		if !c.Holds {
+			held = "NO"
+		}
+		rows = append(rows, []string{kind, c.Name, format(c.Paper), format(c.Ours), format(c.Tolerance), held})
+	}
+	Table([]string{"", "claim", "paper", "ours", "tolerance", "holds"}, rows)
+	var failed []string
+	for _, c := range r.Claims {
+		if !c.Holds {
+			failed = append(failed, c.Name)
+		}
+	}
+	line, err := json.Marshal(r)
+	if err != nil {
+		Must(fmt.Errorf("encoding the RESULT line: %w", err))
+	}
+	fmt.Fprintln(Output, ResultPrefix+string(line))
+	if len(failed) > 0 {
+		fmt.Fprintf(os.Stderr, "%v: %s\n", errClaims, strings.Join(failed, "; "))
+		gonbui.Sync()
+		exit(1)
+	}
+}
+
+func format(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case float64:
+		return fmt.Sprintf("%.4g", x)
+	case float32:
+		return fmt.Sprintf("%.4g", x)
+	}
+	return fmt.Sprint(v)
+}
