@@ -3,6 +3,7 @@ package runner
 import (
 	"encoding/json"
 	"fmt"
+	"html"
 	"os"
 	"regexp"
 	"slices"
@@ -119,11 +120,50 @@ func (nb *Notebook) FirstError() *CellError {
 				if strings.TrimSpace(msg) == "" && len(o.Traceback) > 0 {
 					msg = strings.Join(o.Traceback, "\n")
 				}
+				if details := errorDetails(c); details != "" {
+					msg = details + " (" + strings.TrimSpace(StripANSI(msg)) + ")"
+				}
 				return &CellError{Cell: code, Name: o.Ename, Message: msg}
 			}
 		}
 	}
 	return nil
+}
+
+var (
+	htmlStyle     = regexp.MustCompile(`(?s)<style>.*?</style>`)
+	htmlTag       = regexp.MustCompile(`<[^>]+>`)
+	compilerError = regexp.MustCompile(`Cell\[\d+\]: Line \d+ .*`)
+)
+
+// errorDetails finds what a failed cell said about its failure: GoNB's
+// compile errors (shown as HTML, "Cell[2]: Line 5 ./main.go:14:2: undefined: x"),
+// else the last lines the cell wrote to stderr (a panic, notebook.Must's message).
+func errorDetails(c Cell) string {
+	var compile []string
+	var stderr string
+	for _, o := range c.Outputs {
+		if h, ok := o.Data["text/html"]; ok && strings.Contains(string(h), "gonb-err") {
+			text := html.UnescapeString(htmlTag.ReplaceAllString(htmlStyle.ReplaceAllString(string(h), ""), ""))
+			compile = append(compile, compilerError.FindAllString(text, -1)...)
+		}
+		if o.OutputType == "stream" && o.Name == "stderr" {
+			stderr += string(o.Text)
+		}
+	}
+	if len(compile) > 0 {
+		return "compile error: " + strings.Join(compile, "; ")
+	}
+	var lines []string
+	for _, l := range strings.Split(StripANSI(stderr), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) > 3 {
+		lines = lines[len(lines)-3:]
+	}
+	return strings.Join(lines, " | ")
 }
 
 // Text returns every stream output of the notebook, in order.

@@ -227,6 +227,10 @@ func runOne(p *project.Project, path string, params map[string]any, opts Options
 	}
 	o.Figures = writeFigures(opts.OutDir, base, nb.Figures())
 	o.Result, err = ParseResult(nb.Text())
+	if failed := o.Result.FailedClaims(); len(failed) > 0 {
+		o.Err = "claims do not hold: " + strings.Join(failed, "; ")
+		return o
+	}
 	if cellErr := nb.FirstError(); cellErr != nil {
 		o.Err = cellErr.Error()
 		return o
@@ -237,10 +241,6 @@ func runOne(p *project.Project, path string, params map[string]any, opts Options
 	}
 	if err != nil {
 		o.Err = err.Error()
-		return o
-	}
-	if failed := o.Result.FailedClaims(); len(failed) > 0 {
-		o.Err = "claims do not hold: " + strings.Join(failed, "; ")
 	}
 	return o
 }

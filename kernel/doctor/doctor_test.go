@@ -1,0 +1,53 @@
+package doctor
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestReportJSON(t *testing.T) {
+	r := Run()
+	var buf bytes.Buffer
+	if err := r.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	// Read it back as a tool would, without our types.
+	var doc struct {
+		Backends []struct {
+			Name      string `json:"name"`
+			Available bool   `json:"available"`
+			Reason    string `json:"reason"`
+			Devices   int    `json:"devices"`
+		} `json:"backends"`
+		Default  string            `json:"default"`
+		Versions map[string]string `json:"versions"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatalf("doctor JSON does not parse: %v\n%s", err, buf.String())
+	}
+	var names []string
+	for _, b := range doc.Backends {
+		names = append(names, b.Name)
+		if !b.Available && b.Reason == "" {
+			t.Errorf("%s unavailable without a reason", b.Name)
+		}
+	}
+	if strings.Join(names, ",") != "go,xla:cpu,xla:cuda,xla:tpu" {
+		t.Errorf("backends = %v", names)
+	}
+	if !doc.Backends[0].Available || doc.Backends[0].Devices < 1 {
+		t.Errorf("go backend not available: %+v", doc.Backends[0])
+	}
+	if doc.Default == "" || doc.Versions["gomlx"] == "" && doc.Versions["go (this binary)"] == "" {
+		t.Errorf("default %q, versions %v", doc.Default, doc.Versions)
+	}
+	var text bytes.Buffer
+	if err := r.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "BACKEND") || !strings.Contains(text.String(), "default backend:") {
+		t.Errorf("text report:\n%s", text.String())
+	}
+}

@@ -1,0 +1,174 @@
+package backends
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// fakeTree builds a directory tree with fake plugin files and returns a locator over it.
+func fakeTree(t *testing.T, env map[string]string, files ...string) (*Locator, string) {
+	t.Helper()
+	root := t.TempDir()
+	for _, f := range files {
+		path := filepath.Join(root, f)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte("not really a plugin"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resolved := map[string]string{}
+	for k, v := range env {
+		resolved[k] = strings.ReplaceAll(v, "$ROOT", root)
+	}
+	l := &Locator{
+		LookupEnv:        func(k string) (string, bool) { v, ok := resolved[k]; return v, ok },
+		WorkDir:          filepath.Join(root, "work"),
+		SystemPythonDirs: []string{filepath.Join(root, "sys/lib/python3*/site-packages")},
+		GoXLADirs:        []string{filepath.Join(root, "goxla")},
+	}
+	return l, root
+}
+
+const (
+	venvCPU  = "proj/.venv/lib/python3.11/site-packages/lammps_jax_pjrt_cpu/pjrt_c_api_cpu_plugin.so"
+	sysCUDA  = "sys/lib/python3.12/site-packages/jax_plugins/xla_cuda13/xla_cuda_plugin.so"
+	goxlaCPU = "goxla/pjrt_c_api_cpu_plugin.so"
+)
+
+func TestResolve(t *testing.T) {
+	if !xlaCompiledIn {
+		t.Skip("built without XLA")
+	}
+	projEnv := map[string]string{EnvRoot: "$ROOT/proj"}
+	tests := []struct {
+		name       string
+		choice     string
+		env        map[string]string
+		files      []string
+		wantName   string
+		wantPlugin string // relative to the tree root
+		wantOpts   string
+		wantSource string
+		wantErr    string
+	}{
+		{name: "default is xla:cpu when the venv has the plugin", env: projEnv, files: []string{venvCPU},
+			wantName: XLACPU, wantPlugin: venvCPU, wantSource: "default"},
+		{name: "default falls back to go", env: projEnv, wantName: Go, wantSource: "default"},
+		{name: "default word is the same as empty", choice: "default", env: projEnv, wantName: Go, wantSource: "default"},
+		{name: "env var overrides the default", env: map[string]string{EnvRoot: "$ROOT/proj", EnvBackend: "go"},
+			files: []string{venvCPU}, wantName: Go, wantSource: "$GOMLX_BACKEND"},
+		{name: "argument overrides the env var", choice: "xla:cpu", env: map[string]string{EnvRoot: "$ROOT/proj", EnvBackend: "go"},
+			files: []string{venvCPU}, wantName: XLACPU, wantPlugin: venvCPU, wantSource: "argument"},
+		{name: "xla alone means xla:cpu", choice: "xla", env: projEnv, files: []string{venvCPU}, wantName: XLACPU, wantPlugin: venvCPU},
+		{name: "options are kept", choice: "xla:cpu, tf32=false ,notf32", env: projEnv, files: []string{venvCPU},
+			wantName: XLACPU, wantPlugin: venvCPU, wantOpts: "tf32=false,notf32"},
+		{name: "go takes no options", choice: "go,tf32=false", wantErr: "takes no options"},
+		{name: "unknown option", choice: "xla:cpu,turbo=1", env: projEnv, files: []string{venvCPU}, wantErr: `unknown option "turbo=1"`},
+		{name: "unknown backend", choice: "tpu", wantErr: `unknown backend "tpu"`},
+		{name: "unknown xla platform", choice: "xla:metal", wantErr: `unknown backend "xla:metal"`},
+		{name: "missing cpu plugin says what to install", choice: "xla:cpu", env: projEnv, wantErr: "lammps-jax-pjrt-cpu==0.11.2"},
+		{name: "missing cuda plugin says what to install", choice: "xla:cuda", env: projEnv, wantErr: "jax-cuda13-plugin"},
+		{name: "cuda plugin found in a system python", choice: "xla:cuda,tf32=false", env: projEnv, files: []string{sysCUDA},
+			wantName: XLACUDA, wantPlugin: sysCUDA, wantOpts: "tf32=false"},
+		{name: "cpu plugin in go-xla's directory", choice: "xla:cpu", env: projEnv, files: []string{goxlaCPU},
+			wantName: XLACPU, wantPlugin: goxlaCPU},
+		{name: "PJRT_PLUGIN_LIBRARY_PATH replaces go-xla's directories", choice: "xla:cpu",
+			env: map[string]string{envPJRTPaths: "$ROOT/elsewhere"}, files: []string{goxlaCPU}, wantErr: "not found"},
+		{name: "explicit plugin variable", choice: "xla:cpu", env: map[string]string{EnvCPUPlugin: "$ROOT/" + goxlaCPU},
+			files: []string{goxlaCPU}, wantName: XLACPU, wantPlugin: goxlaCPU},
+		{name: "explicit plugin variable must be absolute", choice: "xla:cpu", env: map[string]string{EnvCPUPlugin: "rel/p.so"},
+			wantErr: "must be absolute"},
+		{name: "explicit plugin variable must exist", choice: "xla:cpu", env: map[string]string{EnvCPUPlugin: "$ROOT/none.so"},
+			wantErr: "no such file"},
+		{name: "absolute path of a known plugin gets its short name", choice: "xla:$ROOT/" + venvCPU, env: projEnv,
+			files: []string{venvCPU}, wantName: XLACPU, wantPlugin: venvCPU},
+		{name: "absolute path that does not exist", choice: "xla:/nonexistent/plugin.so", wantErr: "plugin file not found"},
+		{name: "GOREPRO_VENV is searched", choice: "xla:cpu", env: map[string]string{EnvVenv: "$ROOT/proj/.venv"},
+			files: []string{venvCPU}, wantName: XLACPU, wantPlugin: venvCPU},
+		{name: "VIRTUAL_ENV is searched", choice: "xla:cpu", env: map[string]string{"VIRTUAL_ENV": "$ROOT/proj/.venv"},
+			files: []string{venvCPU}, wantName: XLACPU, wantPlugin: venvCPU},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l, root := fakeTree(t, tc.env, tc.files...)
+			choice := strings.ReplaceAll(tc.choice, "$ROOT", root)
+			spec, err := l.Resolve(choice)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Resolve(%q) error = %v, want it to contain %q", choice, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Resolve(%q): %v", choice, err)
+			}
+			if spec.Name != tc.wantName {
+				t.Errorf("Name = %q, want %q", spec.Name, tc.wantName)
+			}
+			wantPlugin := ""
+			if tc.wantPlugin != "" {
+				wantPlugin = filepath.Join(root, tc.wantPlugin)
+			}
+			if spec.PluginPath != wantPlugin {
+				t.Errorf("PluginPath = %q, want %q", spec.PluginPath, wantPlugin)
+			}
+			if got := strings.Join(spec.Options, ","); got != tc.wantOpts {
+				t.Errorf("Options = %q, want %q", got, tc.wantOpts)
+			}
+			if tc.wantSource != "" && spec.Source != tc.wantSource {
+				t.Errorf("Source = %q, want %q", spec.Source, tc.wantSource)
+			}
+		})
+	}
+}
+
+func TestMissingPluginIsTyped(t *testing.T) {
+	l, _ := fakeTree(t, nil)
+	_, err := l.FindPlugin(XLACUDA)
+	var missing *MissingPluginError
+	if !errors.As(err, &missing) || missing.Backend != XLACUDA || len(missing.Searched) == 0 {
+		t.Fatalf("FindPlugin(xla:cuda) = %v, want a MissingPluginError listing where it searched", err)
+	}
+}
+
+func TestSpecConfig(t *testing.T) {
+	tests := []struct {
+		spec Spec
+		want string
+		str  string
+	}{
+		{Spec{Name: Go}, "go", "go"},
+		{Spec{Name: XLACPU, PluginPath: "/p/cpu.so"}, "xla:/p/cpu.so", "xla:cpu"},
+		{Spec{Name: XLACUDA, PluginPath: "/p/cuda.so", Options: []string{"tf32=false"}}, "xla:/p/cuda.so,tf32=false", "xla:cuda,tf32=false"},
+	}
+	for _, tc := range tests {
+		if got := tc.spec.Config(); got != tc.want {
+			t.Errorf("Config() = %q, want %q", got, tc.want)
+		}
+		if got := tc.spec.String(); got != tc.str {
+			t.Errorf("String() = %q, want %q", got, tc.str)
+		}
+	}
+}
+
+func TestBrokenPluginIsAnErrorNotAPanic(t *testing.T) {
+	if !xlaCompiledIn {
+		t.Skip("built without XLA")
+	}
+	bogus := filepath.Join(t.TempDir(), "pjrt_c_api_cpu_plugin.so")
+	if err := os.WriteFile(bogus, []byte("not an ELF file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := New("xla:" + bogus)
+	if err == nil {
+		t.Fatal("New on a broken plugin succeeded")
+	}
+	if !strings.Contains(err.Error(), bogus) {
+		t.Errorf("error %q does not name the plugin file", err)
+	}
+}

@@ -1,0 +1,130 @@
+package notebook
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+)
+
+func capture(t *testing.T) *bytes.Buffer {
+	t.Helper()
+	var buf bytes.Buffer
+	old := Output
+	Output = &buf
+	t.Cleanup(func() { Output = old })
+	return &buf
+}
+
+func TestTableText(t *testing.T) {
+	out := capture(t)
+	Table([]string{"backend", "ms", "note"}, [][]string{{"go", "800"}, {"xla:cpu", "53", "ünïcode"}})
+	want := "backend  ms   note   \n" +
+		"-------  ---  -------\n" +
+		"go       800         \n" +
+		"xla:cpu  53   ünïcode\n"
+	if out.String() != want {
+		t.Errorf("Table printed\n%q\nwant\n%q", out.String(), want)
+	}
+	if html := tableHTML([]string{"a<b"}, [][]string{{"x&y"}}); html != "<table><thead><tr><th>a&lt;b</th></tr></thead><tbody><tr><td>x&amp;y</td></tr></tbody></table>" {
+		t.Errorf("tableHTML = %q", html)
+	}
+}
+
+func TestClaims(t *testing.T) {
+	tests := []struct {
+		claim Claim
+		holds bool
+	}{
+		{Within("w", 1, 1.05, 0.1), true},
+		{Within("w", 1, 1.2, 0.1), false},
+		{Within("w", 1, math.NaN(), 0.1), false},
+		{AtLeast("a", "0.9", 0.95, 0.9), true},
+		{AtLeast("a", "0.9", 0.85, 0.9), false},
+		{AtMost("m", 0.0, 1e-7, 1e-6), true},
+		{AtMost("m", 0.0, math.NaN(), 1e-6), false},
+	}
+	for _, tc := range tests {
+		if tc.claim.Holds != tc.holds {
+			t.Errorf("%+v: Holds = %v, want %v", tc.claim, tc.claim.Holds, tc.holds)
+		}
+	}
+}
+
+func TestFinish(t *testing.T) {
+	var exitCode int
+	exit = func(code int) { exitCode = code }
+	defer func() { exit = func(code int) { panic(code) } }()
+	for _, tc := range []struct {
+		name     string
+		claims   []Claim
+		wantExit int
+	}{
+		{"holds", []Claim{AtLeast("acc", 0.99, 0.995, 0.98)}, 0},
+		{"fails", []Claim{AtLeast("acc", 0.99, 0.5, 0.98)}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			exitCode = 0
+			out := capture(t)
+			Finish(Result{Notebook: "nb", Backend: "go", Profile: "quick", Seconds: 1.5, Claims: tc.claims})
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			last := lines[len(lines)-1]
+			if !strings.HasPrefix(last, ResultPrefix) {
+				t.Fatalf("last line %q is not the RESULT line", last)
+			}
+			var r Result
+			if err := json.Unmarshal([]byte(strings.TrimPrefix(last, ResultPrefix)), &r); err != nil {
+				t.Fatal(err)
+			}
+			if r.Notebook != "nb" || r.Seconds != 1.5 || len(r.Claims) != 1 || r.Claims[0].Holds != (tc.wantExit == 0) {
+				t.Errorf("RESULT = %+v", r)
+			}
+			if exitCode != tc.wantExit {
+				t.Errorf("exit code %d, want %d", exitCode, tc.wantExit)
+			}
+		})
+	}
+}
+
+func TestOneOf(t *testing.T) {
+	if err := OneOf("profile", "quick", "quick", "full"); err != nil {
+		t.Error(err)
+	}
+	err := OneOf("profile", "fast", "quick", "full")
+	if err == nil || err.Error() != `parameter profile = "fast": want one of quick, full` {
+		t.Errorf("OneOf = %v", err)
+	}
+}
+
+func TestSession(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	type run struct{ Losses []float64 }
+	if err := Set("train", run{[]float64{1, 0.5}}); err != nil {
+		t.Fatal(err)
+	}
+	var got run
+	if err := Get("train", &got); err != nil || len(got.Losses) != 2 || got.Losses[1] != 0.5 {
+		t.Errorf("Get = %+v, %v", got, err)
+	}
+	if err := Get("missing", &got); !errors.Is(err, ErrNotSet) {
+		t.Errorf("Get(missing) = %v, want ErrNotSet", err)
+	}
+	if err := Set("../escape", 1); err == nil {
+		t.Error("Set accepted a key with a path in it")
+	}
+}
+
+func TestProgress(t *testing.T) {
+	out := capture(t)
+	p := NewProgress("train", 4).Every(0)
+	for i := 1; i <= 4; i++ {
+		p.Update(i, Metric{"loss", 1 / float64(i)})
+	}
+	p.Done()
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 5 || !strings.HasPrefix(lines[1], "train: 2/4 ( 50%) loss=0.5 [") || !strings.HasSuffix(lines[4], " done") {
+		t.Errorf("progress lines:\n%s", out.String())
+	}
+}

@@ -1,0 +1,311 @@
+// Package tests holds gorepro's end-to-end tests: the gorepro command and the
+// stock papermill CLI executing real notebooks on the gorepro kernel. They
+// need `make setup` (venv, kernelspec) and run under `make test`, which sets
+// GOREPRO_E2E=1; without it they are skipped.
+package tests
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/gorepro/gorepro/kernel/runner"
+)
+
+var (
+	root    string
+	gorepro string
+)
+
+func TestMain(m *testing.M) {
+	_, file, _, _ := runtime.Caller(0)
+	root = filepath.Dir(filepath.Dir(file))
+	if os.Getenv("GOREPRO_E2E") == "" {
+		os.Exit(m.Run()) // each test skips
+	}
+	dir, err := os.MkdirTemp("", "gorepro-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	gorepro = filepath.Join(dir, "gorepro")
+	build := exec.Command("go", "build", "-o", gorepro, "./kernel/cmd/gorepro")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		panic("building gorepro: " + err.Error() + "\n" + string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func needE2E(t *testing.T) {
+	t.Helper()
+	if os.Getenv("GOREPRO_E2E") == "" {
+		t.Skip("end-to-end test: run through `make test` (GOREPRO_E2E=1)")
+	}
+}
+
+// env is the environment `make` gives the commands.
+func env() []string {
+	venv := filepath.Join(root, ".venv")
+	return append(os.Environ(), "GOREPRO_ROOT="+root, "GOREPRO_VENV="+venv, "GOMLX_NO_AUTO_INSTALL=1",
+		"PATH="+filepath.Join(venv, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func runCmd(t *testing.T, name string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = root
+	cmd.Env = env()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if exitErr, ok := err.(*exec.ExitError); ok {
+		code = exitErr.ExitCode()
+	} else if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return result{code, stdout.String(), stderr.String()}
+}
+
+func executedResult(t *testing.T, path string) (*runner.Notebook, *runner.Result) {
+	t.Helper()
+	nb, err := runner.ReadNotebook(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := nb.FirstError(); e != nil {
+		t.Fatalf("%s has an error: %v", path, e)
+	}
+	r, err := runner.ParseResult(nb.Text())
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return nb, r
+}
+
+func injectedSource(nb *runner.Notebook) string {
+	for _, c := range nb.Cells {
+		if c.HasTag("injected-parameters") {
+			return string(c.Source)
+		}
+	}
+	return ""
+}
+
+func checkClaims(t *testing.T, r *runner.Result) {
+	t.Helper()
+	if len(r.Claims) == 0 {
+		t.Error("no claims in RESULT")
+	}
+	if failed := r.FailedClaims(); len(failed) > 0 {
+		t.Errorf("claims failed: %v", failed)
+	}
+}
+
+// TestTourThroughGorepro is `gorepro run -p seed=7` on the default backend (xla:cpu).
+func TestTourThroughGorepro(t *testing.T) {
+	needE2E(t)
+	out := t.TempDir()
+	res := runCmd(t, gorepro, "run", "--out", out, "-p", "seed=7", "notebooks/00_tour.ipynb")
+	if res.code != 0 {
+		t.Fatalf("gorepro run exited %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
+	}
+	for _, noise := range []string{"goroutine ", "I1122", "jpyexec.go"} {
+		if strings.Contains(res.stdout, noise) {
+			t.Errorf("kernel log noise %q reached the user:\n%s", noise, res.stdout)
+		}
+	}
+	if !strings.Contains(res.stdout, "training on xla:cpu") {
+		t.Errorf("no progress output relayed:\n%s", res.stdout)
+	}
+	nb, r := executedResult(t, filepath.Join(out, "00_tour.ipynb"))
+	if r.Backend != "xla:cpu" || r.Profile != "quick" {
+		t.Errorf("RESULT backend %q profile %q, want xla:cpu quick", r.Backend, r.Profile)
+	}
+	checkClaims(t, r)
+	if src := injectedSource(nb); !strings.Contains(src, "seed = 7") {
+		t.Errorf("injected parameters cell = %q", src)
+	}
+	if figs := nb.Figures(); len(figs) != 2 {
+		t.Errorf("%d figures in the executed notebook, want 2", len(figs))
+	}
+	md, err := os.ReadFile(filepath.Join(out, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "| [00_tour.ipynb](00_tour.ipynb) | ok | xla:cpu | quick | 3/3 |") ||
+		!strings.Contains(string(md), "![00_tour.ipynb figure 2](figures/00_tour-2.svg)") {
+		t.Errorf("report.md:\n%s", md)
+	}
+	html, err := os.ReadFile(filepath.Join(out, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(string(html), "data:image/svg+xml;base64,") != 2 {
+		t.Errorf("report.html does not inline the 2 figures")
+	}
+}
+
+// TestTourOnGoBackend runs the tour on the pure-Go backend.
+func TestTourOnGoBackend(t *testing.T) {
+	needE2E(t)
+	out := t.TempDir()
+	res := runCmd(t, gorepro, "run", "--out", out, "--backend", "go", "notebooks/00_tour.ipynb")
+	if res.code != 0 {
+		t.Fatalf("gorepro run --backend go exited %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	_, r := executedResult(t, filepath.Join(out, "00_tour.ipynb"))
+	if r.Backend != "go" {
+		t.Errorf("RESULT backend = %q, want go", r.Backend)
+	}
+	checkClaims(t, r)
+}
+
+// TestStockPapermill runs the tour with the papermill CLI itself: the Go
+// translator is registered by the installed gorepro-papermill package.
+func TestStockPapermill(t *testing.T) {
+	needE2E(t)
+	out := filepath.Join(t.TempDir(), "out.ipynb")
+	res := runCmd(t, filepath.Join(root, ".venv", "bin", "papermill"), "notebooks/00_tour.ipynb", out, "-p", "seed", "7", "-p", "profile", "quick")
+	if res.code != 0 {
+		t.Fatalf("papermill exited %d\n%s", res.code, res.stderr)
+	}
+	nb, r := executedResult(t, out)
+	checkClaims(t, r)
+	if src := injectedSource(nb); !strings.Contains(src, "seed = 7") || !strings.Contains(src, `profile = "quick"`) {
+		t.Errorf("injected parameters cell = %q", src)
+	}
+}
+
+// TestBadInput: every mistake is one line on stderr and a non-zero exit.
+func TestBadInput(t *testing.T) {
+	needE2E(t)
+	tour := "notebooks/00_tour.ipynb"
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown backend", []string{"run", "--backend", "tpu", tour}, `unknown backend "tpu"`},
+		{"missing plugin", []string{"run", "--backend", "xla:cuda", tour}, "PJRT plugin for xla:cuda not found"},
+		{"missing notebook", []string{"run", "notebooks/nope.ipynb"}, "notebook notebooks/nope.ipynb not found"},
+		{"malformed -p", []string{"run", "-p", "seed", tour}, `malformed -p "seed": want name=value`},
+		{"undeclared parameter", []string{"run", "-p", "epochs=3", tour}, `parameter "epochs" is not declared by the notebook`},
+		{"wrong type", []string{"run", "-p", "seed=abc", tour}, `parameter seed (int): "abc" is not an integer`},
+		{"no notebook", []string{"run"}, "no notebook given"},
+		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
+		{"error cell", []string{"run", "--out", t.TempDir(), "tests/notebooks/error_cell.ipynb"}, "1 of 1 notebooks failed (error_cell.ipynb)"},
+		{"failing claim", []string{"run", "--out", t.TempDir(), "tests/notebooks/failing_claim.ipynb"}, "1 of 1 notebooks failed (failing_claim.ipynb)"},
+		{"unknown profile", []string{"run", "--out", t.TempDir(), "-p", "profile=fast", tour}, "1 of 1 notebooks failed (00_tour.ipynb)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := runCmd(t, gorepro, tc.args...)
+			if res.code == 0 {
+				t.Fatalf("exit 0, want an error\n%s", res.stdout)
+			}
+			lines := strings.Split(strings.TrimSpace(res.stderr), "\n")
+			if tc.name == "no notebook" { // usage text, then the error line
+				lines = lines[len(lines)-1:]
+			}
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], "gorepro: ") || !strings.Contains(lines[0], tc.want) {
+				t.Errorf("stderr = %q, want one line containing %q", res.stderr, tc.want)
+			}
+			for _, bad := range []string{"goroutine ", "Traceback", "panic:"} {
+				if strings.Contains(res.stderr, bad) {
+					t.Errorf("stderr has %q:\n%s", bad, res.stderr)
+				}
+			}
+		})
+	}
+}
+
+// TestFailureDetailsInReport: the report says which cell failed and why.
+func TestFailureDetailsInReport(t *testing.T) {
+	needE2E(t)
+	out := t.TempDir()
+	res := runCmd(t, gorepro, "run", "--out", out, "tests/notebooks/error_cell.ipynb", "tests/notebooks/failing_claim.ipynb", "-p", "profile=fast", "notebooks/00_tour.ipynb")
+	if res.code == 0 {
+		t.Fatal("exit 0")
+	}
+	_ = res
+	md, err := os.ReadFile(filepath.Join(out, "report.md"))
+	if err == nil {
+		t.Fatalf("the run should stop before executing: -p profile applies to notebooks without that parameter\n%s", md)
+	}
+	res = runCmd(t, gorepro, "run", "--out", out, "tests/notebooks/error_cell.ipynb", "tests/notebooks/failing_claim.ipynb")
+	if res.code == 0 {
+		t.Fatal("exit 0")
+	}
+	md, err = os.ReadFile(filepath.Join(out, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"**Failed:** code cell 2 failed:", "undefinedFunction",
+		"**Failed:** claims do not hold: test accuracy (paper 0.99, ours 0.42)", "| test accuracy | 0.99 | 0.42 | >= 0.95 | **no** |",
+	} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q:\n%s", want, md)
+		}
+	}
+	if !strings.Contains(res.stdout, "error_cell.ipynb: FAILED: code cell 2 failed") {
+		t.Errorf("stdout:\n%s", res.stdout)
+	}
+}
+
+// TestDoctorJSON: doctor finds go and xla:cpu after make setup.
+func TestDoctorJSON(t *testing.T) {
+	needE2E(t)
+	res := runCmd(t, gorepro, "doctor", "--json")
+	if res.code != 0 {
+		t.Fatalf("doctor exited %d: %s", res.code, res.stderr)
+	}
+	var doc struct {
+		Backends []struct {
+			Name      string `json:"name"`
+			Available bool   `json:"available"`
+			Plugin    string `json:"plugin"`
+			PJRT      string `json:"pjrt_version"`
+		} `json:"backends"`
+		Versions    map[string]string `json:"versions"`
+		Kernelspecs map[string]string `json:"kernelspecs"`
+		Problems    []string          `json:"problems"`
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	avail := map[string]bool{}
+	for _, b := range doc.Backends {
+		avail[b.Name] = b.Available
+		if b.Name == "xla:cpu" && (b.Plugin == "" || b.PJRT == "") {
+			t.Errorf("xla:cpu without plugin path or PJRT version: %+v", b)
+		}
+	}
+	if !avail["go"] || !avail["xla:cpu"] {
+		t.Errorf("available: %v, want go and xla:cpu", avail)
+	}
+	for _, k := range []string{"gomlx", "papermill", "jupyterlab", "gonb (kernel)"} {
+		if v := doc.Versions[k]; v == "" || v == "missing" {
+			t.Errorf("version of %s: %q", k, v)
+		}
+	}
+	if doc.Kernelspecs["gorepro"] == "" || doc.Kernelspecs["gonb"] == "" {
+		t.Errorf("kernelspecs: %v", doc.Kernelspecs)
+	}
+	if len(doc.Problems) > 0 {
+		t.Errorf("problems: %v", doc.Problems)
+	}
+}
