@@ -7,12 +7,17 @@ package tests
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorepro/gorepro/kernel/runner"
 )
@@ -156,6 +161,60 @@ func TestTourThroughGorepro(t *testing.T) {
 	if strings.Count(string(html), "data:image/svg+xml;base64,") != 2 {
 		t.Errorf("report.html does not inline the 2 figures")
 	}
+	// nbconvert's HTML export of the executed notebook shows the figures too.
+	conv := runCmd(t, filepath.Join(root, ".venv", "bin", "jupyter"), "nbconvert", "--to", "html",
+		"--output-dir", out, "--output", "tour_export", filepath.Join(out, "00_tour.ipynb"))
+	if conv.code != 0 {
+		t.Fatalf("nbconvert: %s", conv.stderr)
+	}
+	exported, err := os.ReadFile(filepath.Join(out, "tour_export.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(exported), "Training loss") + strings.Count(string(exported), "Fit after training"); n < 2 {
+		t.Errorf("nbconvert HTML lacks the figures' titles (found %d)", n)
+	}
+	if !strings.Contains(string(exported), "<svg") {
+		t.Error("nbconvert HTML has no inline SVG")
+	}
+}
+
+// TestLabServes starts `gorepro lab` on a free loopback port and asks the
+// server for its kernelspecs: the gorepro kernel must be among them.
+func TestLabServes(t *testing.T) {
+	needE2E(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command(gorepro, "lab", fmt.Sprintf("--port=%d", port), "--IdentityProvider.token=e2e", "--ServerApp.open_browser=False")
+	cmd.Dir, cmd.Env = root, env()
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	url := fmt.Sprintf("http://127.0.0.1:%d/api/kernelspecs?token=e2e", port)
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"gorepro"`) {
+				t.Fatalf("GET kernelspecs: %d %s", resp.StatusCode, body)
+			}
+			if !strings.Contains(logs.String(), "127.0.0.1") {
+				t.Errorf("lab is not announced on loopback:\n%s", logs.String())
+			}
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Fatalf("JupyterLab did not answer on port %d within 60 s:\n%s", port, logs.String())
 }
 
 // TestTourOnGoBackend runs the tour on the pure-Go backend.

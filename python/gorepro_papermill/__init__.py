@@ -11,17 +11,21 @@ The injected cell *assigns* the new values inside one package-level
 initialiser instead of redeclaring the variables::
 
     var papermillParameters = func() bool {
-        seed = 7
-        lr = 1
+        const papermill_seed = 7
+        seed = papermill_seed
+        const papermill_lr = 1
+        lr = papermill_lr
         return true
     }()
 
 Assignment keeps the declared type (``lr = 1`` stays a float64, where a
-redeclaration ``var lr = 1`` would turn it into an int), and a parameter the
-notebook does not declare, or a value of the wrong type, fails to compile with
-an error naming it. Lists are assigned with ``append(x[:0:0], ...)`` so that
-their elements convert to the declared element type; dicts become
-``map[string]any`` and nested lists ``[]any``.
+redeclaration ``var lr = 1`` would turn it into an int). A parameter the
+notebook does not declare fails to compile (``undefined: epochs``), and so does
+a value of the wrong type; scalars go through a named constant so that Go's
+message names the parameter: ``cannot use papermill_seed (untyped string
+constant "seven") as int value in assignment``. Lists are assigned with
+``append(x[:0:0], ...)`` so that their elements convert to the declared element
+type; dicts become ``map[string]any`` and nested lists ``[]any``.
 
 Importing this module registers the translator for the kernel names ``gorepro``
 and ``gonb`` and the language ``go``. The package declares a ``papermill.engine``
@@ -33,11 +37,10 @@ import json
 import math
 import re
 
-from papermill.engines import NBClientEngine
 from papermill.models import Parameter
 from papermill.translators import Translator, papermill_translators
 
-__all__ = ["GoTranslator", "GoEngine", "register"]
+__all__ = ["GoTranslator", "register"]
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _GO_KEYWORDS = {
@@ -53,8 +56,9 @@ class GoTranslator(Translator):
     @classmethod
     def translate_escaped_str(cls, str_val):
         # JSON string syntax is Go string syntax once non-ASCII characters stay
-        # raw: Go rejects the surrogate pairs json would write for them.
-        return json.dumps(str(str_val), ensure_ascii=False)
+        # raw: Go rejects the surrogate pairs json would write for them. A raw
+        # byte order mark is rejected by Go's scanner, so it stays escaped.
+        return json.dumps(str(str_val), ensure_ascii=False).replace("\ufeff", "\\ufeff")
 
     @classmethod
     def translate_str(cls, val):
@@ -73,7 +77,15 @@ class GoTranslator(Translator):
         return str(val)
 
     @classmethod
+    def translate(cls, val):
+        if isinstance(val, tuple):
+            val = list(val)
+        return super().translate(val)
+
+    @classmethod
     def translate_float(cls, val):
+        if val == 0 and math.copysign(1, val) < 0:
+            return "math.Copysign(0, -1)"
         if math.isnan(val):
             return "math.NaN()"
         if math.isinf(val):
@@ -101,7 +113,16 @@ class GoTranslator(Translator):
 
     @classmethod
     def _assignment(cls, name, val):
-        if isinstance(val, list) and not any(isinstance(v, (list, dict)) for v in val):
+        if isinstance(val, tuple):
+            val = list(val)
+        if isinstance(val, (str, bool, int)) or (
+            isinstance(val, float) and math.isfinite(val) and not (val == 0 and math.copysign(1, val) < 0)
+        ):
+            # Through a constant named after the parameter, so that a type
+            # mismatch's compile error names the parameter.
+            const = f"papermill_{name}"
+            return f"const {const} = {cls.translate(val)}\n\t{name} = {const}"
+        if isinstance(val, list) and not any(isinstance(v, (list, dict, tuple)) for v in val):
             # Flat list: elements convert to the declared slice's element type.
             if not val:
                 return f"{name} = {name}[:0:0]"
@@ -124,9 +145,7 @@ class GoTranslator(Translator):
     def inspect(cls, parameters_cell):
         """Lists the `var` declarations of a parameters cell for `papermill --help-notebook`."""
         params = []
-        decl = re.compile(
-            r"^\s*(?:var\s+)?(?P<name>[A-Za-z_]\w*)\s*(?P<type>[^=/]*?)?\s*=\s*(?P<value>.*?)\s*(?://\s*(?P<help>.*))?$"
-        )
+        decl = re.compile(r"^\s*(?:var\s+)?(?P<name>[A-Za-z_]\w*)\s*(?P<type>[^=/]*?)?\s*=\s*(?P<value>.*?)\s*$")
         in_group = False
         for line in parameters_cell.source.splitlines():
             stripped = line.strip()
@@ -138,7 +157,8 @@ class GoTranslator(Translator):
                 continue
             if not (in_group or stripped.startswith("var ")):
                 continue
-            m = decl.match(stripped)
+            code, help_text = _split_comment(stripped)
+            m = decl.match(code)
             if not m:
                 continue
             type_name = (m.group("type") or "").strip() or _infer_type(m.group("value"))
@@ -147,10 +167,30 @@ class GoTranslator(Translator):
                     name=m.group("name"),
                     inferred_type_name=type_name,
                     default=m.group("value"),
-                    help=m.group("help") or "",
+                    help=help_text,
                 )
             )
         return params
+
+
+def _split_comment(line):
+    """Splits a Go line into code and its // comment, ignoring // inside string literals."""
+    quote = None
+    i = 0
+    while i < len(line):
+        ch = line[i]
+        if quote:
+            if ch == "\\" and quote == '"':
+                i += 2
+                continue
+            if ch == quote:
+                quote = None
+        elif ch in ('"', "`", "'"):
+            quote = ch
+        elif line.startswith("//", i):
+            return line[:i].rstrip(), line[i + 2 :].strip()
+        i += 1
+    return line, ""
 
 
 def _infer_type(value):
@@ -165,14 +205,6 @@ def _infer_type(value):
         return "float64"
     m = re.match(r"^(\[\][\w.]+|map\[[^\]]+\][\w.]+)\{", value)
     return m.group(1) if m else "None"
-
-
-class GoEngine(NBClientEngine):
-    """papermill's default nbclient engine, under the name ``gorepro``.
-
-    It exists so that papermill imports this module (and so registers the Go
-    translator) through the ``papermill.engine`` entry point.
-    """
 
 
 def register():
