@@ -69,9 +69,9 @@ func TestKernelNoise(t *testing.T) {
 		"I1122 20:39:48.869786   10433 jpyexec.go:187] [616d1b5c] Executing: /tmp/gonb": true,
 		"goroutine 1 [running]:": true,
 		"\t/root/go/pkg/mod/github.com/janpfeifer/gonb@v0.11.5/main.go:82 +0x1b6": true,
-		"github.com/janpfeifer/gonb/internal/util.GetStackTrace(...)":               true,
-		"training: 10/100 (10%) mse=0.1":                                             false,
-		"RESULT {}":                                                                  false,
+		"github.com/janpfeifer/gonb/internal/util.GetStackTrace(...)":             true,
+		"training: 10/100 (10%) mse=0.1":                                          false,
+		"RESULT {}":                                                               false,
 	} {
 		if got := isKernelNoise(line); got != noise {
 			t.Errorf("isKernelNoise(%q) = %v, want %v", line, got, noise)
