@@ -41,7 +41,7 @@ func TestBackendsCompute(t *testing.T) {
 				t.Fatalf("spec.Name = %q", spec.Name)
 			}
 			// float64 matmul: exact up to rounding.
-			out, err := graph.ExecOnce(b, graph.MatMul, tensors.FromValue(x), tensors.FromValue(y))
+			out, err := graph.CallOnce(b, graph.MatMul, tensors.FromValue(x), tensors.FromValue(y))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -62,7 +62,7 @@ func TestBackendsCompute(t *testing.T) {
 			for i, v := range logits {
 				f32[i] = float32(v)
 			}
-			sm, err := graph.ExecOnce(b, func(l *graph.Node) *graph.Node { return graph.Softmax(l) }, tensors.FromValue(f32))
+			sm, err := graph.CallOnce(b, func(l *graph.Node) *graph.Node { return graph.Softmax(l) }, tensors.FromValue(f32))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -75,7 +75,7 @@ func TestBackendsCompute(t *testing.T) {
 				}
 			}
 			// Gradient of sum(x^3) is 3x^2, float64.
-			grad, err := graph.ExecOnce(b, func(v *graph.Node) *graph.Node {
+			grad, err := graph.CallOnce(b, func(v *graph.Node) *graph.Node {
 				return graph.Gradient(graph.ReduceAllSum(graph.Mul(v, graph.Square(v))), v)[0]
 			}, tensors.FromValue([]float64{-2, 0.5, 3}))
 			if err != nil {

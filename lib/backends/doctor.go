@@ -128,7 +128,7 @@ func checkMatmul(b compute.Backend) (result string, err error) {
 			y[i][j] = float32(math.Cos(float64(i + j*n)))
 		}
 	}
-	out, err := graph.ExecOnce(b, func(a, c *graph.Node) *graph.Node { return graph.MatMul(a, c) },
+	out, err := graph.CallOnce(b, func(a, c *graph.Node) *graph.Node { return graph.MatMul(a, c) },
 		tensors.FromValue(x), tensors.FromValue(y))
 	if err != nil {
 		return "", err
