@@ -15,7 +15,7 @@ export GOTOOLCHAIN := local
 export PATH := $(BIN):$(PATH)
 
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
-GO_SOURCES := $(shell find lib kernel plugins -name '*.go' -not -path 'kernel/tools/*' 2>/dev/null) go.mod go.sum
+GO_SOURCES := $(shell find lib kernel -name '*.go' -not -path 'kernel/tools/*' 2>/dev/null) go.mod go.sum
 
 .PHONY: setup run test test-go test-python test-e2e lint doctor lab clean
 
