@@ -74,6 +74,8 @@ func (p *Project) Env() []string {
 	set(backends.EnvRoot, p.Root)
 	set(backends.EnvVenv, p.Venv)
 	set("JUPYTER_DATA_DIR", p.JupyterData())
+	// JupyterLab's user settings and workspaces, kept in the checkout rather than ~/.jupyter.
+	set("JUPYTER_CONFIG_DIR", filepath.Join(p.Venv, "etc", "jupyter"))
 	set("GOMLX_NO_AUTO_INSTALL", "1")
 	set("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 	return env
