@@ -2,9 +2,11 @@ package notebook
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/janpfeifer/gonb/gonbui"
@@ -75,7 +77,7 @@ func Finish(r Result) {
 		if !c.Holds {
 			held = "NO"
 		}
-		rows = append(rows, []string{kind, c.Name, format(c.Paper), format(c.Ours), format(c.Tolerance), held})
+		rows = append(rows, []string{kind, c.Name, FormatValue(c.Paper), FormatValue(c.Ours), FormatValue(c.Tolerance), held})
 	}
 	Table([]string{"", "claim", "paper", "ours", "tolerance", "holds"}, rows)
 	var failed []string
@@ -96,7 +98,9 @@ func Finish(r Result) {
 	}
 }
 
-func format(v any) string {
+// FormatValue prints a claim value compactly: numbers to 4 significant
+// digits, strings as they are, nil as "", anything else as JSON.
+func FormatValue(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return ""
@@ -104,6 +108,55 @@ func format(v any) string {
 		return fmt.Sprintf("%.4g", x)
 	case float32:
 		return fmt.Sprintf("%.4g", x)
+	case string:
+		return x
 	}
-	return fmt.Sprint(v)
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// FailedClaims lists the claims that do not hold, with the paper's number and ours.
+func (r *Result) FailedClaims() []string {
+	if r == nil {
+		return nil
+	}
+	var out []string
+	for _, c := range r.Claims {
+		if !c.Holds {
+			out = append(out, fmt.Sprintf("%s (paper %s, ours %s)", c.Name, FormatValue(c.Paper), FormatValue(c.Ours)))
+		}
+	}
+	return out
+}
+
+// ErrNoResult is returned when a notebook printed no RESULT line.
+var ErrNoResult = errors.New("the notebook printed no `RESULT {json}` line (the notebook contract requires one)")
+
+var ansiEscape = regexp.MustCompile(`\x1b\[[0-9;]*[A-Za-z]`)
+
+// ParseResult finds the last RESULT line in a notebook's text output (colour
+// codes allowed) and decodes it strictly: unknown fields or a missing notebook
+// name are errors.
+func ParseResult(text string) (*Result, error) {
+	lines := strings.Split(text, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		line := strings.TrimSpace(ansiEscape.ReplaceAllString(lines[i], ""))
+		if !strings.HasPrefix(line, ResultPrefix) {
+			continue
+		}
+		var r Result
+		dec := json.NewDecoder(strings.NewReader(strings.TrimPrefix(line, ResultPrefix)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&r); err != nil {
+			return nil, fmt.Errorf("malformed RESULT line: %w", err)
+		}
+		if r.Notebook == "" {
+			return nil, errors.New("malformed RESULT line: no notebook name")
+		}
+		return &r, nil
+	}
+	return nil, ErrNoResult
 }
