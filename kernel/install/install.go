@@ -99,10 +99,11 @@ func GoNBArgs(p *project.Project) []string {
 	return []string{"--go_work=" + p.Root}
 }
 
-// WriteKernelSpec writes the gorepro kernelspec into the venv's Jupyter data directory.
+// WriteKernelSpec writes the gorepro kernelspec into the venv's Jupyter data
+// directory: the gorepro kernel (the proxy in front of GoNB, with plugin cells).
 func WriteKernelSpec(p *project.Project) error {
 	spec := KernelSpec{
-		Argv:          append([]string{p.Bin("gonb"), "--kernel", "{connection_file}"}, GoNBArgs(p)...),
+		Argv:          []string{p.Bin("gorepro"), "kernel", "--connection-file", "{connection_file}"},
 		DisplayName:   "Go (gorepro)",
 		Language:      "go",
 		InterruptMode: "message",

@@ -28,7 +28,7 @@ func TestWriteKernelSpec(t *testing.T) {
 	if spec.DisplayName != "Go (gorepro)" || spec.Language != "go" || spec.InterruptMode != "message" {
 		t.Errorf("spec = %+v", spec)
 	}
-	wantArgv := []string{filepath.Join(p.Venv, "bin", "gonb"), "--kernel", "{connection_file}", "--go_work=" + p.Root}
+	wantArgv := []string{filepath.Join(p.Venv, "bin", "gorepro"), "kernel", "--connection-file", "{connection_file}"}
 	if !slices.Equal(spec.Argv, wantArgv) {
 		t.Errorf("argv = %q, want %q", spec.Argv, wantArgv)
 	}

@@ -17,15 +17,18 @@ import (
 	"github.com/gorepro/gorepro/lib/notebook"
 )
 
-// Series is one named line: Y against X, same length.
+// Series is one named line, or set of points: Y against X, same length.
 type Series struct {
 	Name string
 	X, Y []float64
 	// Dashed draws the line dashed (e.g. test curves beside solid train curves).
 	Dashed bool
+	// Scatter draws a point at each (x, y) instead of a line through them, for
+	// data with no order along x (one run per point, a metric against another).
+	Scatter bool
 }
 
-// Figure describes a line plot.
+// Figure describes a plot of lines and points.
 type Figure struct {
 	Title, XLabel, YLabel string
 	// LogX and LogY use logarithmic axes (non-positive values are dropped from the line).
@@ -70,24 +73,50 @@ func (f Figure) Plot() (*gonum.Plot, error) {
 		if len(xys) == 0 {
 			return nil, fmt.Errorf("plot: series %q has no finite points to draw", s.Name)
 		}
-		line, err := plotter.NewLine(xys)
+		drawn, err := s.plotter(xys, i)
 		if err != nil {
 			return nil, fmt.Errorf("plot: series %q: %w", s.Name, err)
 		}
-		line.Color = plotutil.Color(i)
-		line.Width = vg.Points(1.5)
-		if s.Dashed {
-			line.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
-		}
-		p.Add(line)
+		p.Add(drawn)
 		if s.Name != "" {
-			p.Legend.Add(s.Name, line)
+			p.Legend.Add(s.Name, drawn)
 		}
 	}
 	if f.YMax > f.YMin {
 		p.Y.Min, p.Y.Max = f.YMin, f.YMax
 	}
 	return p, nil
+}
+
+// legendPlotter draws on a plot and in the legend.
+type legendPlotter interface {
+	gonum.Plotter
+	gonum.Thumbnailer
+}
+
+// plotter draws the series' points as the i-th series: a line, or with
+// Scatter a glyph per point, each series in its own colour (and shape).
+func (s Series) plotter(xys plotter.XYs, i int) (legendPlotter, error) {
+	if s.Scatter {
+		points, err := plotter.NewScatter(xys)
+		if err != nil {
+			return nil, err
+		}
+		points.Color = plotutil.Color(i)
+		points.Shape = plotutil.Shape(i)
+		points.Radius = vg.Points(2.5)
+		return points, nil
+	}
+	line, err := plotter.NewLine(xys)
+	if err != nil {
+		return nil, err
+	}
+	line.Color = plotutil.Color(i)
+	line.Width = vg.Points(1.5)
+	if s.Dashed {
+		line.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+	}
+	return line, nil
 }
 
 func (f Figure) size() (vg.Length, vg.Length) {

@@ -3,6 +3,7 @@ package plot
 import (
 	"bytes"
 	"math"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -37,5 +38,38 @@ func TestFigureErrors(t *testing.T) {
 		if _, _, err := tc.fig.Render(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Render(%+v) = %v, want %q", tc.fig, err, tc.want)
 		}
+	}
+}
+
+// TestScatter checks that a Scatter series draws one glyph per finite point
+// and no line, and that a line series draws one polyline.
+func TestScatter(t *testing.T) {
+	const red = "stroke:#F15A60" // plotutil.Color(0), the first series' colour
+	points := regexp.MustCompile(`<path d="M[^"]*A[^"]*" style="[^"]*` + red)
+	lines := regexp.MustCompile(`<path d="M[^"A]*L[^"A]*" style="[^"]*` + red + `;stroke-width:1.5"`)
+	tests := []struct {
+		name          string
+		series        Series
+		points, lines int // paths in the first series' colour, the legend's included
+	}{
+		{"scatter", Series{Name: "runs", X: []float64{1, 2, 3, 4}, Y: []float64{3, 1, math.NaN(), 2}, Scatter: true}, 3 + 1, 0},
+		{"line", Series{Name: "loss", X: []float64{1, 2, 3, 4}, Y: []float64{3, 1, 4, 2}}, 0, 1 + 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			svg, png, err := Figure{Title: tc.name, Series: []Series{tc.series}}.Render()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(png) == 0 {
+				t.Error("no PNG")
+			}
+			if got := len(points.FindAll(svg, -1)); got != tc.points {
+				t.Errorf("%d point glyphs, want %d", got, tc.points)
+			}
+			if got := len(lines.FindAll(svg, -1)); got != tc.lines {
+				t.Errorf("%d lines, want %d", got, tc.lines)
+			}
+		})
 	}
 }

@@ -23,6 +23,8 @@ commands:
   install                  build GoNB/goimports/gopls into .venv, write the kernelspecs, prime the Go cache
   run [flags] NOTEBOOK...  execute notebooks headless through papermill and write build/report.{md,html}
   lab [jupyter args]       start JupyterLab on notebooks/, bound to 127.0.0.1
+  kernel --connection-file F
+                           the gorepro Jupyter kernel (started by Jupyter through the kernelspec)
 
 run flags:
   -p name=value            set a notebook parameter (repeatable); the notebook must declare it
@@ -63,11 +65,13 @@ func run(args []string) error {
 		return runCmd(args[1:])
 	case "lab":
 		return labCmd(args[1:])
+	case "kernel":
+		return kernelCmd(args[1:])
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil
 	}
-	return usageError{fmt.Sprintf("unknown command %q (commands: doctor, install, run, lab)", args[0])}
+	return usageError{fmt.Sprintf("unknown command %q (commands: doctor, install, run, lab, kernel)", args[0])}
 }
 
 func doctorCmd(args []string) error {

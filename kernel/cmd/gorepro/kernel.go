@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/gorepro/gorepro/kernel/install"
+	"github.com/gorepro/gorepro/kernel/project"
+	"github.com/gorepro/gorepro/kernel/proxy"
+	"github.com/gorepro/gorepro/lib/backends"
+)
+
+// version is gorepro's version, shown by kernel_info.
+const version = "0.1.0"
+
+// kernelCmd runs the gorepro kernel: the Jupyter-protocol proxy in front of GoNB.
+func kernelCmd(args []string) error {
+	fs := flag.NewFlagSet("kernel", flag.ContinueOnError)
+	connFile := fs.String("connection-file", "", "Jupyter connection file (given by the frontend)")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if *connFile == "" {
+		return usageError{"kernel: --connection-file is required"}
+	}
+	p, err := project.Find()
+	if err != nil {
+		return err
+	}
+	if err := p.NeedVenv("gonb"); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	// Interrupts arrive as interrupt_request messages; a stray SIGINT must not kill the kernel.
+	signal.Ignore(syscall.SIGINT)
+	return proxy.Run(ctx, proxy.Config{
+		ConnectionFile: *connFile,
+		GoNB:           append([]string{p.Bin("gonb")}, install.GoNBArgs(p)...),
+		Log:            os.Stderr,
+		Version:        version,
+		GoNBVersion:    moduleVersion("github.com/janpfeifer/gonb"),
+		DescribeBackend: func(choice string) string {
+			spec, err := backends.Resolve(choice)
+			if err != nil {
+				return "error: " + err.Error()
+			}
+			return spec.String()
+		},
+	})
+}
+
+func moduleVersion(path string) string {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, dep := range info.Deps {
+			if dep.Path == path {
+				return dep.Version
+			}
+		}
+	}
+	return "unknown"
+}

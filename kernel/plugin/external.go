@@ -1,0 +1,119 @@
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// ExternalPrefix starts the name of an external plugin's executable:
+// `%%name` runs `gorepro-plugin-name` from PATH when no in-tree plugin has that name.
+const ExternalPrefix = "gorepro-plugin-"
+
+// ExternalTimeout bounds one run of an external plugin.
+var ExternalTimeout = 2 * time.Minute
+
+// ExternalReply is what an external plugin writes on stdout: a Response, or an error.
+type ExternalReply struct {
+	Response
+	// Error, if not empty, is shown as the cell's error.
+	Error string `json:"error,omitempty"`
+}
+
+// LookupExternal finds the executable of an external plugin on PATH.
+func LookupExternal(name string) (string, bool) {
+	if !validName.MatchString(name) {
+		return "", false
+	}
+	path, err := exec.LookPath(ExternalPrefix + name)
+	return path, err == nil
+}
+
+// ListExternal returns the sorted names of the external plugins on PATH: the
+// executables named gorepro-plugin-<name> with a valid plugin name. A name
+// found in several PATH directories is listed once (LookupExternal takes the
+// first, as the shell would). Relative PATH entries are skipped, as
+// exec.LookPath refuses programs found through them.
+func ListExternal() []string {
+	seen := map[string]bool{}
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		if !filepath.IsAbs(dir) {
+			continue
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			name, ok := strings.CutPrefix(e.Name(), ExternalPrefix)
+			if !ok || seen[name] || !validName.MatchString(name) {
+				continue
+			}
+			if info, err := os.Stat(filepath.Join(dir, e.Name())); err != nil || !info.Mode().IsRegular() || info.Mode().Perm()&0o111 == 0 {
+				continue
+			}
+			seen[name] = true
+		}
+	}
+	names := make([]string, 0, len(seen))
+	for name := range seen {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// RunExternal runs an external plugin: the Request as JSON on stdin, an
+// ExternalReply as JSON on stdout, within ExternalTimeout or until ctx is done.
+func RunExternal(ctx context.Context, path string, req *Request) (*Response, error) {
+	input, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the request: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, ExternalTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path)
+	cmd.Stdin = bytes.NewReader(input)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = time.Second
+	runErr := cmd.Run()
+	if ctx.Err() != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("external plugin %s timed out after %s", path, ExternalTimeout)
+		}
+		return nil, fmt.Errorf("external plugin %s interrupted", path)
+	}
+	if runErr != nil {
+		return nil, fmt.Errorf("external plugin %s: %v%s", path, runErr, tail(stderr.String()))
+	}
+	var reply ExternalReply
+	dec := json.NewDecoder(&stdout)
+	if err := dec.Decode(&reply); err != nil {
+		return nil, fmt.Errorf("external plugin %s wrote no valid JSON reply: %v%s", path, err, tail(stderr.String()))
+	}
+	if reply.Error != "" {
+		return nil, errors.New(reply.Error)
+	}
+	return &reply.Response, nil
+}
+
+func tail(stderr string) string {
+	stderr = strings.TrimSpace(stderr)
+	if stderr == "" {
+		return ""
+	}
+	lines := strings.Split(stderr, "\n")
+	if len(lines) > 5 {
+		lines = lines[len(lines)-5:]
+	}
+	return ": " + strings.Join(lines, " | ")
+}

@@ -1,0 +1,763 @@
+// Package proxy is the gorepro kernel: a Jupyter-protocol proxy in front of
+// an unmodified GoNB.
+//
+// The proxy owns the five sockets a Jupyter frontend connects to (shell,
+// control, stdin, iopub, heartbeat). It starts GoNB as a subprocess with a
+// connection file of its own on loopback, and relays every message both ways:
+// checked against the frontend's key on the way in, re-signed with the other
+// side's key on the way out, parent headers untouched. On top of GoNB it
+//
+//   - runs plugin cells (first line `%%name args…`, see kernel/plugin) itself,
+//     or hands the Go code a plugin generates to GoNB;
+//   - answers what GoNB ignores, so waiting clients do not hang:
+//     is_complete_request (Go's parser) and history_request;
+//   - answers kernel_info_request itself, naming gorepro and the backend;
+//   - keeps one execution counter across plugin and Go cells;
+//   - drops messages with a bad signature (GoNB stops answering after one);
+//   - restarts GoNB if it dies, reporting it in the cell that was running.
+//
+// Execute requests run one at a time, in order; everything else (completion,
+// inspection, comms, input replies) is relayed at once.
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/go-zeromq/zmq4"
+
+	"github.com/gorepro/gorepro/kernel/plugin"
+	"github.com/gorepro/gorepro/kernel/wire"
+)
+
+// Config configures the proxy.
+type Config struct {
+	// ConnectionFile is the frontend's connection file.
+	ConnectionFile string
+	// GoNB is the command that starts GoNB, without its --kernel flag.
+	GoNB []string
+	// Log receives the proxy's log lines and GoNB's output (stderr by default).
+	Log io.Writer
+	// Version is gorepro's version, for kernel_info.
+	Version string
+	// DescribeBackend says which backend a choice ("" = default) resolves to, for kernel_info.
+	DescribeBackend func(choice string) string
+	// GoNBVersion is shown in the kernel_info banner.
+	GoNBVersion string
+}
+
+// Proxy is a running gorepro kernel.
+type Proxy struct {
+	cfg  Config
+	conn *Connection
+	key  []byte
+	log  *log.Logger
+	ctx  context.Context
+	stop context.CancelFunc
+
+	shell, control, stdin, iopub, hb socket
+
+	gonbMu sync.Mutex
+	gonb   *gonbProcess
+	ready  chan struct{} // closed when the current GoNB answered kernel_info
+
+	queue chan *wire.Message
+
+	mu        sync.Mutex
+	routes    map[string]route // request msg_id -> who asked
+	execCount int
+	history   []historyEntry
+	backend   string
+	cancelRun context.CancelFunc
+	waiting   map[string]chan execResult // execute msg_id -> executor waiting for GoNB's reply
+	shutdown  bool
+}
+
+// socket is a ZeroMQ socket with its sends serialised.
+type socket struct {
+	zmq4.Socket
+	mu *sync.Mutex
+}
+
+func newSocket(s zmq4.Socket) socket { return socket{s, &sync.Mutex{}} }
+
+func (s socket) send(frames [][]byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.SendMulti(zmq4.NewMsgFrom(frames...))
+}
+
+// route remembers where a relayed request came from.
+type route struct {
+	identities [][]byte
+	count      int // execution count assigned to an execute_request (0: none)
+}
+
+type historyEntry struct {
+	session string
+	line    int
+	input   string
+}
+
+type execResult struct {
+	status string
+	died   error
+}
+
+// Run starts the proxy and serves until a shutdown_request or ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.Log == nil {
+		cfg.Log = os.Stderr
+	}
+	if len(cfg.GoNB) == 0 {
+		return errors.New("proxy: no GoNB command configured")
+	}
+	conn, err := ReadConnection(cfg.ConnectionFile)
+	if err != nil {
+		return err
+	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	p := &Proxy{
+		cfg: cfg, conn: conn, key: []byte(conn.Key), ctx: ctx, stop: stop,
+		log:     log.New(cfg.Log, "gorepro kernel: ", log.LstdFlags),
+		queue:   make(chan *wire.Message, 1024),
+		routes:  map[string]route{},
+		waiting: map[string]chan execResult{},
+	}
+	if err := p.listen(); err != nil {
+		return err
+	}
+	defer p.closeFrontend()
+	if err := p.startGoNB(); err != nil {
+		return err
+	}
+	go p.serveHeartbeat()
+	go p.serveFrontend(p.shell, "shell")
+	go p.serveFrontend(p.control, "control")
+	go p.serveFrontend(p.stdin, "stdin")
+	go p.executor()
+	<-ctx.Done()
+	p.gonbMu.Lock()
+	g := p.gonb
+	p.gonbMu.Unlock()
+	if g != nil {
+		g.terminate(5 * time.Second)
+	}
+	return nil
+}
+
+func (p *Proxy) listen() error {
+	bind := func(s zmq4.Socket, port int, name string) (socket, error) {
+		if err := s.Listen(p.conn.Endpoint(port)); err != nil {
+			return socket{}, fmt.Errorf("proxy: binding %s socket to %s: %w", name, p.conn.Endpoint(port), err)
+		}
+		return newSocket(s), nil
+	}
+	var err error
+	if p.shell, err = bind(zmq4.NewRouter(p.ctx), p.conn.ShellPort, "shell"); err != nil {
+		return err
+	}
+	if p.control, err = bind(zmq4.NewRouter(p.ctx), p.conn.ControlPort, "control"); err != nil {
+		return err
+	}
+	if p.stdin, err = bind(zmq4.NewRouter(p.ctx), p.conn.StdinPort, "stdin"); err != nil {
+		return err
+	}
+	if p.iopub, err = bind(zmq4.NewPub(p.ctx), p.conn.IOPubPort, "iopub"); err != nil {
+		return err
+	}
+	if p.hb, err = bind(zmq4.NewRep(p.ctx), p.conn.HBPort, "heartbeat"); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (p *Proxy) closeFrontend() {
+	for _, s := range []socket{p.shell, p.control, p.stdin, p.iopub, p.hb} {
+		if s.Socket != nil {
+			s.Close()
+		}
+	}
+}
+
+func (p *Proxy) serveHeartbeat() {
+	for {
+		msg, err := p.hb.Recv()
+		if err != nil {
+			return
+		}
+		if err := p.hb.send(msg.Frames); err != nil {
+			return
+		}
+	}
+}
+
+// serveFrontend reads one frontend socket, checks signatures and dispatches.
+func (p *Proxy) serveFrontend(s socket, name string) {
+	for {
+		raw, err := s.Recv()
+		if err != nil {
+			if p.ctx.Err() == nil {
+				p.log.Printf("%s socket: %v", name, err)
+			}
+			return
+		}
+		msg, err := wire.Parse(raw.Frames, p.key)
+		if err != nil {
+			p.log.Printf("dropped a message on %s: %v", name, err)
+			continue
+		}
+		switch name {
+		case "shell":
+			p.onShell(msg)
+		case "control":
+			p.onControl(msg)
+		case "stdin":
+			p.forward(msg, "stdin", false)
+		}
+	}
+}
+
+func (p *Proxy) onShell(msg *wire.Message) {
+	switch msg.Type() {
+	case "execute_request":
+		p.queue <- msg
+	case "kernel_info_request":
+		p.answer(p.shell, msg, "kernel_info_reply", p.kernelInfo())
+	case "is_complete_request":
+		var c struct {
+			Code string `json:"code"`
+		}
+		_ = msg.DecodeContent(&c)
+		p.answer(p.shell, msg, "is_complete_reply", IsComplete(c.Code))
+	case "history_request":
+		p.answer(p.shell, msg, "history_reply", p.historyReply(msg))
+	default:
+		p.forward(msg, "shell", true)
+	}
+}
+
+func (p *Proxy) onControl(msg *wire.Message) {
+	switch msg.Type() {
+	case "kernel_info_request":
+		p.answer(p.control, msg, "kernel_info_reply", p.kernelInfo())
+	case "interrupt_request":
+		p.mu.Lock()
+		cancel := p.cancelRun
+		p.mu.Unlock()
+		if cancel != nil {
+			cancel()
+		}
+		p.forward(msg, "control", true)
+	case "shutdown_request":
+		p.mu.Lock()
+		p.shutdown = true
+		p.mu.Unlock()
+		var c struct {
+			Restart bool `json:"restart"`
+		}
+		_ = msg.DecodeContent(&c)
+		p.gonbMu.Lock()
+		g := p.gonb
+		p.gonbMu.Unlock()
+		if g != nil {
+			g.expectExit()
+			g.terminate(5 * time.Second)
+		}
+		p.answer(p.control, msg, "shutdown_reply", map[string]any{"status": "ok", "restart": c.Restart})
+		// Give the reply time to leave before the sockets close.
+		time.AfterFunc(200*time.Millisecond, p.stop)
+	default:
+		p.forward(msg, "control", true)
+	}
+}
+
+// answer replies on a ROUTER socket with busy/idle around it on iopub.
+func (p *Proxy) answer(s socket, req *wire.Message, msgType string, content any) {
+	p.status(req, "busy")
+	defer p.status(req, "idle")
+	reply, err := wire.Reply(req, msgType, content)
+	if err != nil {
+		p.log.Printf("building %s: %v", msgType, err)
+		return
+	}
+	if err := s.send(reply.Frames(p.key)); err != nil {
+		p.log.Printf("sending %s: %v", msgType, err)
+	}
+}
+
+// publish sends an iopub message whose parent is req.
+func (p *Proxy) publish(req *wire.Message, msgType string, content any) {
+	m, err := wire.Reply(req, msgType, content)
+	if err != nil {
+		p.log.Printf("building %s: %v", msgType, err)
+		return
+	}
+	m.Identities = [][]byte{[]byte(msgType)}
+	if err := p.iopub.send(m.Frames(p.key)); err != nil {
+		p.log.Printf("publishing %s: %v", msgType, err)
+	}
+}
+
+func (p *Proxy) status(req *wire.Message, state string) {
+	p.publish(req, "status", map[string]any{"execution_state": state})
+}
+
+// forward relays a frontend message to GoNB, remembering who asked when a reply is expected.
+func (p *Proxy) forward(msg *wire.Message, channel string, expectReply bool) {
+	if expectReply || msg.Type() == "execute_request" {
+		p.mu.Lock()
+		r := p.routes[msg.ID()]
+		r.identities = msg.Identities
+		p.routes[msg.ID()] = r
+		p.mu.Unlock()
+	}
+	g := p.currentGoNB()
+	if g == nil {
+		p.log.Printf("no GoNB to forward %s to", msg.Type())
+		return
+	}
+	out := *msg
+	out.Identities = nil
+	var s socket
+	switch channel {
+	case "shell":
+		s = g.shell
+	case "control":
+		s = g.control
+	case "stdin":
+		s = g.stdin
+	}
+	if err := s.send(out.Frames(g.key)); err != nil {
+		p.log.Printf("forwarding %s to GoNB: %v", msg.Type(), err)
+	}
+}
+
+func (p *Proxy) currentGoNB() *gonbProcess {
+	p.gonbMu.Lock()
+	defer p.gonbMu.Unlock()
+	return p.gonb
+}
+
+func (p *Proxy) kernelInfo() map[string]any {
+	backend := "default"
+	p.mu.Lock()
+	choice := p.backend
+	p.mu.Unlock()
+	if p.cfg.DescribeBackend != nil {
+		backend = p.cfg.DescribeBackend(choice)
+	}
+	return map[string]any{
+		"status":                 "ok",
+		"protocol_version":       wire.ProtocolVersion,
+		"implementation":         "gorepro",
+		"implementation_version": p.cfg.Version,
+		"language_info": map[string]any{
+			"name": "go", "version": runtime.Version(), "mimetype": "text/x-go", "file_extension": ".go",
+			"pygments_lexer": "go", "codemirror_mode": "go", "nbconvert_exporter": "",
+		},
+		"banner": fmt.Sprintf("gorepro kernel %s (GoNB %s, %s); backend: %s; %%%%help lists the plugin cells",
+			p.cfg.Version, p.cfg.GoNBVersion, runtime.Version(), backend),
+		"help_links": []map[string]string{
+			{"text": "GoNB", "url": "https://github.com/janpfeifer/gonb"},
+			{"text": "GoMLX", "url": "https://github.com/gomlx/gomlx"},
+		},
+		"debugger": false,
+	}
+}
+
+// executeContent is an execute_request's content.
+type executeContent struct {
+	Code         string `json:"code"`
+	Silent       bool   `json:"silent"`
+	StoreHistory *bool  `json:"store_history"`
+}
+
+// executor runs execute requests one at a time.
+func (p *Proxy) executor() {
+	for {
+		select {
+		case <-p.ctx.Done():
+			return
+		case msg := <-p.queue:
+			p.execute(msg)
+		}
+	}
+}
+
+func (p *Proxy) execute(msg *wire.Message) {
+	var c executeContent
+	if err := msg.DecodeContent(&c); err != nil {
+		p.publishError(msg, 0, "BadRequest", err.Error())
+		return
+	}
+	store := !c.Silent && (c.StoreHistory == nil || *c.StoreHistory)
+	count := 0
+	p.mu.Lock()
+	if store {
+		p.execCount++
+		count = p.execCount
+		p.history = append(p.history, historyEntry{session: msg.Session(), line: count, input: c.Code})
+	} else {
+		count = p.execCount
+	}
+	p.mu.Unlock()
+
+	cell, isPlugin, parseErr := plugin.ParseCell(c.Code)
+	if isPlugin && plugin.IsGoNBForm(cell.Name) {
+		isPlugin = false
+	}
+	if !isPlugin {
+		p.runInGoNB(msg, count)
+		return
+	}
+	p.status(msg, "busy")
+	if !c.Silent {
+		p.publish(msg, "execute_input", map[string]any{"code": c.Code, "execution_count": count})
+	}
+	var resp *plugin.Response
+	err := parseErr
+	if err == nil {
+		resp, err = p.runPlugin(msg, cell)
+	}
+	if err != nil {
+		p.publishError(msg, count, "PluginError", err.Error())
+		p.status(msg, "idle")
+		return
+	}
+	for _, out := range resp.Outputs {
+		p.publish(msg, "display_data", map[string]any{"data": out.Data, "metadata": map[string]any{}, "transient": map[string]any{}})
+	}
+	if resp.Backend != "" {
+		p.mu.Lock()
+		p.backend = resp.Backend
+		p.mu.Unlock()
+	}
+	if resp.Code != "" {
+		// GoNB runs the generated code under the same request: its replies
+		// carry the request's msg_id, and the execution count is rewritten.
+		gen := *msg
+		if err := gen.SetContent(map[string]any{
+			"code": resp.Code, "silent": c.Silent, "store_history": false, "user_expressions": map[string]any{},
+			"allow_stdin": true, "stop_on_error": true,
+		}); err != nil {
+			p.publishError(msg, count, "PluginError", err.Error())
+			p.status(msg, "idle")
+			return
+		}
+		// No idle here: GoNB's own busy/idle close the cell, and a client that
+		// saw idle now would stop listening before GoNB's outputs.
+		p.runInGoNBQuiet(&gen, count)
+		return
+	}
+	p.reply(msg, map[string]any{"status": "ok", "execution_count": count, "user_expressions": map[string]any{}, "payload": []any{}})
+	p.status(msg, "idle")
+}
+
+func (p *Proxy) runPlugin(msg *wire.Message, cell plugin.Cell) (*plugin.Response, error) {
+	ctx, cancel := context.WithCancel(p.ctx)
+	p.mu.Lock()
+	p.cancelRun = cancel
+	backend := p.backend
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.cancelRun = nil
+		p.mu.Unlock()
+		cancel()
+	}()
+	wd, _ := os.Getwd()
+	req := &plugin.Request{Name: cell.Name, Args: cell.Args, Body: cell.Body, Backend: backend, NotebookDir: wd}
+	var resp *plugin.Response
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("plugin %%%%%s panicked: %v", cell.Name, r)
+			}
+		}()
+		if pl, ok := plugin.Lookup(cell.Name); ok {
+			resp, err = pl.Handler(ctx, req)
+			return
+		}
+		if path, ok := plugin.LookupExternal(cell.Name); ok {
+			resp, err = plugin.RunExternal(ctx, path, req)
+			return
+		}
+		err = unknownPlugin(cell.Name)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		// Interrupted: the handler got the cancellation; give it a moment.
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+			return nil, fmt.Errorf("%%%%%s interrupted", cell.Name)
+		}
+	}
+	if err == nil && resp == nil {
+		resp = &plugin.Response{}
+	}
+	if err == nil && ctx.Err() != nil {
+		err = fmt.Errorf("%%%%%s interrupted", cell.Name)
+	}
+	return resp, err
+}
+
+func unknownPlugin(name string) error {
+	var names []string
+	for _, p := range plugin.All() {
+		names = append(names, "%%"+p.Name)
+	}
+	return fmt.Errorf("unknown plugin %%%%%s: plugins are %v, and executables named %s<name> on PATH (%%%%help lists them)",
+		name, names, plugin.ExternalPrefix)
+}
+
+func (p *Proxy) reply(req *wire.Message, content any) {
+	m, err := wire.Reply(req, "execute_reply", content)
+	if err != nil {
+		p.log.Printf("building execute_reply: %v", err)
+		return
+	}
+	if err := p.shell.send(m.Frames(p.key)); err != nil {
+		p.log.Printf("sending execute_reply: %v", err)
+	}
+}
+
+// publishError shows an error as the cell's output and replies with status error.
+func (p *Proxy) publishError(req *wire.Message, count int, ename, evalue string) {
+	p.publish(req, "error", map[string]any{"ename": ename, "evalue": evalue, "traceback": []string{ename + ": " + evalue}})
+	p.reply(req, map[string]any{"status": "error", "execution_count": count, "ename": ename, "evalue": evalue,
+		"traceback": []string{ename + ": " + evalue}})
+}
+
+// runInGoNB relays an execute request to GoNB and waits for its reply.
+func (p *Proxy) runInGoNB(msg *wire.Message, count int) {
+	p.waitReady()
+	done := make(chan execResult, 1)
+	p.mu.Lock()
+	p.routes[msg.ID()] = route{identities: msg.Identities, count: count}
+	p.waiting[msg.ID()] = done
+	p.mu.Unlock()
+	p.forward(msg, "shell", true)
+	p.await(msg, count, done)
+}
+
+// runInGoNBQuiet runs plugin-generated code in GoNB: GoNB's execute_input is
+// dropped (the frontend already has the cell's), the rest is relayed.
+func (p *Proxy) runInGoNBQuiet(msg *wire.Message, count int) {
+	p.waitReady()
+	done := make(chan execResult, 1)
+	p.mu.Lock()
+	p.routes[msg.ID()] = route{identities: msg.Identities, count: -count}
+	p.waiting[msg.ID()] = done
+	p.mu.Unlock()
+	p.forward(msg, "shell", true)
+	p.await(msg, count, done)
+}
+
+func (p *Proxy) await(msg *wire.Message, count int, done chan execResult) {
+	select {
+	case res := <-done:
+		if res.died != nil {
+			p.publish(msg, "stream", map[string]any{"name": "stderr", "text": res.died.Error() + "\n"})
+			p.publishError(msg, count, "KernelDied", res.died.Error())
+			p.status(msg, "idle")
+		}
+	case <-p.ctx.Done():
+	}
+	p.mu.Lock()
+	delete(p.waiting, msg.ID())
+	delete(p.routes, msg.ID())
+	p.mu.Unlock()
+}
+
+func (p *Proxy) waitReady() {
+	p.gonbMu.Lock()
+	ready := p.ready
+	p.gonbMu.Unlock()
+	select {
+	case <-ready:
+	case <-p.ctx.Done():
+	}
+}
+
+// fromGoNB handles a message GoNB sent on one of its sockets.
+func (p *Proxy) fromGoNB(g *gonbProcess, channel string, frames [][]byte) {
+	msg, err := wire.Parse(frames, g.key)
+	if err != nil {
+		p.log.Printf("dropped a message from GoNB on %s: %v", channel, err)
+		return
+	}
+	if channel == "shell" && msg.Type() == "kernel_info_reply" && msg.ParentID() == g.readyProbe {
+		g.markReady()
+		return
+	}
+	p.mu.Lock()
+	r, known := p.routes[msg.ParentID()]
+	waiter := p.waiting[msg.ParentID()]
+	p.mu.Unlock()
+	quiet := r.count < 0
+	count := r.count
+	if quiet {
+		count = -count
+	}
+	switch msg.Type() {
+	case "execute_input":
+		if quiet {
+			return
+		}
+		p.rewriteCount(msg, count)
+	case "execute_result", "execute_reply":
+		if count > 0 {
+			p.rewriteCount(msg, count)
+		}
+	}
+	switch channel {
+	case "iopub":
+		msg.Identities = [][]byte{[]byte(msg.Type())}
+		if err := p.iopub.send(msg.Frames(p.key)); err != nil {
+			p.log.Printf("relaying %s: %v", msg.Type(), err)
+		}
+	case "shell", "control", "stdin":
+		if !known {
+			p.log.Printf("dropped GoNB's %s on %s: no request %q waiting for it", msg.Type(), channel, msg.ParentID())
+			return
+		}
+		msg.Identities = r.identities
+		target := map[string]socket{"shell": p.shell, "control": p.control, "stdin": p.stdin}[channel]
+		if err := target.send(msg.Frames(p.key)); err != nil {
+			p.log.Printf("relaying %s: %v", msg.Type(), err)
+		}
+		if channel == "shell" && msg.Type() == "execute_reply" && waiter != nil {
+			var c struct {
+				Status string `json:"status"`
+			}
+			_ = msg.DecodeContent(&c)
+			waiter <- execResult{status: c.Status}
+		} else if channel != "stdin" {
+			p.mu.Lock()
+			if p.waiting[msg.ParentID()] == nil {
+				delete(p.routes, msg.ParentID())
+			}
+			p.mu.Unlock()
+		}
+	}
+}
+
+func (p *Proxy) rewriteCount(msg *wire.Message, count int) {
+	var content map[string]json.RawMessage
+	if err := json.Unmarshal(msg.Content, &content); err != nil {
+		return
+	}
+	content["execution_count"] = json.RawMessage(fmt.Sprint(count))
+	if data, err := json.Marshal(content); err == nil {
+		msg.Content = data
+	}
+}
+
+// gonbDied is called when the GoNB process exits on its own: the running
+// cell gets an error and a new GoNB starts.
+func (p *Proxy) gonbDied(g *gonbProcess, exitErr error) {
+	p.mu.Lock()
+	shuttingDown := p.shutdown
+	waiters := p.waiting
+	p.waiting = map[string]chan execResult{}
+	p.mu.Unlock()
+	if shuttingDown || p.ctx.Err() != nil {
+		return
+	}
+	reason := fmt.Errorf("the Go kernel (GoNB) exited (%v); gorepro restarted it: declarations from earlier cells are gone, run them again", exitErr)
+	p.log.Print(reason)
+	if err := p.startGoNB(); err != nil {
+		p.log.Printf("restarting GoNB failed: %v", err)
+		reason = fmt.Errorf("the Go kernel (GoNB) exited (%v) and could not be restarted: %v", exitErr, err)
+	}
+	for _, w := range waiters {
+		w <- execResult{died: reason}
+	}
+}
+
+// IsCompleteReply is the content of an is_complete_reply.
+type IsCompleteReply struct {
+	Status string `json:"status"`
+	Indent string `json:"indent,omitempty"`
+}
+
+// historyReply answers tail, range and search requests from this kernel's cells.
+func (p *Proxy) historyReply(msg *wire.Message) map[string]any {
+	var c struct {
+		Output         bool   `json:"output"`
+		Raw            bool   `json:"raw"`
+		HistAccessType string `json:"hist_access_type"`
+		Session        int    `json:"session"`
+		Start          int    `json:"start"`
+		Stop           int    `json:"stop"`
+		N              int    `json:"n"`
+		Pattern        string `json:"pattern"`
+		Unique         bool   `json:"unique"`
+	}
+	_ = msg.DecodeContent(&c)
+	p.mu.Lock()
+	entries := append([]historyEntry{}, p.history...)
+	p.mu.Unlock()
+	var selected []historyEntry
+	switch c.HistAccessType {
+	case "range":
+		for _, e := range entries {
+			if e.line >= c.Start && (c.Stop <= 0 || e.line < c.Stop) {
+				selected = append(selected, e)
+			}
+		}
+	case "search":
+		seen := map[string]bool{}
+		for i := len(entries) - 1; i >= 0; i-- {
+			e := entries[i]
+			if ok, _ := filepath.Match(orStar(c.Pattern), e.input); !ok {
+				continue
+			}
+			if c.Unique && seen[e.input] {
+				continue
+			}
+			seen[e.input] = true
+			selected = append([]historyEntry{e}, selected...)
+			if c.N > 0 && len(selected) >= c.N {
+				break
+			}
+		}
+	default: // "tail"
+		selected = entries
+		if c.N > 0 && len(selected) > c.N {
+			selected = selected[len(selected)-c.N:]
+		}
+	}
+	history := make([]any, 0, len(selected))
+	for _, e := range selected {
+		if c.Output {
+			history = append(history, []any{0, e.line, []any{e.input, nil}})
+		} else {
+			history = append(history, []any{0, e.line, e.input})
+		}
+	}
+	return map[string]any{"status": "ok", "history": history}
+}
+
+func orStar(pattern string) string {
+	if pattern == "" {
+		return "*"
+	}
+	return pattern
+}
