@@ -78,7 +78,8 @@ func (p *Proxy) startGoNB() error {
 	ctx, cancel := context.WithCancel(p.ctx)
 	args := append(append([]string{}, p.cfg.GoNB[1:]...), "--kernel", file)
 	cmd := exec.Command(p.cfg.GoNB[0], args...)
-	cmd.Stdout, cmd.Stderr = p.cfg.Log, p.cfg.Log
+	gonbLog := newGoNBLogFilter(p.cfg.Log)
+	cmd.Stdout, cmd.Stderr = gonbLog, gonbLog
 	// Its own process group, so that an interrupt of the proxy does not reach it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	g := &gonbProcess{cmd: cmd, conn: conn, key: []byte(conn.Key), dir: dir, ctx: ctx, cancel: cancel,

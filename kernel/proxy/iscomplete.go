@@ -39,25 +39,25 @@ func IsComplete(code string) IsCompleteReply {
 			lines[i] = ""
 		}
 	}
-	src := strings.Join(lines, "\n")
+	user := strings.TrimRight(strings.Join(lines, "\n"), " \t\n")
+	prefix, suffix := "package p\n", "\n"
 	if body {
-		src = "package p\nfunc main() {\n" + src + "\n}\n"
-	} else {
-		src = "package p\n" + src + "\n"
+		prefix, suffix = "package p\nfunc main() {\n", "\n}\n"
 	}
+	src := prefix + user + suffix
+	codeEnd := len(prefix) + len(user)
 	fset := token.NewFileSet()
 	_, err := parser.ParseFile(fset, "cell.go", src, parser.SkipObjectResolution)
 	if err == nil {
 		return IsCompleteReply{Status: "complete"}
 	}
-	end := fset.File(token.Pos(1)).Size()
-	if list, ok := err.(scanner.ErrorList); ok {
-		for _, e := range list {
-			// An error at the end of the input means more is to come, e.g. an open brace or string.
-			if e.Pos.Offset >= end-len("\n}\n")-1 || strings.Contains(e.Msg, "EOF") ||
-				strings.Contains(e.Msg, "not terminated") {
-				return IsCompleteReply{Status: "incomplete", Indent: indentOf(lines)}
-			}
+	// The first error decides: at the end of the input (an open brace, paren
+	// or string), more is to come; anywhere else the cell is wrong as typed.
+	if list, ok := err.(scanner.ErrorList); ok && len(list) > 0 {
+		e := list[0]
+		if e.Pos.Offset >= codeEnd || strings.Contains(e.Msg, "EOF") ||
+			strings.Contains(e.Msg, "not terminated") {
+			return IsCompleteReply{Status: "incomplete", Indent: indentOf(lines)}
 		}
 	}
 	return IsCompleteReply{Status: "invalid"}
