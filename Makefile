@@ -7,6 +7,7 @@ PYTHON  ?= python3
 VENV    := $(CURDIR)/.venv
 BIN     := $(VENV)/bin
 GOREPRO := $(BIN)/gorepro
+ECHO_PLUGIN := $(BIN)/gorepro-plugin-echo
 STAMP   := $(VENV)/.gorepro-setup
 export GOREPRO_ROOT := $(CURDIR)
 export GOREPRO_VENV := $(VENV)
@@ -15,12 +16,13 @@ export GOTOOLCHAIN := local
 export PATH := $(BIN):$(PATH)
 
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
-GO_SOURCES := $(shell find lib kernel -name '*.go' -not -path 'kernel/tools/*' 2>/dev/null) go.mod go.sum
+GO_SOURCES := $(shell find lib kernel plugins \( -name '*.go' -o -name usage.md \) -not -path 'kernel/tools/*' 2>/dev/null) go.mod go.sum
 
 .PHONY: setup run test test-go test-python test-e2e lint doctor lab clean
 
-## setup: Python venv (pinned), XLA CPU plugin, translator, GoNB tools, kernelspecs, primed Go cache
-setup: $(STAMP) $(GOREPRO)
+## setup: Python venv (pinned), XLA CPU plugin, translator, GoNB tools, kernelspecs, primed Go cache,
+## and the sample external plugin gorepro-plugin-echo
+setup: $(STAMP) $(GOREPRO) $(ECHO_PLUGIN)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +40,9 @@ $(VENV)/.translator: $(VENV)/.requirements $(wildcard python/gorepro_papermill/*
 
 $(GOREPRO): $(GO_SOURCES) $(BIN)/python
 	go build -o $@ ./kernel/cmd/gorepro
+
+$(ECHO_PLUGIN): $(GO_SOURCES) $(BIN)/python
+	go build -o $@ ./plugins/external/echo
 
 $(STAMP): $(VENV)/.translator $(GOREPRO) kernel/tools/go.mod kernel/tools/go.sum
 	$(GOREPRO) install

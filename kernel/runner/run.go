@@ -25,8 +25,10 @@ import (
 	"time"
 
 	"github.com/gorepro/gorepro/kernel/install"
+	"github.com/gorepro/gorepro/kernel/plugin"
 	"github.com/gorepro/gorepro/kernel/project"
 	"github.com/gorepro/gorepro/lib/backends"
+	paramsplugin "github.com/gorepro/gorepro/plugins/params"
 )
 
 // Options configures a run.
@@ -152,7 +154,8 @@ func Run(p *project.Project, notebooks []string, opts Options) (*Summary, error)
 }
 
 // CheckParams validates params against the notebook's parameters cell and
-// converts them to the declared types.
+// converts them to the declared types. The cell is Go `var` declarations, or
+// a `%%params` plugin cell, whose allowed values are checked too.
 func (nb *Notebook) CheckParams(params []Param) (map[string]any, error) {
 	var src string
 	found := false
@@ -168,11 +171,43 @@ func (nb *Notebook) CheckParams(params []Param) (map[string]any, error) {
 		}
 		return nil, fmt.Errorf("the notebook has no cell tagged `parameters`, so -p %s cannot be set", params[0].Name)
 	}
+	if cell, ok, err := plugin.ParseCell(src); ok && cell.Name == "params" {
+		if err != nil {
+			return nil, fmt.Errorf("parameters cell: %w", err)
+		}
+		return checkPluginParams(cell.Body, params)
+	}
 	declared, err := ParseParameters(src)
 	if err != nil {
 		return nil, err
 	}
 	return Convert(params, declared)
+}
+
+// checkPluginParams is CheckParams for a `%%params` parameters cell: the
+// declarations come from the plugin's parser, and values are also checked
+// against their allowed sets and ranges, as the notebook would check them.
+func checkPluginParams(body string, params []Param) (map[string]any, error) {
+	decls, err := paramsplugin.Parse(body)
+	if err != nil {
+		return nil, fmt.Errorf("parameters cell (%%%%params): %w", err)
+	}
+	declared := make([]Declared, len(decls))
+	byName := map[string]paramsplugin.Declaration{}
+	for i, d := range decls {
+		declared[i] = Declared{Name: d.Name, Type: d.Type, Default: d.Default}
+		byName[d.Name] = d
+	}
+	values, err := Convert(params, declared)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range params {
+		if err := byName[p.Name].Check(p.Value); err != nil {
+			return nil, err
+		}
+	}
+	return values, nil
 }
 
 func runOne(p *project.Project, path string, params map[string]any, opts Options) Outcome {

@@ -47,6 +47,9 @@ func Handle(_ context.Context, req *plugin.Request) (*plugin.Response, error) {
 	case 0:
 		return &plugin.Response{Outputs: []plugin.Output{table(req.Backend, diagnose())}}, nil
 	case 1:
+		if req.Args[0] == "-h" || req.Args[0] == "--help" {
+			return &plugin.Response{Outputs: []plugin.Output{plugin.Markdown(usage)}}, nil
+		}
 		return choose(req.Args[0])
 	default:
 		return nil, fmt.Errorf("%%%%backend takes one backend spec (e.g. go, xla:cpu, xla:cuda,tf32=false), got %d arguments: %s",

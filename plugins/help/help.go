@@ -38,6 +38,9 @@ func Handle(_ context.Context, req *plugin.Request) (*plugin.Response, error) {
 	case 0:
 		return &plugin.Response{Outputs: []plugin.Output{plugin.Markdown(list())}}, nil
 	case 1:
+		if req.Args[0] == "-h" || req.Args[0] == "--help" {
+			return &plugin.Response{Outputs: []plugin.Output{plugin.Markdown(usage)}}, nil
+		}
 		md, err := describe(strings.TrimPrefix(req.Args[0], "%%"))
 		if err != nil {
 			return nil, err

@@ -27,6 +27,7 @@ func TestHelp(t *testing.T) {
 		{args: nil, want: []string{"| `%%help` | in-tree | lists the plugin cells", "| `%%tabulate` | external | external: `" + external + "`"}},
 		{args: []string{"help"}, want: []string{"## `%%help`: the plugin cells"}},
 		{args: []string{"%%help"}, want: []string{"## `%%help`: the plugin cells"}},
+		{args: []string{"--help"}, want: []string{"## `%%help`: the plugin cells"}},
 		{args: []string{"tabulate"}, want: []string{"`%%tabulate` is an external plugin: the program `" + external + "`"}},
 		{args: []string{"writefile"}, want: []string{"one of GoNB's own cell forms"}},
 		{args: []string{"nosuch"}, wantErr: `%%help: no plugin named "nosuch" (plugins: help, tabulate)`},
