@@ -91,6 +91,11 @@ func kernelEnv(p *project.Project) map[string]string {
 		"GOREPRO_VENV":          p.Venv,
 		"GOMLX_NO_AUTO_INSTALL": "1",
 		"GOTOOLCHAIN":           "local",
+		// GoNB runs `go get` for a cell's imports; everything notebooks import is
+		// already in the module cache through this checkout's go.mod, and some
+		// module proxies refuse the version-list queries go get makes. A notebook
+		// that needs a new module sets it back: %env GOPROXY https://proxy.golang.org
+		"GOPROXY": "off",
 	}
 }
 
