@@ -278,7 +278,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
 		{"error cell", []string{"run", "--out", t.TempDir(), "tests/notebooks/error_cell.ipynb"}, "1 of 1 notebooks failed (error_cell.ipynb)"},
 		{"failing claim", []string{"run", "--out", t.TempDir(), "tests/notebooks/failing_claim.ipynb"}, "1 of 1 notebooks failed (failing_claim.ipynb)"},
-		{"unknown profile", []string{"run", "--out", t.TempDir(), "-p", "profile=fast", tour}, "1 of 1 notebooks failed (00_tour.ipynb)"},
+		{"value outside the allowed ones", []string{"run", "-p", "profile=fast", tour}, `parameter profile = "fast": want one of quick, full`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

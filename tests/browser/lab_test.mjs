@@ -120,7 +120,9 @@ test('JupyterLab runs the tour on the gorepro kernel in Chromium', { timeout: TO
   // Not a dot-file: Jupyter's contents API refuses hidden files by default.
   const nbName = `browser-test-${rand}.ipynb`;
   const nbPath = path.join(ROOT, 'notebooks', nbName);
-  const checkpoint = path.join(ROOT, 'notebooks', '.ipynb_checkpoints', `browser-test-${rand}-checkpoint.ipynb`);
+  const checkpoints = path.join(ROOT, 'notebooks', '.ipynb_checkpoints');
+  const checkpointsExisted = fs.existsSync(checkpoints);
+  const checkpoint = path.join(checkpoints, `browser-test-${rand}-checkpoint.ipynb`);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gorepro-browser-'));
   const settingsDir = path.join(tmp, 'settings');
   const logFile = path.join(LOGS, 'browser-test-lab.log');
@@ -235,7 +237,7 @@ test('JupyterLab runs the tour on the gorepro kernel in Chromium', { timeout: TO
       if ((await result.count()) > 0) return true;
       return false;
     }, 1000).catch(async (e) => {
-      await page.screenshot({ path: path.join(SHOTS, 'lab-2-run.png'), fullPage: true }).catch(() => {});
+      await page.screenshot({ path: path.join(SHOTS, 'lab-2-run-failed.png') }).catch(() => {});
       const errText = await errors.allInnerTexts().catch(() => []);
       throw new Error(`${e.message}\nstderr outputs:\n${errText.join('\n---\n')}`);
     });
@@ -256,9 +258,11 @@ test('JupyterLab runs the tour on the gorepro kernel in Chromium', { timeout: TO
     assert.ok(box && box.width > 100 && box.height > 100, `figure too small: ${JSON.stringify(box)}`);
     const decoded = await fig.evaluate((el) => (el.tagName.toLowerCase() === 'img' ? el.complete && el.naturalWidth > 0 : true));
     assert.ok(decoded, 'the figure image did not decode');
-    const figText = await notebook.locator('.jp-OutputArea-output').filter({ has: figure }).allInnerTexts();
-    log(`${await figure.count()} figures, first ${Math.round(box.width)}×${Math.round(box.height)} px`);
-    void figText;
+    const how = await fig.evaluate((el) => `<${el.tagName.toLowerCase()}> in ${el.closest('[data-mime-type]')?.getAttribute('data-mime-type')}`);
+    log(`${await figure.count()} figures, first ${Math.round(box.width)}×${Math.round(box.height)} px, ${how}`);
+    // After the run: the view scrolled to the first figure, with its cell above it.
+    await fig.evaluate((el) => el.scrollIntoView({ block: 'end' }));
+    await page.screenshot({ path: path.join(SHOTS, 'lab-2-run.png') });
     await fig.screenshot({ path: path.join(SHOTS, 'lab-3-figure.png') });
     const fig2 = figure.nth(1);
     await fig2.scrollIntoViewIfNeeded();
@@ -294,7 +298,6 @@ test('JupyterLab runs the tour on the gorepro kernel in Chromium', { timeout: TO
     if (errTexts.length) log(`stderr outputs (${errTexts.length}):\n${errTexts.join('\n---\n')}`);
     assert.equal(await notebook.locator('.jp-OutputArea-output.jp-mod-error, [data-mime-type="application/vnd.jupyter.error"]').count(), 0, 'an error output');
 
-    await page.screenshot({ path: path.join(SHOTS, 'lab-2-run.png'), fullPage: true });
     await result.first().scrollIntoViewIfNeeded();
     await page.screenshot({ path: path.join(SHOTS, 'lab-2-run-result.png') });
     if (consoleErrors.length) log(`browser console errors:\n  ${consoleErrors.slice(0, 10).join('\n  ')}`);
@@ -335,6 +338,13 @@ test('JupyterLab runs the tour on the gorepro kernel in Chromium', { timeout: TO
     }
     fs.rmSync(nbPath, { force: true });
     fs.rmSync(checkpoint, { force: true });
+    if (!checkpointsExisted) {
+      try {
+        fs.rmdirSync(checkpoints); // only if empty: it was made by this run's server
+      } catch {
+        // not empty, or absent
+      }
+    }
     fs.rmSync(tmp, { recursive: true, force: true });
     logStream.end();
   }
