@@ -26,8 +26,11 @@ import (
 
 	"fmt"
 
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/graph"
 )
+
+const dtypeFloat64 = dtypes.Float64
 
 // S is the elementwise function s(x) that replaces exp.
 func S(x *graph.Node) *graph.Node {

@@ -1,0 +1,296 @@
+// Package train trains small full-batch models fast: the whole training step
+// — forward pass, loss, gradient and optimiser update — is one compiled graph,
+// the training state (parameters and optimiser moments) stays on the device
+// between calls, and K steps can run inside one device call (the graph holds
+// K unrolled steps), which removes the per-call overhead that dominates small
+// models (measured on an H100: GoMLX's generic trainer 2.1 ms per step, one
+// graph per step 0.38 ms).
+//
+// Unrolling is used instead of graph.While: While failed on the go backend
+// and on XLA needed its counter and limits as inputs; an unrolled graph runs
+// the same everywhere, and K in the tens is enough to hide the call overhead.
+//
+// Checkpoints (Save, Load) hold the exact state, so a run killed mid-way
+// resumes with bit-identical results.
+package train
+
+import (
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+// Model is what to train: initial parameters, the forward pass and the loss.
+type Model struct {
+	// Params are the initial parameter values (float32 or float64).
+	Params []*tensors.Tensor
+	// Forward maps the parameters and the inputs to logits.
+	Forward func(params []*graph.Node, x *graph.Node) *graph.Node
+	// Loss gives per-example losses of logits against labels; the trainer minimises their mean.
+	Loss func(logits, labels *graph.Node) *graph.Node
+}
+
+// Optimizer configures the update. The zero value is not valid: set LearningRate.
+type Optimizer struct {
+	// SGD selects plain gradient descent; otherwise AdamW (PyTorch's formulation).
+	SGD bool
+	// LearningRate is the step size.
+	LearningRate float64
+	// Beta1, Beta2 and Epsilon are Adam's (defaults 0.9, 0.999, 1e-8 when zero).
+	Beta1, Beta2, Epsilon float64
+	// WeightDecay is decoupled weight decay (AdamW) or L2 decay (SGD).
+	WeightDecay float64
+	// GradientTransform, if set, maps the gradients before the update, e.g.
+	// stablemax.OrthogonalGradients (⊥Grad).
+	GradientTransform func(grads, params []*graph.Node) []*graph.Node
+}
+
+func (o Optimizer) withDefaults() (Optimizer, error) {
+	if o.LearningRate <= 0 || math.IsNaN(o.LearningRate) {
+		return o, fmt.Errorf("train: learning rate %g must be positive", o.LearningRate)
+	}
+	if o.Beta1 == 0 {
+		o.Beta1 = 0.9
+	}
+	if o.Beta2 == 0 {
+		o.Beta2 = 0.999
+	}
+	if o.Epsilon == 0 {
+		o.Epsilon = 1e-8
+	}
+	if o.Beta1 < 0 || o.Beta1 >= 1 || o.Beta2 < 0 || o.Beta2 >= 1 {
+		return o, fmt.Errorf("train: Adam betas (%g, %g) must be in [0, 1)", o.Beta1, o.Beta2)
+	}
+	return o, nil
+}
+
+// Trainer runs full-batch training steps on one backend.
+type Trainer struct {
+	backend  compute.Backend
+	model    Model
+	opt      Optimizer
+	k        int
+	x, y     *tensors.Tensor
+	stepK    *graph.Exec
+	step1    *graph.Exec
+	state    []*tensors.Tensor // [t, params..., first moments..., second moments...]
+	steps    int
+	lastLoss float64
+}
+
+// New compiles the training step for the inputs x and labels y (the full
+// batch) with stepsPerCall (K ≥ 1) unrolled steps per device call.
+func New(b compute.Backend, m Model, opt Optimizer, stepsPerCall int, x, y *tensors.Tensor) (*Trainer, error) {
+	opt, err := opt.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if len(m.Params) == 0 || m.Forward == nil || m.Loss == nil {
+		return nil, errors.New("train: the model needs parameters, a forward function and a loss")
+	}
+	if stepsPerCall < 1 {
+		return nil, fmt.Errorf("train: steps per call %d must be ≥ 1", stepsPerCall)
+	}
+	dtype := m.Params[0].DType()
+	for i, p := range m.Params {
+		if p.DType() != dtype || !dtype.IsFloat() {
+			return nil, fmt.Errorf("train: parameter %d has dtype %s; all must share one float dtype (%s)", i, p.DType(), dtype)
+		}
+	}
+	t := &Trainer{backend: b, model: m, opt: opt, k: stepsPerCall, x: x, y: y}
+	t.state = append(t.state, scalarTensor(dtype, 0))
+	t.state = append(t.state, m.Params...)
+	for range 2 {
+		for _, p := range m.Params {
+			t.state = append(t.state, tensors.FromShape(p.Shape()))
+		}
+	}
+	if t.stepK, err = graph.NewExec(b, t.graphFn(stepsPerCall)); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	if t.step1, err = graph.NewExec(b, t.graphFn(1)); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	return t, nil
+}
+
+func scalarTensor(dtype dtypes.DType, v float64) *tensors.Tensor {
+	if dtype == dtypes.Float64 {
+		return tensors.FromScalar(v)
+	}
+	return tensors.FromScalar(float32(v))
+}
+
+// graphFn builds n unrolled steps: inputs (x, y, state...), outputs (state..., mean loss of the last step).
+func (t *Trainer) graphFn(n int) func(in []*graph.Node) []*graph.Node {
+	return func(in []*graph.Node) []*graph.Node {
+		x, y := in[0], in[1]
+		state := in[2:]
+		var loss *graph.Node
+		for range n {
+			state, loss = t.oneStep(state, x, y)
+		}
+		return append(state, graph.ConvertDType(loss, dtypes.Float64))
+	}
+}
+
+func (t *Trainer) oneStep(state []*graph.Node, x, y *graph.Node) ([]*graph.Node, *graph.Node) {
+	np := len(t.model.Params)
+	step, params, m1, m2 := state[0], state[1:1+np], state[1+np:1+2*np], state[1+2*np:]
+	g := step.Graph()
+	dtype := step.DType()
+	loss := graph.ReduceAllMean(t.model.Loss(t.model.Forward(params, x), y))
+	grads := graph.Gradient(loss, params...)
+	if t.opt.GradientTransform != nil {
+		grads = t.opt.GradientTransform(grads, params)
+	}
+	step = graph.AddScalar(step, 1)
+	lr := graph.Scalar(g, dtype, t.opt.LearningRate)
+	newParams := make([]*graph.Node, np)
+	newM1 := make([]*graph.Node, np)
+	newM2 := make([]*graph.Node, np)
+	if t.opt.SGD {
+		for i, p := range params {
+			grad := grads[i]
+			if t.opt.WeightDecay != 0 {
+				grad = graph.Add(grad, graph.MulScalar(p, t.opt.WeightDecay))
+			}
+			newParams[i] = graph.Sub(p, graph.Mul(lr, grad))
+			newM1[i], newM2[i] = m1[i], m2[i]
+		}
+	} else {
+		one := graph.ScalarOne(g, dtype)
+		correct1 := graph.Sub(one, graph.Pow(graph.Scalar(g, dtype, t.opt.Beta1), step))
+		correct2 := graph.Sub(one, graph.Pow(graph.Scalar(g, dtype, t.opt.Beta2), step))
+		eps := graph.Scalar(g, dtype, t.opt.Epsilon)
+		for i, p := range params {
+			grad := grads[i]
+			newM1[i] = graph.Add(graph.MulScalar(m1[i], t.opt.Beta1), graph.MulScalar(grad, 1-t.opt.Beta1))
+			newM2[i] = graph.Add(graph.MulScalar(m2[i], t.opt.Beta2), graph.MulScalar(graph.Square(grad), 1-t.opt.Beta2))
+			// PyTorch's AdamW: decay first, then p -= lr·m̂/(√v̂ + ε).
+			if t.opt.WeightDecay != 0 {
+				p = graph.MulScalar(p, 1-t.opt.LearningRate*t.opt.WeightDecay)
+			}
+			update := graph.Div(graph.Div(newM1[i], correct1), graph.Add(graph.Sqrt(graph.Div(newM2[i], correct2)), eps))
+			newParams[i] = graph.Sub(p, graph.Mul(lr, update))
+		}
+	}
+	out := append([]*graph.Node{step}, newParams...)
+	out = append(out, newM1...)
+	return append(out, newM2...), loss
+}
+
+// Run trains for steps more steps: full K-step calls, then single steps for the rest.
+func (t *Trainer) Run(steps int) error {
+	if steps < 0 {
+		return fmt.Errorf("train: negative step count %d", steps)
+	}
+	for steps > 0 {
+		exec, n := t.stepK, t.k
+		if steps < t.k {
+			exec, n = t.step1, 1
+		}
+		args := make([]any, 0, 2+len(t.state))
+		args = append(args, t.x, t.y)
+		for _, s := range t.state {
+			args = append(args, s)
+		}
+		outs, err := exec.Call(args...)
+		if err != nil {
+			return fmt.Errorf("train: step %d: %w", t.steps+1, err)
+		}
+		t.state = outs[:len(outs)-1]
+		t.lastLoss = tensors.ToScalar[float64](outs[len(outs)-1])
+		t.steps += n
+		steps -= n
+	}
+	return nil
+}
+
+// Steps is the number of steps trained so far.
+func (t *Trainer) Steps() int { return t.steps }
+
+// Loss is the mean training loss computed in the last step run.
+func (t *Trainer) Loss() float64 { return t.lastLoss }
+
+// Params returns the current parameters (device tensors; do not modify).
+func (t *Trainer) Params() []*tensors.Tensor {
+	return t.state[1 : 1+len(t.model.Params)]
+}
+
+// checkpoint is the on-disk form of a trainer's state.
+type checkpoint struct {
+	Steps    int
+	LastLoss float64
+	DType    string
+	Shapes   [][]int
+	F32      [][]float32
+	F64      [][]float64
+}
+
+// Save writes the exact training state to path (atomically: a temporary file, then a rename).
+func (t *Trainer) Save(path string) error {
+	c := checkpoint{Steps: t.steps, LastLoss: t.lastLoss, DType: t.state[0].DType().String()}
+	for _, s := range t.state {
+		c.Shapes = append(c.Shapes, s.Shape().Dimensions)
+		if s.DType() == dtypes.Float64 {
+			c.F64 = append(c.F64, tensors.MustCopyFlatData[float64](s))
+		} else {
+			c.F32 = append(c.F32, tensors.MustCopyFlatData[float32](s))
+		}
+	}
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("train: saving checkpoint: %w", err)
+	}
+	if err := gob.NewEncoder(f).Encode(&c); err != nil {
+		f.Close()
+		return fmt.Errorf("train: saving checkpoint: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("train: saving checkpoint: %w", err)
+	}
+	return os.Rename(tmp, path)
+}
+
+// Load restores a state written by Save for the same model and optimiser. It
+// returns false, nil when path does not exist (a fresh start).
+func (t *Trainer) Load(path string) (bool, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("train: loading checkpoint: %w", err)
+	}
+	defer f.Close()
+	var c checkpoint
+	if err := gob.NewDecoder(f).Decode(&c); err != nil {
+		return false, fmt.Errorf("train: checkpoint %s is unreadable: %w", path, err)
+	}
+	if c.DType != t.state[0].DType().String() || len(c.Shapes) != len(t.state) {
+		return false, fmt.Errorf("train: checkpoint %s is for a different model (%s, %d tensors; this one %s, %d)",
+			path, c.DType, len(c.Shapes), t.state[0].DType(), len(t.state))
+	}
+	state := make([]*tensors.Tensor, len(t.state))
+	for i, dims := range c.Shapes {
+		if fmt.Sprint(dims) != fmt.Sprint(t.state[i].Shape().Dimensions) {
+			return false, fmt.Errorf("train: checkpoint %s: tensor %d has shape %v, the model's is %v", path, i, dims, t.state[i].Shape().Dimensions)
+		}
+		if c.F64 != nil {
+			state[i] = tensors.FromFlatDataAndDimensions(c.F64[i], dims...)
+		} else {
+			state[i] = tensors.FromFlatDataAndDimensions(c.F32[i], dims...)
+		}
+	}
+	t.state, t.steps, t.lastLoss = state, c.Steps, c.LastLoss
+	return true, nil
+}

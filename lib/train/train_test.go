@@ -1,0 +1,183 @@
+package train
+
+import (
+	"math"
+	"path/filepath"
+	"testing"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/gorepro/gorepro/lib/backends"
+)
+
+func testBackends(t *testing.T) []compute.Backend {
+	var out []compute.Backend
+	for _, name := range []string{backends.Go, backends.XLACPU} {
+		b, _, err := backends.New(name)
+		if err != nil {
+			t.Logf("%s not tested: %v", name, err)
+			continue
+		}
+		t.Cleanup(b.Finalize)
+		out = append(out, b)
+	}
+	return out
+}
+
+// linear is y ≈ x·w with a squared loss: simple enough for a float64 reference.
+func linear(w0 []float64) Model {
+	return Model{
+		Params: []*tensors.Tensor{tensors.FromValue([][]float64{{w0[0]}, {w0[1]}})},
+		Forward: func(p []*graph.Node, x *graph.Node) *graph.Node {
+			return graph.Reshape(graph.MatMul(x, p[0]), -1)
+		},
+		Loss: func(pred, y *graph.Node) *graph.Node { return graph.Square(graph.Sub(pred, y)) },
+	}
+}
+
+var (
+	xs = [][]float64{{1, 2}, {3, -1}, {0.5, 0.5}, {-2, 1}}
+	ys = []float64{1, 2, 0.25, -1}
+)
+
+// refAdamW runs AdamW in float64, as PyTorch defines it.
+func refAdamW(w []float64, steps int, o Optimizer) []float64 {
+	w = append([]float64{}, w...)
+	m, v := make([]float64, len(w)), make([]float64, len(w))
+	for t := 1; t <= steps; t++ {
+		grad := make([]float64, len(w))
+		for i, x := range xs {
+			pred := x[0]*w[0] + x[1]*w[1]
+			for j := range w {
+				grad[j] += 2 * (pred - ys[i]) * x[j] / float64(len(xs))
+			}
+		}
+		for j := range w {
+			w[j] *= 1 - o.LearningRate*o.WeightDecay
+			m[j] = o.Beta1*m[j] + (1-o.Beta1)*grad[j]
+			v[j] = o.Beta2*v[j] + (1-o.Beta2)*grad[j]*grad[j]
+			mh := m[j] / (1 - math.Pow(o.Beta1, float64(t)))
+			vh := v[j] / (1 - math.Pow(o.Beta2, float64(t)))
+			w[j] -= o.LearningRate * mh / (math.Sqrt(vh) + o.Epsilon)
+		}
+	}
+	return w
+}
+
+func params(t *testing.T, tr *Trainer) []float64 {
+	t.Helper()
+	return tensors.MustCopyFlatData[float64](tr.Params()[0])
+}
+
+func TestAdamWMatchesFloat64Reference(t *testing.T) {
+	opt := Optimizer{LearningRate: 0.05, Beta1: 0.9, Beta2: 0.99, Epsilon: 1e-8, WeightDecay: 0.1}
+	want := refAdamW([]float64{0.5, -0.5}, 25, opt)
+	for _, b := range testBackends(t) {
+		tr, err := New(b, linear([]float64{0.5, -0.5}), opt, 5, tensors.FromValue(xs), tensors.FromValue(ys))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tr.Run(25); err != nil {
+			t.Fatal(err)
+		}
+		got := params(t, tr)
+		for j := range want {
+			if math.Abs(got[j]-want[j]) > 1e-12 {
+				t.Errorf("%s: w[%d] = %.15g, want %.15g", b.Name(), j, got[j], want[j])
+			}
+		}
+		if tr.Steps() != 25 {
+			t.Errorf("Steps() = %d", tr.Steps())
+		}
+	}
+}
+
+// TestKStepsEqualSingleSteps: K unrolled steps per call give the same
+// parameters as K calls of one step (exactly on go; within 1e-13 relative
+// on XLA, whose fusion may reorder float operations).
+func TestKStepsEqualSingleSteps(t *testing.T) {
+	opt := Optimizer{LearningRate: 0.01}
+	for _, b := range testBackends(t) {
+		run := func(k, steps int) []float64 {
+			tr, err := New(b, linear([]float64{0.1, 0.2}), opt, k, tensors.FromValue(xs), tensors.FromValue(ys))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tr.Run(steps); err != nil {
+				t.Fatal(err)
+			}
+			return params(t, tr)
+		}
+		single, unrolled, mixed := run(1, 21), run(7, 21), run(8, 21) // 8: two calls of 8, then 5 single steps
+		for j := range single {
+			for _, got := range []float64{unrolled[j], mixed[j]} {
+				if math.Abs(got-single[j]) > 1e-13*math.Abs(single[j]) {
+					t.Errorf("%s: w[%d] = %.17g with K steps per call, %.17g one step per call", b.Name(), j, got, single[j])
+				}
+			}
+		}
+	}
+}
+
+// TestResumeIsIdentical: save after 10 steps, load into a new trainer, run 10
+// more: the parameters are bit-identical to 20 uninterrupted steps.
+func TestResumeIsIdentical(t *testing.T) {
+	opt := Optimizer{LearningRate: 0.02, Beta2: 0.99, Epsilon: 1e-25}
+	for _, b := range testBackends(t) {
+		path := filepath.Join(t.TempDir(), "ckpt")
+		newTrainer := func() *Trainer {
+			tr, err := New(b, linear([]float64{1, 1}), opt, 5, tensors.FromValue(xs), tensors.FromValue(ys))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tr
+		}
+		whole := newTrainer()
+		if err := whole.Run(20); err != nil {
+			t.Fatal(err)
+		}
+		first := newTrainer()
+		if ok, err := first.Load(path); ok || err != nil {
+			t.Fatalf("Load of a missing checkpoint = %v, %v; want a fresh start", ok, err)
+		}
+		if err := first.Run(10); err != nil {
+			t.Fatal(err)
+		}
+		if err := first.Save(path); err != nil {
+			t.Fatal(err)
+		}
+		second := newTrainer()
+		if ok, err := second.Load(path); !ok || err != nil {
+			t.Fatalf("Load = %v, %v", ok, err)
+		}
+		if second.Steps() != 10 {
+			t.Fatalf("resumed at step %d, want 10", second.Steps())
+		}
+		if err := second.Run(10); err != nil {
+			t.Fatal(err)
+		}
+		a, c := params(t, whole), params(t, second)
+		for j := range a {
+			if a[j] != c[j] {
+				t.Errorf("%s: w[%d] resumed %.17g, uninterrupted %.17g", b.Name(), j, c[j], a[j])
+			}
+		}
+	}
+}
+
+func TestBadConfiguration(t *testing.T) {
+	b := testBackends(t)[0]
+	x, y := tensors.FromValue(xs), tensors.FromValue(ys)
+	for name, fn := range map[string]func() error{
+		"no learning rate": func() error { _, err := New(b, linear([]float64{0, 0}), Optimizer{}, 1, x, y); return err },
+		"zero K":           func() error { _, err := New(b, linear([]float64{0, 0}), Optimizer{LearningRate: 1}, 0, x, y); return err },
+		"bad beta":         func() error { _, err := New(b, linear([]float64{0, 0}), Optimizer{LearningRate: 1, Beta1: 1}, 1, x, y); return err },
+		"no model":         func() error { _, err := New(b, Model{}, Optimizer{LearningRate: 1}, 1, x, y); return err },
+	} {
+		if err := fn(); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
