@@ -172,9 +172,15 @@ func TestBadConfiguration(t *testing.T) {
 	x, y := tensors.FromValue(xs), tensors.FromValue(ys)
 	for name, fn := range map[string]func() error{
 		"no learning rate": func() error { _, err := New(b, linear([]float64{0, 0}), Optimizer{}, 1, x, y); return err },
-		"zero K":           func() error { _, err := New(b, linear([]float64{0, 0}), Optimizer{LearningRate: 1}, 0, x, y); return err },
-		"bad beta":         func() error { _, err := New(b, linear([]float64{0, 0}), Optimizer{LearningRate: 1, Beta1: 1}, 1, x, y); return err },
-		"no model":         func() error { _, err := New(b, Model{}, Optimizer{LearningRate: 1}, 1, x, y); return err },
+		"zero K": func() error {
+			_, err := New(b, linear([]float64{0, 0}), Optimizer{LearningRate: 1}, 0, x, y)
+			return err
+		},
+		"bad beta": func() error {
+			_, err := New(b, linear([]float64{0, 0}), Optimizer{LearningRate: 1, Beta1: 1}, 1, x, y)
+			return err
+		},
+		"no model": func() error { _, err := New(b, Model{}, Optimizer{LearningRate: 1}, 1, x, y); return err },
 	} {
 		if err := fn(); err == nil {
 			t.Errorf("%s: no error", name)
