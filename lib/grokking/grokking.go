@@ -1,0 +1,314 @@
+// Package grokking runs the experiments of "Grokking at the Edge of Numerical
+// Stability" (Prieto et al., ICLR 2025) on modular arithmetic: an MLP
+// 2p → width → width → p (ReLU, no biases) trained full batch with one of the
+// paper's methods, with the metrics the paper plots recorded along the way:
+// train/test accuracy, the Softmax Collapse fraction and the NLM cosine.
+package grokking
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/gorepro/gorepro/lib/data"
+	"github.com/gorepro/gorepro/lib/stablemax"
+	"github.com/gorepro/gorepro/lib/train"
+)
+
+// Method is a loss/optimiser combination of the paper.
+type Method string
+
+// The methods compared in the paper.
+const (
+	// Softmax32 is softmax cross-entropy in float32, no regularisation: collapses, does not generalise.
+	Softmax32 Method = "softmax32"
+	// Softmax64 is softmax cross-entropy evaluated in float64: collapse comes later.
+	Softmax64 Method = "softmax64"
+	// StableMax is StableMax cross-entropy (evaluated in float64, as the official code), no regularisation: groks.
+	StableMax Method = "stablemax"
+	// OrthoGrad is softmax cross-entropy in float32 with ⊥Grad: generalises fast.
+	OrthoGrad Method = "orthograd"
+	// WeightDecay is softmax cross-entropy in float32 with AdamW weight decay: the classic grokking baseline.
+	WeightDecay Method = "weightdecay"
+)
+
+// Methods lists the methods in the order the paper discusses them.
+var Methods = []Method{Softmax32, Softmax64, StableMax, OrthoGrad, WeightDecay}
+
+// Config is one training run.
+type Config struct {
+	Method        Method
+	Op            data.Op
+	P             int     // modulus (113 in the paper)
+	TrainFraction float64 // 0.4 in Figure 1
+	Width         int     // hidden width (200 in the paper)
+	Seed          uint64
+	LR            float64 // 0.01 in Figure 1
+	Beta2         float64 // 0.99 (0.999 for StableMax in the official runs)
+	Epsilon       float64 // Adam's ε: 1e-25 in the paper
+	WeightDecay   float64 // only for the WeightDecay method
+	Epochs        int
+	EvalEvery     int // epochs between metric points
+	StepsPerCall  int // unrolled steps per device call
+}
+
+// Validate checks a configuration and fills defaults for zero fields.
+func (c Config) Validate() (Config, error) {
+	known := false
+	for _, m := range Methods {
+		known = known || m == c.Method
+	}
+	if !known {
+		names := make([]string, len(Methods))
+		for i, m := range Methods {
+			names[i] = string(m)
+		}
+		return c, fmt.Errorf("grokking: unknown method %q (one of %s)", c.Method, strings.Join(names, ", "))
+	}
+	if c.Op == "" {
+		c.Op = data.Add
+	}
+	if c.Width == 0 {
+		c.Width = 200
+	}
+	if c.Beta2 == 0 {
+		c.Beta2 = 0.99
+	}
+	if c.Epsilon == 0 {
+		c.Epsilon = 1e-25
+	}
+	if c.EvalEvery == 0 {
+		c.EvalEvery = max(1, c.Epochs/100)
+	}
+	if c.StepsPerCall == 0 {
+		c.StepsPerCall = min(c.EvalEvery, 50)
+	}
+	if c.Method == WeightDecay && c.WeightDecay == 0 {
+		c.WeightDecay = 1
+	}
+	switch {
+	case c.P < 2:
+		return c, fmt.Errorf("grokking: modulus p = %d must be ≥ 2", c.P)
+	case c.Width < 1:
+		return c, fmt.Errorf("grokking: width %d must be ≥ 1", c.Width)
+	case c.LR <= 0:
+		return c, fmt.Errorf("grokking: learning rate %g must be positive", c.LR)
+	case c.Epochs < 1:
+		return c, fmt.Errorf("grokking: epochs %d must be ≥ 1", c.Epochs)
+	}
+	return c, nil
+}
+
+// Point is the metrics at one epoch.
+type Point struct {
+	Epoch     int
+	TrainLoss float64
+	TrainAcc  float64
+	TestAcc   float64
+	// Collapse is the fraction of training examples whose softmax cross-entropy
+	// in the training precision is exactly 0 (Softmax Collapse).
+	Collapse float64
+	// NLM is the cosine between the gradient and −w: 1 is pure naive loss minimisation.
+	NLM float64
+}
+
+// Run is a finished (or resumed) training run.
+type Run struct {
+	Config  Config
+	Curve   []Point
+	Seconds float64
+	// MsPerEpoch is the training time per epoch, metrics excluded.
+	MsPerEpoch float64
+}
+
+// Final is the last point of the curve.
+func (r *Run) Final() Point { return r.Curve[len(r.Curve)-1] }
+
+// FirstEpochAtLeast is the first recorded epoch whose test accuracy is ≥ acc, or −1.
+func (r *Run) FirstEpochAtLeast(acc float64) int {
+	for _, p := range r.Curve {
+		if p.TestAcc >= acc {
+			return p.Epoch
+		}
+	}
+	return -1
+}
+
+// MaxCollapse is the largest Softmax Collapse fraction seen.
+func (r *Run) MaxCollapse() float64 {
+	m := 0.0
+	for _, p := range r.Curve {
+		m = math.Max(m, p.Collapse)
+	}
+	return m
+}
+
+// initialParams draws PyTorch's default Linear initialisation, U(±1/√fan_in).
+func initialParams(c Config) []*tensors.Tensor {
+	rng := rand.New(rand.NewPCG(c.Seed, 0x6d6c70))
+	dims := [][2]int{{2 * c.P, c.Width}, {c.Width, c.Width}, {c.Width, c.P}}
+	out := make([]*tensors.Tensor, len(dims))
+	for i, d := range dims {
+		bound := 1 / math.Sqrt(float64(d[0]))
+		flat := make([]float32, d[0]*d[1])
+		for j := range flat {
+			flat[j] = float32((2*rng.Float64() - 1) * bound)
+		}
+		out[i] = tensors.FromFlatDataAndDimensions(flat, d[0], d[1])
+	}
+	return out
+}
+
+// Forward is the MLP: ReLU(ReLU(x·W1)·W2)·W3.
+func Forward(params []*graph.Node, x *graph.Node) *graph.Node {
+	h := graph.Max(graph.MatMul(x, params[0]), graph.ScalarZero(x.Graph(), x.DType()))
+	h = graph.Max(graph.MatMul(h, params[1]), graph.ScalarZero(x.Graph(), x.DType()))
+	return graph.MatMul(h, params[2])
+}
+
+// Loss returns the method's per-example loss.
+func Loss(m Method) func(logits, labels *graph.Node) *graph.Node {
+	switch m {
+	case Softmax64:
+		return func(l, y *graph.Node) *graph.Node {
+			return stablemax.SoftmaxCrossEntropy(graph.ConvertDType(l, dtypes.Float64), y)
+		}
+	case StableMax:
+		return func(l, y *graph.Node) *graph.Node {
+			return stablemax.CrossEntropy(graph.ConvertDType(l, dtypes.Float64), y)
+		}
+	default:
+		return stablemax.SoftmaxCrossEntropy
+	}
+}
+
+// collapsePrecision is the precision whose rounding decides Softmax Collapse for the method.
+func collapsePrecision(m Method) dtypes.DType {
+	if m == Softmax64 || m == StableMax {
+		return dtypes.Float64
+	}
+	return dtypes.Float32
+}
+
+// Train runs one configuration, calling progress at each metric point. If
+// checkpointDir is not empty the state is saved there at every metric point
+// and a run with the same configuration resumes from it.
+func Train(b compute.Backend, cfg Config, checkpointDir string, progress func(Point)) (*Run, error) {
+	cfg, err := cfg.Validate()
+	if err != nil {
+		return nil, err
+	}
+	split, err := data.ModularArithmetic(cfg.Op, cfg.P, cfg.TrainFraction, cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	xTrain, yTrain := tensors.FromValue(split.XTrain), tensors.FromValue(split.YTrain)
+	xTest, yTest := tensors.FromValue(split.XTest), tensors.FromValue(split.YTest)
+	opt := train.Optimizer{LearningRate: cfg.LR, Beta1: 0.9, Beta2: cfg.Beta2, Epsilon: cfg.Epsilon}
+	if cfg.Method == WeightDecay {
+		opt.WeightDecay = cfg.WeightDecay
+	}
+	if cfg.Method == OrthoGrad {
+		opt.GradientTransform = stablemax.OrthogonalGradients
+	}
+	loss := Loss(cfg.Method)
+	model := train.Model{Params: initialParams(cfg), Forward: Forward, Loss: loss}
+	tr, err := train.New(b, model, opt, cfg.StepsPerCall, xTrain, yTrain)
+	if err != nil {
+		return nil, err
+	}
+	eval, err := graph.NewExec(b, func(in []*graph.Node) []*graph.Node {
+		params, xt, yt, xe, ye := in[:3], in[3], in[4], in[5], in[6]
+		logits := Forward(params, xt)
+		meanLoss := graph.ReduceAllMean(loss(logits, yt))
+		grads := graph.Gradient(meanLoss, params...)
+		return []*graph.Node{
+			graph.ConvertDType(meanLoss, dtypes.Float64),
+			accuracy(logits, yt),
+			accuracy(Forward(params, xe), ye),
+			stablemax.CollapseFraction(graph.ConvertDType(logits, collapsePrecision(cfg.Method)), yt),
+			stablemax.NLMCosine(grads, params),
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("grokking: %w", err)
+	}
+	run := &Run{Config: cfg}
+	var ckpt string
+	if checkpointDir != "" {
+		ckpt = filepath.Join(checkpointDir, cfg.Name()+".ckpt")
+		if _, err := tr.Load(ckpt); err != nil {
+			return nil, err
+		}
+		if err := loadCurve(ckpt+".json", run); err != nil {
+			return nil, err
+		}
+	}
+	measure := func() error {
+		p := tr.Params()
+		outs, err := eval.Call(p[0], p[1], p[2], xTrain, yTrain, xTest, yTest)
+		if err != nil {
+			return fmt.Errorf("grokking: evaluating at epoch %d: %w", tr.Steps(), err)
+		}
+		pt := Point{Epoch: tr.Steps()}
+		for i, dst := range []*float64{&pt.TrainLoss, &pt.TrainAcc, &pt.TestAcc, &pt.Collapse, &pt.NLM} {
+			*dst = tensors.ToScalar[float64](outs[i])
+		}
+		run.Curve = append(run.Curve, pt)
+		if progress != nil {
+			progress(pt)
+		}
+		return nil
+	}
+	if tr.Steps() == 0 {
+		if err := measure(); err != nil {
+			return nil, err
+		}
+	}
+	start := time.Now()
+	trained := 0
+	for tr.Steps() < cfg.Epochs {
+		n := min(cfg.EvalEvery-tr.Steps()%cfg.EvalEvery, cfg.Epochs-tr.Steps())
+		t0 := time.Now()
+		if err := tr.Run(n); err != nil {
+			return nil, err
+		}
+		run.MsPerEpoch += float64(time.Since(t0).Microseconds()) / 1000
+		trained += n
+		if err := measure(); err != nil {
+			return nil, err
+		}
+		if ckpt != "" {
+			if err := tr.Save(ckpt); err != nil {
+				return nil, err
+			}
+			if err := saveCurve(ckpt+".json", run); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if trained > 0 {
+		run.MsPerEpoch /= float64(trained)
+	}
+	run.Seconds = time.Since(start).Seconds()
+	return run, nil
+}
+
+func accuracy(logits, labels *graph.Node) *graph.Node {
+	pred := graph.ArgMax(logits, -1, labels.DType())
+	return graph.ReduceAllMean(graph.ConvertDType(graph.Equal(pred, labels), dtypes.Float64))
+}
+
+// Name identifies a configuration (used for checkpoint files).
+func (c Config) Name() string {
+	return fmt.Sprintf("%s-%s-p%d-f%g-w%d-lr%g-b%g-eps%g-wd%g-e%d-every%d-seed%d",
+		c.Method, c.Op, c.P, c.TrainFraction, c.Width, c.LR, c.Beta2, c.Epsilon, c.WeightDecay, c.Epochs, c.EvalEvery, c.Seed)
+}
