@@ -18,7 +18,7 @@ export PATH := $(BIN):$(PATH)
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 GO_SOURCES := $(shell find lib kernel plugins \( -name '*.go' -o -name usage.md \) -not -path 'kernel/tools/*' 2>/dev/null) go.mod go.sum
 
-.PHONY: setup run test test-go test-python test-e2e lint doctor lab clean
+.PHONY: setup run test test-go test-python test-e2e test-browser bench-kernel lint doctor lab clean
 
 ## setup: Python venv (pinned), XLA CPU plugin, translator, GoNB tools, kernelspecs, primed Go cache,
 ## and the sample external plugin gorepro-plugin-echo
@@ -53,7 +53,7 @@ run: setup
 	$(GOREPRO) run --profile quick $(NOTEBOOKS)
 
 ## test: all tests, including every notebook executed headless
-test: setup test-go test-python test-e2e
+test: setup test-go test-python test-e2e test-browser
 
 test-go:
 	gofmt -l lib kernel plugins tests | (! grep .) || (echo "gofmt needed on the files above"; exit 1)
@@ -66,6 +66,28 @@ test-python:
 
 test-e2e:
 	GOREPRO_E2E=1 go test -count=1 -timeout 40m ./tests/...
+
+## test-browser: JupyterLab in Debian's Chromium driven by playwright-core (pinned in tests/browser/package-lock.json;
+## no browser download): Run → Run All Cells on a copy of the tour; screenshots in build/screenshots/
+BROWSER_DIR := tests/browser
+CHROMIUM    := /usr/bin/chromium
+
+test-browser: setup $(CHROMIUM) $(BROWSER_DIR)/node_modules/.package-lock.json
+	node --test $(BROWSER_DIR)/lab_test.mjs
+
+$(CHROMIUM):
+	$(if $(filter 0,$(shell id -u)),,sudo )apt-get update
+	$(if $(filter 0,$(shell id -u)),,sudo )apt-get install -y chromium chromium-driver
+
+# npm writes node_modules/.package-lock.json; reinstall when it is missing or the lock changed.
+$(BROWSER_DIR)/node_modules/.package-lock.json: $(BROWSER_DIR)/package-lock.json $(BROWSER_DIR)/package.json
+	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
+## bench-kernel: latency and memory of the gorepro kernel against raw GoNB (not part of make test);
+## numbers in build/bench/kernel_bench.json
+bench-kernel: setup
+	$(BIN)/python tests/bench/kernel_bench.py
 
 doctor: setup
 	$(GOREPRO) doctor

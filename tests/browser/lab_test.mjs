@@ -229,7 +229,9 @@ test('JupyterLab runs the tour on the gorepro kernel in Chromium', { timeout: TO
 
     const outputs = notebook.locator('.jp-OutputArea-output');
     const result = outputs.filter({ hasText: 'RESULT {"notebook":"00_tour"' });
-    const figure = notebook.locator('.jp-OutputArea-output img, .jp-OutputArea-output svg');
+    const figure = notebook.locator(
+      ['image/svg+xml', 'image/png'].map((m) => `.jp-OutputArea-output[data-mime-type="${m}"] :is(img, svg)`).join(', '),
+    );
     const errors = notebook.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]');
     // Wait for the RESULT line, or the first error output, whichever comes first.
     await waitFor('the RESULT line', RUN_MS, async () => {
@@ -258,10 +260,27 @@ test('JupyterLab runs the tour on the gorepro kernel in Chromium', { timeout: TO
     assert.ok(box && box.width > 100 && box.height > 100, `figure too small: ${JSON.stringify(box)}`);
     const decoded = await fig.evaluate((el) => (el.tagName.toLowerCase() === 'img' ? el.complete && el.naturalWidth > 0 : true));
     assert.ok(decoded, 'the figure image did not decode');
+    // The figures are the tour's: their SVG sources carry the titles.
+    const sources = await figure.evaluateAll((els) =>
+      els.map((el) => {
+        if (el.tagName.toLowerCase() === 'svg') return el.outerHTML;
+        const src = el.getAttribute('src') || '';
+        const data = src.slice(src.indexOf(',') + 1);
+        try {
+          return src.includes(';base64,') ? atob(data) : decodeURIComponent(data);
+        } catch {
+          return '';
+        }
+      }),
+    );
+    for (const title of ['Training loss', 'Fit after training']) {
+      assert.ok(sources.some((x) => x.includes(title)), `no rendered figure titled ${JSON.stringify(title)}`);
+    }
     const how = await fig.evaluate((el) => `<${el.tagName.toLowerCase()}> in ${el.closest('[data-mime-type]')?.getAttribute('data-mime-type')}`);
     log(`${await figure.count()} figures, first ${Math.round(box.width)}×${Math.round(box.height)} px, ${how}`);
     // After the run: the view scrolled to the first figure, with its cell above it.
-    await fig.evaluate((el) => el.scrollIntoView({ block: 'end' }));
+    await fig.evaluate((el) => el.scrollIntoView({ block: 'center' }));
+    await sleep(500);
     await page.screenshot({ path: path.join(SHOTS, 'lab-2-run.png') });
     await fig.screenshot({ path: path.join(SHOTS, 'lab-3-figure.png') });
     const fig2 = figure.nth(1);
@@ -329,6 +348,8 @@ test('JupyterLab runs the tour on the gorepro kernel in Chromium', { timeout: TO
     for (const [p, started] of known) {
       if (started === null || startTime(p) !== started) continue;
       try {
+        const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+        if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') continue; // exited, not yet reaped
         const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').replaceAll('\0', ' ').slice(0, 160);
         log(`killing leftover process ${p}: ${cmd}`);
         process.kill(p, 'SIGKILL');
