@@ -71,7 +71,8 @@ func (p *Proxy) startGoNB() error {
 	if err != nil {
 		return err
 	}
-	file := filepath.Join(dir, "gonb-connection.json")
+	// GoNB reads its kernel id from a file named kernel-<id>.json.
+	file := filepath.Join(dir, "kernel-"+wire.NewID()[:12]+".json")
 	if err := conn.Write(file); err != nil {
 		return err
 	}

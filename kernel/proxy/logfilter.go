@@ -42,7 +42,10 @@ func (f *gonbLogFilter) Write(p []byte) (int, error) {
 		if bytes.Contains(line, []byte("killing gopls")) {
 			f.inTrace = true
 		}
-		if f.inTrace || klogInfo.Match(line) {
+		// GoNB logs a sample warning and error at every start (main.go:190-191).
+		sample := bytes.HasSuffix(bytes.TrimSpace(line), []byte("] Warning message")) ||
+			bytes.HasSuffix(bytes.TrimSpace(line), []byte("] Error message"))
+		if f.inTrace || sample || klogInfo.Match(line) {
 			if bytes.Contains(line, []byte("Exiting...")) {
 				f.inTrace = false
 			}

@@ -242,6 +242,10 @@ func (p *Proxy) onShell(msg *wire.Message) {
 		p.answer(p.shell, msg, "is_complete_reply", IsComplete(c.Code))
 	case "history_request":
 		p.answer(p.shell, msg, "history_reply", p.historyReply(msg))
+	case "comm_info_request":
+		// GoNB never answers it; widget frontends wait for it. GoNB's own
+		// widgets open their comms from the kernel side, so none are listed.
+		p.answer(p.shell, msg, "comm_info_reply", map[string]any{"status": "ok", "comms": map[string]any{}})
 	default:
 		p.forward(msg, "shell", true)
 	}

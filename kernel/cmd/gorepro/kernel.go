@@ -6,7 +6,9 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/gorepro/gorepro/kernel/install"
 	"github.com/gorepro/gorepro/kernel/project"
@@ -38,6 +40,7 @@ func kernelCmd(args []string) error {
 	defer stop()
 	// Interrupts arrive as interrupt_request messages; a stray SIGINT must not kill the kernel.
 	signal.Ignore(syscall.SIGINT)
+	ctx = stopWithParent(ctx)
 	return proxy.Run(ctx, proxy.Config{
 		ConnectionFile: *connFile,
 		GoNB:           append([]string{p.Bin("gonb")}, install.GoNBArgs(p)...),
@@ -52,6 +55,32 @@ func kernelCmd(args []string) error {
 			return spec.String()
 		},
 	})
+}
+
+// stopWithParent ends the kernel when the process that started it is gone
+// (Jupyter sets $JPY_PARENT_PID), so a crashed server leaves no orphan kernels.
+func stopWithParent(ctx context.Context) context.Context {
+	startPPID := os.Getppid()
+	parent, err := strconv.Atoi(os.Getenv("JPY_PARENT_PID"))
+	if err != nil || parent <= 0 {
+		parent = startPPID
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			// Reparented (the parent died) or the named parent is gone.
+			if syscall.Kill(parent, 0) != nil || os.Getppid() != startPPID {
+				cancel()
+				return
+			}
+		}
+	}()
+	return ctx
 }
 
 func moduleVersion(path string) string {
