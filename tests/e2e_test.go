@@ -228,6 +228,26 @@ func TestLabServes(t *testing.T) {
 	t.Fatalf("JupyterLab did not answer on port %d within 60 s:\n%s", port, logs.String())
 }
 
+// TestGrokkingNotebook runs the grokking reproduction's quick profile: every
+// claim must hold (checkpoints under build/cache/grokking are read back when
+// a previous run finished them).
+func TestGrokkingNotebook(t *testing.T) {
+	needE2E(t)
+	out := t.TempDir()
+	res := runCmd(t, gorepro, "run", "--out", out, "notebooks/grokking_stablemax.ipynb")
+	if res.code != 0 {
+		t.Fatalf("gorepro run exited %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	nb, r := executedResult(t, filepath.Join(out, "grokking_stablemax.ipynb"))
+	checkClaims(t, r)
+	if len(r.Claims) < 4 {
+		t.Errorf("%d claims, want at least 4 (softmax collapse, no generalisation, StableMax, ⊥Grad)", len(r.Claims))
+	}
+	if figs := nb.Figures(); len(figs) != 3 {
+		t.Errorf("%d figures, want 3 (accuracy, collapse, NLM)", len(figs))
+	}
+}
+
 // TestTourOnGoBackend runs the tour on the pure-Go backend.
 func TestTourOnGoBackend(t *testing.T) {
 	needE2E(t)

@@ -30,7 +30,6 @@ type gonbProcess struct {
 	iopub      socket
 	exited     chan struct{}
 	expected   atomic.Bool
-	readyProbe string
 	readyOnce  sync.Once
 	ready      chan struct{}
 }
@@ -82,7 +81,8 @@ func (p *Proxy) startGoNB() error {
 	gonbLog := newGoNBLogFilter(p.cfg.Log)
 	cmd.Stdout, cmd.Stderr = gonbLog, gonbLog
 	// Its own process group, so that an interrupt of the proxy does not reach it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// If the proxy is killed, GoNB gets SIGTERM and stops its gopls too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	g := &gonbProcess{cmd: cmd, conn: conn, key: []byte(conn.Key), dir: dir, ctx: ctx, cancel: cancel,
 		exited: make(chan struct{}), ready: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
@@ -139,18 +139,20 @@ func (p *Proxy) startGoNB() error {
 	return nil
 }
 
+// probePrefix starts the msg_id of the readiness probes.
+const probePrefix = "gorepro-probe-"
+
 // probeReady asks GoNB for kernel_info until it answers (its sockets are up).
 func (p *Proxy) probeReady(g *gonbProcess) {
 	for attempt := 0; ; attempt++ {
 		probe := &wire.Message{Header: []byte(fmt.Sprintf(
 			`{"msg_id":%q,"session":"gorepro-proxy","username":"gorepro","date":"","msg_type":"kernel_info_request","version":%q}`,
-			"probe-"+wire.NewID(), wire.ProtocolVersion))}
+			probePrefix+wire.NewID(), wire.ProtocolVersion))}
 		parsed, err := wire.Parse(probe.Frames(nil), nil)
 		if err != nil {
 			p.log.Printf("building the readiness probe: %v", err)
 			return
 		}
-		g.readyProbe = parsed.ID()
 		if err := g.shell.send(parsed.Frames(g.key)); err != nil {
 			p.log.Printf("probing GoNB: %v", err)
 		}

@@ -28,8 +28,9 @@ import (
 	"io"
 	"log"
 	"os"
-	"path/filepath"
+	"regexp"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -262,7 +263,10 @@ func (p *Proxy) onControl(msg *wire.Message) {
 		if cancel != nil {
 			cancel()
 		}
-		p.forward(msg, "control", true)
+		// GoNB stops the running cell, but answers on its shell socket, where
+		// the proxy's control identity is unknown: the proxy replies itself.
+		p.forward(msg, "control", false)
+		p.answer(p.control, msg, "interrupt_reply", map[string]any{"status": "ok"})
 	case "shutdown_request":
 		p.mu.Lock()
 		p.shutdown = true
@@ -606,8 +610,11 @@ func (p *Proxy) fromGoNB(g *gonbProcess, channel string, frames [][]byte) {
 		p.log.Printf("dropped a message from GoNB on %s: %v", channel, err)
 		return
 	}
-	if channel == "shell" && msg.Type() == "kernel_info_reply" && msg.ParentID() == g.readyProbe {
-		g.markReady()
+	if strings.HasPrefix(msg.ParentID(), probePrefix) {
+		// The readiness probe's reply and status messages stay inside the proxy.
+		if channel == "shell" && msg.Type() == "kernel_info_reply" {
+			g.markReady()
+		}
 		return
 	}
 	p.mu.Lock()
@@ -698,7 +705,7 @@ func (p *Proxy) gonbDied(g *gonbProcess, exitErr error) {
 // IsCompleteReply is the content of an is_complete_reply.
 type IsCompleteReply struct {
 	Status string `json:"status"`
-	Indent string `json:"indent,omitempty"`
+	Indent string `json:"indent"`
 }
 
 // historyReply answers tail, range and search requests from this kernel's cells.
@@ -730,7 +737,7 @@ func (p *Proxy) historyReply(msg *wire.Message) map[string]any {
 		seen := map[string]bool{}
 		for i := len(entries) - 1; i >= 0; i-- {
 			e := entries[i]
-			if ok, _ := filepath.Match(orStar(c.Pattern), e.input); !ok {
+			if !globMatch(c.Pattern, e.input) {
 				continue
 			}
 			if c.Unique && seen[e.input] {
@@ -759,9 +766,25 @@ func (p *Proxy) historyReply(msg *wire.Message) map[string]any {
 	return map[string]any{"status": "ok", "history": history}
 }
 
-func orStar(pattern string) string {
+// globMatch matches IPython-style history patterns: * is any text (slashes
+// and newlines included), ? any one character; an empty pattern matches all.
+func globMatch(pattern, s string) bool {
 	if pattern == "" {
-		return "*"
+		return true
 	}
-	return pattern
+	var re strings.Builder
+	re.WriteString("(?s)^")
+	for _, r := range pattern {
+		switch r {
+		case '*':
+			re.WriteString(".*")
+		case '?':
+			re.WriteString(".")
+		default:
+			re.WriteString(regexp.QuoteMeta(string(r)))
+		}
+	}
+	re.WriteString("$")
+	ok, err := regexp.MatchString(re.String(), s)
+	return err == nil && ok
 }

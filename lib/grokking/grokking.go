@@ -113,8 +113,8 @@ type Point struct {
 	TrainLoss float64
 	TrainAcc  float64
 	TestAcc   float64
-	// Collapse is the fraction of training examples whose softmax cross-entropy
-	// in the training precision is exactly 0 (Softmax Collapse).
+	// Collapse is the fraction of training examples whose loss, in the
+	// precision it is computed in, is exactly 0 (Softmax Collapse: no gradient).
 	Collapse float64
 	// NLM is the cosine between the gradient and −w: 1 is pure naive loss minimisation.
 	NLM float64
@@ -190,14 +190,6 @@ func Loss(m Method) func(logits, labels *graph.Node) *graph.Node {
 	}
 }
 
-// collapsePrecision is the precision whose rounding decides Softmax Collapse for the method.
-func collapsePrecision(m Method) dtypes.DType {
-	if m == Softmax64 || m == StableMax {
-		return dtypes.Float64
-	}
-	return dtypes.Float32
-}
-
 // Train runs one configuration, calling progress at each metric point. If
 // checkpointDir is not empty the state is saved there at every metric point
 // and a run with the same configuration resumes from it.
@@ -228,13 +220,14 @@ func Train(b compute.Backend, cfg Config, checkpointDir string, progress func(Po
 	eval, err := graph.NewExec(b, func(in []*graph.Node) []*graph.Node {
 		params, xt, yt, xe, ye := in[:3], in[3], in[4], in[5], in[6]
 		logits := Forward(params, xt)
-		meanLoss := graph.ReduceAllMean(loss(logits, yt))
+		losses := loss(logits, yt)
+		meanLoss := graph.ReduceAllMean(losses)
 		grads := graph.Gradient(meanLoss, params...)
 		return []*graph.Node{
 			graph.ConvertDType(meanLoss, dtypes.Float64),
 			accuracy(logits, yt),
 			accuracy(Forward(params, xe), ye),
-			stablemax.CollapseFraction(graph.ConvertDType(logits, collapsePrecision(cfg.Method)), yt),
+			stablemax.ZeroLossFraction(losses),
 			stablemax.NLMCosine(grads, params),
 		}
 	})

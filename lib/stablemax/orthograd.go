@@ -33,10 +33,16 @@ func OrthogonalGradients(grads, params []*graph.Node) []*graph.Node {
 // too. logits [batch, classes] (convert them to the training precision
 // first), labels [batch]. Returns a float64 scalar.
 func CollapseFraction(logits, labels *graph.Node) *graph.Node {
-	loss := SoftmaxCrossEntropy(logits, labels)
-	zero := graph.ScalarZero(loss.Graph(), loss.DType())
-	collapsed := graph.ConvertDType(graph.Equal(loss, zero), loss.DType())
-	return graph.ConvertDType(graph.ReduceAllMean(collapsed), dtypeFloat64)
+	return ZeroLossFraction(SoftmaxCrossEntropy(logits, labels))
+}
+
+// ZeroLossFraction is the fraction of per-example losses that are exactly 0
+// in their dtype: Softmax Collapse measured on any loss (for StableMax, on
+// its own cross-entropy). Returns a float64 scalar.
+func ZeroLossFraction(losses *graph.Node) *graph.Node {
+	zero := graph.ScalarZero(losses.Graph(), losses.DType())
+	collapsed := graph.ConvertDType(graph.Equal(losses, zero), dtypeFloat64)
+	return graph.ReduceAllMean(collapsed)
 }
 
 // NLMCosine is the cosine between the full gradient and −w, over all

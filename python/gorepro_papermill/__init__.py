@@ -145,6 +145,8 @@ class GoTranslator(Translator):
     def inspect(cls, parameters_cell):
         """Lists the `var` declarations of a parameters cell for `papermill --help-notebook`."""
         params = []
+        if parameters_cell.source.lstrip().startswith("%%params"):
+            return _inspect_params_cell(parameters_cell.source)
         decl = re.compile(r"^\s*(?:var\s+)?(?P<name>[A-Za-z_]\w*)\s*(?P<type>[^=/]*?)?\s*=\s*(?P<value>.*?)\s*$")
         in_group = False
         for line in parameters_cell.source.splitlines():
@@ -171,6 +173,20 @@ class GoTranslator(Translator):
                 )
             )
         return params
+
+
+def _inspect_params_cell(source):
+    """Lists the declarations of a gorepro `%%params` cell: `name type = default // help`."""
+    params = []
+    line_re = re.compile(r"^(?P<name>[A-Za-z_]\w*)\s+(?P<type>\S+)\s*=\s*(?P<value>.*?)\s*$")
+    for line in source.splitlines()[1:]:
+        code, help_text = _split_comment(line.strip())
+        m = line_re.match(code)
+        if m:
+            params.append(
+                Parameter(name=m.group("name"), inferred_type_name=m.group("type"), default=m.group("value"), help=help_text)
+            )
+    return params
 
 
 def _split_comment(line):
