@@ -18,20 +18,20 @@ import (
 
 // gonbProcess is one GoNB subprocess and the proxy's sockets to it.
 type gonbProcess struct {
-	cmd        *exec.Cmd
-	conn       *Connection
-	key        []byte
-	dir        string
-	ctx        context.Context
-	cancel     context.CancelFunc
-	shell      socket
-	control    socket
-	stdin      socket
-	iopub      socket
-	exited     chan struct{}
-	expected   atomic.Bool
-	readyOnce  sync.Once
-	ready      chan struct{}
+	cmd       *exec.Cmd
+	conn      *Connection
+	key       []byte
+	dir       string
+	ctx       context.Context
+	cancel    context.CancelFunc
+	shell     socket
+	control   socket
+	stdin     socket
+	iopub     socket
+	exited    chan struct{}
+	expected  atomic.Bool
+	readyOnce sync.Once
+	ready     chan struct{}
 }
 
 func (g *gonbProcess) markReady() { g.readyOnce.Do(func() { close(g.ready) }) }
