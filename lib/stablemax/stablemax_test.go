@@ -9,7 +9,7 @@ import (
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 
-	"github.com/gorepro/gorepro/lib/backends"
+	"github.com/gorepro/gorepro/lib/backends/backendstest"
 )
 
 // Float64 references, written from the paper's definitions.
@@ -66,19 +66,7 @@ var rows = [][]float64{
 
 var labels = []int32{3, 0, 2, 2, 1, 1, 1}
 
-func testBackends(t *testing.T) []compute.Backend {
-	var out []compute.Backend
-	for _, name := range []string{backends.Go, backends.XLACPU} {
-		b, _, err := backends.New(name)
-		if err != nil {
-			t.Logf("%s not tested: %v", name, err)
-			continue
-		}
-		t.Cleanup(b.Finalize)
-		out = append(out, b)
-	}
-	return out
-}
+func testBackends(t *testing.T) []compute.Backend { return backendstest.Available(t) }
 
 func toF32(rows [][]float64) [][]float32 {
 	out := make([][]float32, len(rows))

@@ -9,22 +9,10 @@ import (
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 
-	"github.com/gorepro/gorepro/lib/backends"
+	"github.com/gorepro/gorepro/lib/backends/backendstest"
 )
 
-func testBackends(t *testing.T) []compute.Backend {
-	var out []compute.Backend
-	for _, name := range []string{backends.Go, backends.XLACPU} {
-		b, _, err := backends.New(name)
-		if err != nil {
-			t.Logf("%s not tested: %v", name, err)
-			continue
-		}
-		t.Cleanup(b.Finalize)
-		out = append(out, b)
-	}
-	return out
-}
+func testBackends(t *testing.T) []compute.Backend { return backendstest.Available(t) }
 
 // linear is y ≈ x·w with a squared loss: simple enough for a float64 reference.
 func linear(w0 []float64) Model {
