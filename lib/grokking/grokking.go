@@ -32,6 +32,8 @@ const (
 	Softmax32 Method = "softmax32"
 	// Softmax64 is softmax cross-entropy evaluated in float64: collapse comes later.
 	Softmax64 Method = "softmax64"
+	// Softmax16 is softmax cross-entropy evaluated in float16: collapse comes sooner.
+	Softmax16 Method = "softmax16"
 	// StableMax is StableMax cross-entropy (evaluated in float64, as the official code), no regularisation: groks.
 	StableMax Method = "stablemax"
 	// OrthoGrad is softmax cross-entropy in float32 with ⊥Grad: generalises fast.
@@ -41,7 +43,7 @@ const (
 )
 
 // Methods lists the methods in the order the paper discusses them.
-var Methods = []Method{Softmax32, Softmax64, StableMax, OrthoGrad, WeightDecay}
+var Methods = []Method{Softmax32, Softmax64, Softmax16, StableMax, OrthoGrad, WeightDecay}
 
 // Config is one training run.
 type Config struct {
@@ -142,6 +144,18 @@ func (r *Run) FirstEpochAtLeast(acc float64) int {
 	return -1
 }
 
+// MaxNLMAfterFit is the largest NLM cosine seen once training accuracy is 1
+// (the paper's claim is about the gradient past overfitting); NaN if never fitted.
+func (r *Run) MaxNLMAfterFit() float64 {
+	m := math.NaN()
+	for _, p := range r.Curve {
+		if p.TrainAcc == 1 && (math.IsNaN(m) || p.NLM > m) {
+			m = p.NLM
+		}
+	}
+	return m
+}
+
 // MaxCollapse is the largest Softmax Collapse fraction seen.
 func (r *Run) MaxCollapse() float64 {
 	m := 0.0
@@ -180,6 +194,10 @@ func Loss(m Method) func(logits, labels *graph.Node) *graph.Node {
 	case Softmax64:
 		return func(l, y *graph.Node) *graph.Node {
 			return stablemax.SoftmaxCrossEntropy(graph.ConvertDType(l, dtypes.Float64), y)
+		}
+	case Softmax16:
+		return func(l, y *graph.Node) *graph.Node {
+			return stablemax.SoftmaxCrossEntropy(graph.ConvertDType(l, dtypes.Float16), y)
 		}
 	case StableMax:
 		return func(l, y *graph.Node) *graph.Node {

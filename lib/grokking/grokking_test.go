@@ -67,3 +67,23 @@ func TestSmallRunReadsBack(t *testing.T) {
 		t.Errorf("read-back curve differs:\n%+v\n%+v", resumed.Curve, whole.Curve)
 	}
 }
+
+// TestEveryMethodTrains runs each method for a few epochs on a tiny task: the
+// graphs build and the metrics stay in range (float16 included).
+func TestEveryMethodTrains(t *testing.T) {
+	b, _, err := backends.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Finalize()
+	for _, m := range Methods {
+		run, err := Train(b, Config{Method: m, P: 5, TrainFraction: 0.6, Width: 8, LR: 0.01, Epochs: 4, EvalEvery: 2, Seed: 1}, "", nil)
+		if err != nil {
+			t.Errorf("%s: %v", m, err)
+			continue
+		}
+		if f := run.Final(); f.Epoch != 4 || f.TrainAcc < 0 || f.TrainAcc > 1 || f.Collapse < 0 || f.Collapse > 1 {
+			t.Errorf("%s: final point %+v", m, f)
+		}
+	}
+}
