@@ -76,12 +76,18 @@ func (p *Proxy) startGoNB() error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(p.ctx)
-	args := append(append([]string{}, p.cfg.GoNB[1:]...), "--kernel", file)
-	cmd := exec.Command(p.cfg.GoNB[0], args...)
+	argv := append(append([]string{}, p.cfg.GoNB...), "--kernel", file)
+	var cmd *exec.Cmd
+	if p.cfg.Supervisor != "" {
+		// GoNB under `gorepro kernel-supervise`, which takes gopls down with it.
+		cmd = exec.Command(p.cfg.Supervisor, append([]string{SuperviseCommand, "--"}, argv...)...)
+	} else {
+		cmd = exec.Command(argv[0], argv[1:]...)
+	}
 	gonbLog := newGoNBLogFilter(p.cfg.Log)
 	cmd.Stdout, cmd.Stderr = gonbLog, gonbLog
 	// Its own process group, so that an interrupt of the proxy does not reach it.
-	// If the proxy is killed, GoNB gets SIGTERM and stops its gopls too.
+	// If the proxy is killed, the supervisor gets SIGTERM and stops GoNB and its gopls.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	g := &gonbProcess{cmd: cmd, conn: conn, key: []byte(conn.Key), dir: dir, ctx: ctx, cancel: cancel,
 		exited: make(chan struct{}), ready: make(chan struct{})}

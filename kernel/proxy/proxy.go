@@ -46,6 +46,9 @@ type Config struct {
 	ConnectionFile string
 	// GoNB is the command that starts GoNB, without its --kernel flag.
 	GoNB []string
+	// Supervisor, if set, is the gorepro executable: GoNB then runs under
+	// `gorepro kernel-supervise`, so that nothing it started outlives the kernel.
+	Supervisor string
 	// Log receives the proxy's log lines and GoNB's output (stderr by default).
 	Log io.Writer
 	// Version is gorepro's version, for kernel_info.

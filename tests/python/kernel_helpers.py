@@ -99,12 +99,12 @@ def descendants(root):
 
 
 def gonb_children(kernel_pid):
-    """pids of the kernel's direct children that are GoNB (`gonb … --kernel …`)."""
+    """pids of the kernel's GoNB processes (`gonb … --kernel …`): GoNB runs under the
+    kernel's supervisor process (`gorepro kernel-supervise -- gonb …`), a child of the kernel."""
     out = []
     for pid, _ in descendants(kernel_pid):
-        st = _stat(pid)
         args = cmdline(pid)
-        if st and st[0] == kernel_pid and args and "gonb" in os.path.basename(args[0]) and "--kernel" in args:
+        if args and "gonb" in os.path.basename(args[0]) and "--kernel" in args:
             out.append(pid)
     return out
 

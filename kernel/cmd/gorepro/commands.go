@@ -13,6 +13,7 @@ import (
 	"github.com/gorepro/gorepro/kernel/doctor"
 	"github.com/gorepro/gorepro/kernel/install"
 	"github.com/gorepro/gorepro/kernel/project"
+	"github.com/gorepro/gorepro/kernel/proxy"
 	"github.com/gorepro/gorepro/kernel/runner"
 )
 
@@ -67,6 +68,8 @@ func run(args []string) error {
 		return labCmd(args[1:])
 	case "kernel":
 		return kernelCmd(args[1:])
+	case proxy.SuperviseCommand:
+		return superviseCmd(args[1:])
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

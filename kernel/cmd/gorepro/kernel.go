@@ -41,8 +41,13 @@ func kernelCmd(args []string) error {
 	// Interrupts arrive as interrupt_request messages; a stray SIGINT must not kill the kernel.
 	signal.Ignore(syscall.SIGINT)
 	ctx = stopWithParent(ctx)
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
 	return proxy.Run(ctx, proxy.Config{
 		ConnectionFile: *connFile,
+		Supervisor:     self,
 		GoNB:           append([]string{p.Bin("gonb")}, install.GoNBArgs(p)...),
 		Log:            os.Stderr,
 		Version:        version,
@@ -92,4 +97,16 @@ func moduleVersion(path string) string {
 		}
 	}
 	return "unknown"
+}
+
+// superviseCmd runs GoNB for the proxy; see proxy.Supervise.
+func superviseCmd(args []string) error {
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	if len(args) == 0 {
+		return usageError{proxy.SuperviseCommand + ": no command given"}
+	}
+	os.Exit(proxy.Supervise(args))
+	return nil
 }
