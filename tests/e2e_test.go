@@ -248,6 +248,25 @@ func TestGrokkingNotebook(t *testing.T) {
 	}
 }
 
+// TestGrokkingOnGoBackend runs the grokking notebook on the pure-Go backend,
+// whose quick setting checks the collapse and ⊥Grad claims on the small task.
+func TestGrokkingOnGoBackend(t *testing.T) {
+	needE2E(t)
+	out := t.TempDir()
+	res := runCmd(t, gorepro, "run", "--out", out, "--backend", "go", "notebooks/grokking_stablemax.ipynb")
+	if res.code != 0 {
+		t.Fatalf("gorepro run --backend go exited %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	_, r := executedResult(t, filepath.Join(out, "grokking_stablemax.ipynb"))
+	if r.Backend != "go" {
+		t.Errorf("RESULT backend = %q, want go", r.Backend)
+	}
+	checkClaims(t, r)
+	if len(r.Claims) < 3 {
+		t.Errorf("%d claims, want 3 (no generalisation, collapse, ⊥Grad)", len(r.Claims))
+	}
+}
+
 // TestTourOnGoBackend runs the tour on the pure-Go backend.
 func TestTourOnGoBackend(t *testing.T) {
 	needE2E(t)
