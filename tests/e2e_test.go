@@ -101,6 +101,20 @@ func executedResult(t *testing.T, path string) (*runner.Notebook, *runner.Result
 	return nb, r
 }
 
+// runNotebook runs `gorepro run --out <tmp> args… NOTEBOOK`, requires success,
+// and returns the executed notebook and its RESULT with every claim checked.
+func runNotebook(t *testing.T, notebook string, args ...string) (*runner.Notebook, *runner.Result) {
+	t.Helper()
+	out := t.TempDir()
+	res := runCmd(t, gorepro, append(append([]string{"run", "--out", out}, args...), notebook)...)
+	if res.code != 0 {
+		t.Fatalf("gorepro run %v %s exited %d\n%s\n%s", args, notebook, res.code, res.stdout, res.stderr)
+	}
+	nb, r := executedResult(t, filepath.Join(out, filepath.Base(notebook)))
+	checkClaims(t, r)
+	return nb, r
+}
+
 func injectedSource(nb *runner.Notebook) string {
 	for _, c := range nb.Cells {
 		if c.HasTag("injected-parameters") {
@@ -233,13 +247,7 @@ func TestLabServes(t *testing.T) {
 // a previous run finished them).
 func TestGrokkingNotebook(t *testing.T) {
 	needE2E(t)
-	out := t.TempDir()
-	res := runCmd(t, gorepro, "run", "--out", out, "notebooks/grokking_stablemax.ipynb")
-	if res.code != 0 {
-		t.Fatalf("gorepro run exited %d\n%s\n%s", res.code, res.stdout, res.stderr)
-	}
-	nb, r := executedResult(t, filepath.Join(out, "grokking_stablemax.ipynb"))
-	checkClaims(t, r)
+	nb, r := runNotebook(t, "notebooks/grokking_stablemax.ipynb")
 	if len(r.Claims) < 4 {
 		t.Errorf("%d claims, want at least 4 (softmax collapse, no generalisation, StableMax, ⊥Grad)", len(r.Claims))
 	}
@@ -252,16 +260,10 @@ func TestGrokkingNotebook(t *testing.T) {
 // whose quick setting checks the collapse and ⊥Grad claims on the small task.
 func TestGrokkingOnGoBackend(t *testing.T) {
 	needE2E(t)
-	out := t.TempDir()
-	res := runCmd(t, gorepro, "run", "--out", out, "--backend", "go", "notebooks/grokking_stablemax.ipynb")
-	if res.code != 0 {
-		t.Fatalf("gorepro run --backend go exited %d\n%s\n%s", res.code, res.stdout, res.stderr)
-	}
-	_, r := executedResult(t, filepath.Join(out, "grokking_stablemax.ipynb"))
+	_, r := runNotebook(t, "notebooks/grokking_stablemax.ipynb", "--backend", "go")
 	if r.Backend != "go" {
 		t.Errorf("RESULT backend = %q, want go", r.Backend)
 	}
-	checkClaims(t, r)
 	if len(r.Claims) < 3 {
 		t.Errorf("%d claims, want 3 (no generalisation, collapse, ⊥Grad)", len(r.Claims))
 	}
@@ -270,16 +272,9 @@ func TestGrokkingOnGoBackend(t *testing.T) {
 // TestTourOnGoBackend runs the tour on the pure-Go backend.
 func TestTourOnGoBackend(t *testing.T) {
 	needE2E(t)
-	out := t.TempDir()
-	res := runCmd(t, gorepro, "run", "--out", out, "--backend", "go", "notebooks/00_tour.ipynb")
-	if res.code != 0 {
-		t.Fatalf("gorepro run --backend go exited %d\n%s\n%s", res.code, res.stdout, res.stderr)
-	}
-	_, r := executedResult(t, filepath.Join(out, "00_tour.ipynb"))
-	if r.Backend != "go" {
+	if _, r := runNotebook(t, "notebooks/00_tour.ipynb", "--backend", "go"); r.Backend != "go" {
 		t.Errorf("RESULT backend = %q, want go", r.Backend)
 	}
-	checkClaims(t, r)
 }
 
 // TestStockPapermill runs the tour with the papermill CLI itself: the Go
