@@ -10,7 +10,9 @@ import (
 )
 
 // available returns the backends to exercise: go always; xla:cpu when its
-// plugin is installed, and required when $GOREPRO_REQUIRE_XLA_CPU is set (make test sets it).
+// plugin is installed, and required when $GOREPRO_REQUIRE_XLA_CPU is set (make
+// test sets it); xla:cuda at default and full float32 precision when a CUDA
+// plugin is found (on a GPU machine: build with go test -c and run it there).
 func available(t *testing.T) []string {
 	names := []string{Go}
 	if _, err := Resolve(XLACPU); err == nil {
@@ -19,6 +21,9 @@ func available(t *testing.T) []string {
 		t.Fatalf("xla:cpu is required ($GOREPRO_REQUIRE_XLA_CPU) but: %v", err)
 	} else {
 		t.Logf("xla:cpu not tested: %v", err)
+	}
+	if _, err := Resolve(XLACUDA); err == nil {
+		names = append(names, XLACUDA, XLACUDA+",tf32=false")
 	}
 	return names
 }
@@ -37,8 +42,8 @@ func TestBackendsCompute(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer b.Finalize()
-			if spec.Name != name {
-				t.Fatalf("spec.Name = %q", spec.Name)
+			if spec.String() != name {
+				t.Fatalf("spec = %q, want %q", spec, name)
 			}
 			// float64 matmul: exact up to rounding.
 			out, err := graph.CallOnce(b, graph.MatMul, tensors.FromValue(x), tensors.FromValue(y))
