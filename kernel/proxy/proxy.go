@@ -429,7 +429,7 @@ func (p *Proxy) execute(msg *wire.Message) {
 		isPlugin = false
 	}
 	if !isPlugin {
-		p.runInGoNB(msg, count)
+		p.runInGoNB(msg, count, false)
 		return
 	}
 	p.status(msg, "busy")
@@ -468,7 +468,7 @@ func (p *Proxy) execute(msg *wire.Message) {
 		}
 		// No idle here: GoNB's own busy/idle close the cell, and a client that
 		// saw idle now would stop listening before GoNB's outputs.
-		p.runInGoNBQuiet(&gen, count)
+		p.runInGoNB(&gen, count, true)
 		return
 	}
 	p.reply(msg, map[string]any{"status": "ok", "execution_count": count, "user_expressions": map[string]any{}, "payload": []any{}})
@@ -555,25 +555,18 @@ func (p *Proxy) publishError(req *wire.Message, count int, ename, evalue string)
 		"traceback": []string{ename + ": " + evalue}})
 }
 
-// runInGoNB relays an execute request to GoNB and waits for its reply.
-func (p *Proxy) runInGoNB(msg *wire.Message, count int) {
+// runInGoNB relays an execute request to GoNB and waits for its reply. For
+// plugin-generated code (quiet) GoNB's execute_input is dropped: the frontend
+// already has the cell's. A quiet route is marked by a negative count.
+func (p *Proxy) runInGoNB(msg *wire.Message, count int, quiet bool) {
 	p.waitReady()
 	done := make(chan execResult, 1)
+	routeCount := count
+	if quiet {
+		routeCount = -count
+	}
 	p.mu.Lock()
-	p.routes[msg.ID()] = route{identities: msg.Identities, count: count}
-	p.waiting[msg.ID()] = done
-	p.mu.Unlock()
-	p.forward(msg, "shell", true)
-	p.await(msg, count, done)
-}
-
-// runInGoNBQuiet runs plugin-generated code in GoNB: GoNB's execute_input is
-// dropped (the frontend already has the cell's), the rest is relayed.
-func (p *Proxy) runInGoNBQuiet(msg *wire.Message, count int) {
-	p.waitReady()
-	done := make(chan execResult, 1)
-	p.mu.Lock()
-	p.routes[msg.ID()] = route{identities: msg.Identities, count: -count}
+	p.routes[msg.ID()] = route{identities: msg.Identities, count: routeCount}
 	p.waiting[msg.ID()] = done
 	p.mu.Unlock()
 	p.forward(msg, "shell", true)

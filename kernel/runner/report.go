@@ -55,20 +55,7 @@ func MarkdownReport(outDir string, outcomes []Outcome) string {
 	fmt.Fprintf(&b, "# gorepro report\n\nGenerated %s.\n\n", now().UTC().Format("2006-01-02 15:04 MST"))
 	b.WriteString("| notebook | status | backend | profile | claims held | seconds (notebook) | seconds (with kernel start) |\n|---|---|---|---|---|---|---|\n")
 	for _, o := range outcomes {
-		backend, profile, held, secs := "–", "–", "–", "–"
-		if r := o.Result; r != nil {
-			backend, profile, secs = r.Backend, r.Profile, fmt.Sprintf("%.1f", r.Seconds)
-			n := 0
-			for _, c := range r.Claims {
-				if c.Holds {
-					n++
-				}
-			}
-			held = fmt.Sprintf("%d/%d", n, len(r.Claims))
-		}
-		if profile == "" {
-			profile = "–"
-		}
+		backend, profile, held, secs := summary(o)
 		fmt.Fprintf(&b, "| [%s](%s) | %s | %s | %s | %s | %s | %.1f |\n", filepath.Base(o.Notebook), rel(outDir, o.Executed),
 			status(o), mdCell(backend), mdCell(profile), held, secs, o.WallSeconds)
 	}
@@ -86,6 +73,26 @@ func MarkdownReport(outDir string, outcomes []Outcome) string {
 		}
 	}
 	return b.String()
+}
+
+// summary is an outcome's backend, profile, claims held and notebook seconds
+// as the report's first table shows them ("–" where there is no RESULT).
+func summary(o Outcome) (backend, profile, held, secs string) {
+	backend, profile, held, secs = "–", "–", "–", "–"
+	if r := o.Result; r != nil {
+		backend, secs = r.Backend, fmt.Sprintf("%.1f", r.Seconds)
+		if r.Profile != "" {
+			profile = r.Profile
+		}
+		n := 0
+		for _, c := range r.Claims {
+			if c.Holds {
+				n++
+			}
+		}
+		held = fmt.Sprintf("%d/%d", n, len(r.Claims))
+	}
+	return backend, profile, held, secs
 }
 
 func writeClaimsMD(b *strings.Builder, title string, claims []Claim) {
@@ -117,20 +124,7 @@ func HTMLReport(outDir string, outcomes []Outcome) string {
 	fmt.Fprintf(&b, "<h1>gorepro report</h1>\n<p>Generated %s.</p>\n", html.EscapeString(now().UTC().Format("2006-01-02 15:04 MST")))
 	b.WriteString("<table><tr><th>notebook</th><th>status</th><th>backend</th><th>profile</th><th>claims held</th><th>seconds (notebook)</th><th>seconds (with kernel start)</th></tr>\n")
 	for _, o := range outcomes {
-		backend, profile, held, secs := "–", "–", "–", "–"
-		if r := o.Result; r != nil {
-			backend, profile, secs = r.Backend, r.Profile, fmt.Sprintf("%.1f", r.Seconds)
-			n := 0
-			for _, c := range r.Claims {
-				if c.Holds {
-					n++
-				}
-			}
-			held = fmt.Sprintf("%d/%d", n, len(r.Claims))
-		}
-		if profile == "" {
-			profile = "–"
-		}
+		backend, profile, held, secs := summary(o)
 		fmt.Fprintf(&b, "<tr><td><a href=\"%s\">%s</a></td><td class=\"%s\">%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%.1f</td></tr>\n",
 			html.EscapeString(rel(outDir, o.Executed)), html.EscapeString(filepath.Base(o.Notebook)),
 			strings.ToLower(status(o)), status(o), html.EscapeString(backend), html.EscapeString(profile), held, secs, o.WallSeconds)
