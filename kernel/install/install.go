@@ -41,6 +41,7 @@ func Install(p *project.Project, w io.Writer) error {
 		name string
 		fn   func(*project.Project) error
 	}{
+		{"download the pinned Go modules (go mod download)", DownloadModules},
 		{"build GoNB, goimports and gopls (kernel/tools)", BuildTools},
 		{"write kernelspec " + KernelName, WriteKernelSpec},
 		{"install GoNB's own kernelspec gonb", InstallGoNBKernelSpec},
@@ -68,6 +69,14 @@ func runIn(dir string, env []string, name string, args ...string) error {
 	return nil
 }
 
+// DownloadModules fetches every module go.mod pins into the module cache.
+// Notebook cells compile in GoNB's workspace mode, which reads the go.mod of
+// every module the project requires, and the kernel runs with GOPROXY=off: so
+// everything a cell may need is fetched here, at the pinned versions, once.
+func DownloadModules(p *project.Project) error {
+	return runIn(p.Root, p.Env(), "go", "mod", "download")
+}
+
 // BuildTools builds the pinned tools into the venv's bin directory.
 func BuildTools(p *project.Project) error {
 	env := append(p.Env(), "GOBIN="+filepath.Join(p.Venv, "bin"))
@@ -91,12 +100,24 @@ func kernelEnv(p *project.Project) map[string]string {
 		"GOREPRO_VENV":          p.Venv,
 		"GOMLX_NO_AUTO_INSTALL": "1",
 		"GOTOOLCHAIN":           "local",
-		// GoNB runs `go get` for a cell's imports; everything notebooks import is
-		// already in the module cache through this checkout's go.mod, and some
-		// module proxies refuse the version-list queries go get makes. A notebook
-		// that needs a new module sets it back: %env GOPROXY https://proxy.golang.org
+		// Cells compile against go.mod's pins, from the module cache that
+		// setup filled (DownloadModules), with GoNB's auto-get off (the
+		// kernel sends %noautoget): no cell may resolve a module by query.
 		"GOPROXY": "off",
+		// The proxy in force at setup, for %%require, the deliberate way to add a module.
+		"GOREPRO_GOPROXY": goEnv(p, "GOPROXY"),
 	}
+}
+
+// goEnv is `go env NAME` as the project's commands see it ("" if go fails).
+func goEnv(p *project.Project, name string) string {
+	cmd := exec.Command("go", "env", name)
+	cmd.Dir, cmd.Env = p.Root, p.Env()
+	out, err := cmd.Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // GoNBArgs are the arguments that make GoNB resolve this checkout's packages.

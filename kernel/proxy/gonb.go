@@ -32,9 +32,20 @@ type gonbProcess struct {
 	expected  atomic.Bool
 	readyOnce sync.Once
 	ready     chan struct{}
+	// answered is closed by GoNB's first kernel_info_reply.
+	answered     chan struct{}
+	answeredOnce sync.Once
+	// setupErr, written before ready is closed, says why GoNB did not take
+	// the session setup (setupCommands); cells then fail with it.
+	setupErr error
 }
 
-func (g *gonbProcess) markReady() { g.readyOnce.Do(func() { close(g.ready) }) }
+func (g *gonbProcess) markReady(setupErr error) {
+	g.readyOnce.Do(func() {
+		g.setupErr = setupErr
+		close(g.ready)
+	})
+}
 
 func (g *gonbProcess) expectExit() { g.expected.Store(true) }
 
@@ -90,7 +101,7 @@ func (p *Proxy) startGoNB() error {
 	// If the proxy is killed, the supervisor gets SIGTERM and stops GoNB and its gopls.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	g := &gonbProcess{cmd: cmd, conn: conn, key: []byte(conn.Key), dir: dir, ctx: ctx, cancel: cancel,
-		exited: make(chan struct{}), ready: make(chan struct{})}
+		exited: make(chan struct{}), ready: make(chan struct{}), answered: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		cancel()
 		os.RemoveAll(dir)
@@ -145,29 +156,94 @@ func (p *Proxy) startGoNB() error {
 	return nil
 }
 
-// probePrefix starts the msg_id of the readiness probes.
+// probePrefix starts the msg_id of the proxy's own requests to GoNB (the
+// readiness probes and the session setup); their replies stay in the proxy.
 const probePrefix = "gorepro-probe-"
 
-// probeReady asks GoNB for kernel_info until it answers (its sockets are up).
+// setupCommands is the cell the proxy runs in every GoNB it starts, before
+// any user cell. %noautoget turns off GoNB's `go get` before each cell: with
+// it on, a cell's imports are resolved by querying the module proxy for their
+// latest versions (which an offline or stale proxy answers with an old module,
+// or not at all) instead of through the workspace, i.e. the project's go.mod
+// pins. Modules are added deliberately with a %%require cell.
+const setupCommands = "%noautoget"
+
+// probeMessage builds a request of the proxy's own to GoNB.
+func probeMessage(msgType string, content any) (*wire.Message, error) {
+	header := fmt.Sprintf(`{"msg_id":%q,"session":"gorepro-proxy","username":"gorepro","date":"","msg_type":%q,"version":%q}`,
+		probePrefix+wire.NewID(), msgType, wire.ProtocolVersion)
+	msg, err := wire.Parse((&wire.Message{Header: []byte(header)}).Frames(nil), nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := msg.SetContent(content); err != nil {
+		return nil, err
+	}
+	return msg, nil
+}
+
+// probeReady asks GoNB for kernel_info until it answers (its sockets are up);
+// the answer triggers the session setup (onProbeReply).
 func (p *Proxy) probeReady(g *gonbProcess) {
 	for attempt := 0; ; attempt++ {
-		probe := &wire.Message{Header: []byte(fmt.Sprintf(
-			`{"msg_id":%q,"session":"gorepro-proxy","username":"gorepro","date":"","msg_type":"kernel_info_request","version":%q}`,
-			probePrefix+wire.NewID(), wire.ProtocolVersion))}
-		parsed, err := wire.Parse(probe.Frames(nil), nil)
+		probe, err := probeMessage("kernel_info_request", map[string]any{})
 		if err != nil {
 			p.log.Printf("building the readiness probe: %v", err)
 			return
 		}
-		if err := g.shell.send(parsed.Frames(g.key)); err != nil {
+		if err := g.shell.send(probe.Frames(g.key)); err != nil {
 			p.log.Printf("probing GoNB: %v", err)
 		}
 		select {
-		case <-g.ready:
+		case <-g.answered:
 			return
 		case <-g.exited:
 			return
 		case <-time.After(time.Duration(min(attempt+1, 10)) * 500 * time.Millisecond):
 		}
+	}
+}
+
+// onProbeReply handles GoNB's replies to the proxy's own requests: the first
+// kernel_info_reply sends setupCommands, whose execute_reply makes GoNB ready
+// for user cells. Everything else they cause (status, streams) is dropped.
+func (p *Proxy) onProbeReply(g *gonbProcess, channel string, msg *wire.Message) {
+	if channel != "shell" {
+		return
+	}
+	switch msg.Type() {
+	case "kernel_info_reply":
+		first := false
+		g.answeredOnce.Do(func() { first = true; close(g.answered) })
+		if !first {
+			return
+		}
+		setup, err := probeMessage("execute_request", map[string]any{
+			"code": setupCommands, "silent": true, "store_history": false,
+			"user_expressions": map[string]any{}, "allow_stdin": false, "stop_on_error": true,
+		})
+		if err == nil {
+			err = g.shell.send(setup.Frames(g.key))
+		}
+		if err != nil {
+			g.markReady(fmt.Errorf("sending %s to GoNB: %w", setupCommands, err))
+		}
+	case "execute_reply":
+		var c struct {
+			Status string `json:"status"`
+			EName  string `json:"ename"`
+			EValue string `json:"evalue"`
+		}
+		if err := msg.DecodeContent(&c); err != nil {
+			g.markReady(fmt.Errorf("GoNB's reply to %s: %w", setupCommands, err))
+			return
+		}
+		if c.Status != "ok" {
+			err := fmt.Errorf("GoNB refused %s (%s: %s): cells could resolve modules outside go.mod, so none are run", setupCommands, c.EName, c.EValue)
+			p.log.Print(err)
+			g.markReady(err)
+			return
+		}
+		g.markReady(nil)
 	}
 }

@@ -21,6 +21,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -72,7 +73,7 @@ type Proxy struct {
 
 	gonbMu sync.Mutex
 	gonb   *gonbProcess
-	ready  chan struct{} // closed when the current GoNB answered kernel_info
+	ready  chan struct{} // closed when the current GoNB took the session setup (or refused it)
 
 	queue chan *wire.Message
 
@@ -83,6 +84,7 @@ type Proxy struct {
 	backend   string
 	cancelRun context.CancelFunc
 	waiting   map[string]chan execResult // execute msg_id -> executor waiting for GoNB's reply
+	hinted    map[string]map[string]bool // execute msg_id -> modules a missing-module hint was shown for, until idle
 	shutdown  bool
 }
 
@@ -137,6 +139,7 @@ func Run(ctx context.Context, cfg Config) error {
 		queue:   make(chan *wire.Message, 1024),
 		routes:  map[string]route{},
 		waiting: map[string]chan execResult{},
+		hinted:  map[string]map[string]bool{},
 	}
 	if err := p.listen(); err != nil {
 		return err
@@ -559,7 +562,14 @@ func (p *Proxy) publishError(req *wire.Message, count int, ename, evalue string)
 // plugin-generated code (quiet) GoNB's execute_input is dropped: the frontend
 // already has the cell's. A quiet route is marked by a negative count.
 func (p *Proxy) runInGoNB(msg *wire.Message, count int, quiet bool) {
-	p.waitReady()
+	if err := p.waitReady(); err != nil {
+		if !quiet {
+			p.status(msg, "busy")
+		}
+		p.publishError(msg, count, "KernelSetupError", err.Error())
+		p.status(msg, "idle")
+		return
+	}
 	done := make(chan execResult, 1)
 	routeCount := count
 	if quiet {
@@ -589,13 +599,17 @@ func (p *Proxy) await(msg *wire.Message, count int, done chan execResult) {
 	p.mu.Unlock()
 }
 
-func (p *Proxy) waitReady() {
+// waitReady waits until the current GoNB is ready for cells and returns why
+// it cannot run them, if it took the session setup badly.
+func (p *Proxy) waitReady() error {
 	p.gonbMu.Lock()
-	ready := p.ready
+	ready, g := p.ready, p.gonb
 	p.gonbMu.Unlock()
 	select {
 	case <-ready:
+		return g.setupErr
 	case <-p.ctx.Done():
+		return p.ctx.Err()
 	}
 }
 
@@ -607,10 +621,8 @@ func (p *Proxy) fromGoNB(g *gonbProcess, channel string, frames [][]byte) {
 		return
 	}
 	if strings.HasPrefix(msg.ParentID(), probePrefix) {
-		// The readiness probe's reply and status messages stay inside the proxy.
-		if channel == "shell" && msg.Type() == "kernel_info_reply" {
-			g.markReady()
-		}
+		// Replies to the proxy's own requests stay inside the proxy.
+		p.onProbeReply(g, channel, msg)
 		return
 	}
 	p.mu.Lock()
@@ -639,6 +651,18 @@ func (p *Proxy) fromGoNB(g *gonbProcess, channel string, frames [][]byte) {
 		if err := p.iopub.send(msg.Frames(p.key)); err != nil {
 			p.log.Printf("relaying %s: %v", msg.Type(), err)
 		}
+		if msg.ParentType() == "execute_request" {
+			// Here, not on the shell reply: GoNB's iopub messages may be
+			// handled after its execute_reply, but always before its idle.
+			switch msg.Type() {
+			case "error", "stream", "display_data":
+				p.hintMissingModules(msg)
+			case "status":
+				p.mu.Lock()
+				delete(p.hinted, msg.ParentID())
+				p.mu.Unlock()
+			}
+		}
 	case "shell", "control", "stdin":
 		if !known {
 			p.log.Printf("dropped GoNB's %s on %s: no request %q waiting for it", msg.Type(), channel, msg.ParentID())
@@ -661,6 +685,77 @@ func (p *Proxy) fromGoNB(g *gonbProcess, channel string, frames [][]byte) {
 				delete(p.routes, msg.ParentID())
 			}
 			p.mu.Unlock()
+		}
+	}
+}
+
+// missingModule matches the go command's errors for an import that no module
+// of the workspace provides, or one that only an indirect requirement does
+// (then it names the version the workspace already has).
+var missingModule = regexp.MustCompile(`no required module provides package ([^\s;:"]+)|imports ([^\s"]+) from implicitly required module; to add missing requirements, run:(?:\s|<[^>]*>)+go get ([^\s"@]+)@([^\s"<]+)`)
+
+// hintMissingModules adds, after GoNB's compile error for a cell that imports
+// a package outside the project's modules, one line naming the package and
+// the way to add its module: cells never fetch modules (auto-get is off).
+func (p *Proxy) hintMissingModules(msg *wire.Message) {
+	if !bytes.Contains(msg.Content, []byte("required module")) {
+		return
+	}
+	var content any
+	if err := json.Unmarshal(msg.Content, &content); err != nil {
+		return
+	}
+	var hints []string
+	p.mu.Lock()
+	hinted := p.hinted[msg.ParentID()]
+	if hinted == nil {
+		hinted = map[string]bool{}
+		p.hinted[msg.ParentID()] = hinted
+	}
+	forEachString(content, func(s string) {
+		for _, m := range missingModule.FindAllStringSubmatch(s, -1) {
+			var key, hint string
+			if m[1] != "" {
+				key = m[1]
+				hint = fmt.Sprintf("gorepro: package %s is in no module this project requires, and cells never fetch modules: "+
+					"add its module at an exact version with a cell `%%%%require MODULE@vX.Y.Z` (see `%%%%help require`), then run this cell again", m[1])
+			} else {
+				key = m[3]
+				hint = fmt.Sprintf("gorepro: package %s comes from %s, which the project requires only indirectly: "+
+					"add it with a cell `%%%%require %s@%s` (the version the project already uses), then run this cell again", m[2], m[3], m[3], m[4])
+			}
+			if !hinted[key] {
+				hinted[key] = true
+				hints = append(hints, hint)
+			}
+		}
+	})
+	p.mu.Unlock()
+	for _, h := range hints {
+		out, err := wire.Sibling(msg, "stream", map[string]any{"name": "stderr", "text": h + "\n"})
+		if err != nil {
+			p.log.Printf("building a missing-module hint: %v", err)
+			continue
+		}
+		out.Identities = [][]byte{[]byte("stream")}
+		if err := p.iopub.send(out.Frames(p.key)); err != nil {
+			p.log.Printf("publishing a missing-module hint: %v", err)
+		}
+	}
+}
+
+// forEachString calls fn on every string inside a decoded JSON value.
+func forEachString(v any, fn func(string)) {
+	switch v := v.(type) {
+	case string:
+		fn(v)
+	case []any:
+		for _, e := range v {
+			forEachString(e, fn)
+		}
+	case map[string]any:
+		for _, e := range v {
+			forEachString(e, fn)
 		}
 	}
 }

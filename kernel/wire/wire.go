@@ -185,3 +185,26 @@ func Reply(parent *Message, msgType string, v any) (*Message, error) {
 	}
 	return m, nil
 }
+
+// Sibling creates a message of msgType with the same parent and session as m
+// (for an output of the proxy's own inside a request GoNB is answering), with
+// content v.
+func Sibling(m *Message, msgType string, v any) (*Message, error) {
+	parent := &Message{Header: m.ParentHeader, header: m.parent}
+	if len(parent.Header) == 0 {
+		parent.Header = json.RawMessage("{}")
+	}
+	out, err := Reply(parent, msgType, v)
+	if err != nil {
+		return nil, err
+	}
+	if m.header.Session != "" {
+		out.header.Session = m.header.Session
+		header, err := json.Marshal(out.header)
+		if err != nil {
+			return nil, err
+		}
+		out.Header = header
+	}
+	return out, nil
+}

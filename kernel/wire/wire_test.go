@@ -121,3 +121,24 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestSibling(t *testing.T) {
+	m, err := Parse(sample(t).Frames(key), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Sibling(m, "stream", map[string]any{"name": "stderr", "text": "hint\n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Parse(s.Frames(key), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Type() != "stream" || got.ParentID() != "p1" || got.ParentType() != "execute_request" || got.Session() != m.Session() {
+		t.Errorf("sibling %q parent %q/%q session %q (want stream, p1/execute_request, %q)", got.Type(), got.ParentID(), got.ParentType(), got.Session(), m.Session())
+	}
+	if got.ID() == m.ID() {
+		t.Error("the sibling reuses the message's msg_id")
+	}
+}

@@ -7,4 +7,5 @@ import (
 	_ "github.com/gorepro/gorepro/plugins/help"
 	_ "github.com/gorepro/gorepro/plugins/params"
 	_ "github.com/gorepro/gorepro/plugins/plot"
+	_ "github.com/gorepro/gorepro/plugins/require"
 )
