@@ -20,29 +20,32 @@ GO_SOURCES := $(shell find lib kernel plugins \( -name '*.go' -o -name usage.md 
 
 .PHONY: setup run test test-go test-python test-e2e test-browser bench-kernel lint doctor lab clean
 
+# A failed setup step ends with one line naming it and the command to rerun.
+setup_failed = { echo "make setup: step '$(1)' failed (its output is above); rerun it with: make setup"; exit 1; }
+
 ## setup: Python venv (pinned), XLA CPU plugin, translator, GoNB tools, kernelspecs, primed Go cache,
 ## and the sample external plugin gorepro-plugin-echo
 setup: $(STAMP) $(GOREPRO) $(ECHO_PLUGIN)
 
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV) || $(call setup_failed,create the Python venv .venv ($(PYTHON) -m venv))
 
 $(VENV)/.requirements: requirements.txt $(BIN)/python
-	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt || $(call setup_failed,install the pinned Python packages (requirements.txt))
 	# The wheel declares a jax pin it does not need: install it alone.
-	$(BIN)/pip install --disable-pip-version-check -q --no-deps lammps-jax-pjrt-cpu==0.11.2
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps lammps-jax-pjrt-cpu==0.11.2 || $(call setup_failed,install the XLA CPU plugin wheel lammps-jax-pjrt-cpu==0.11.2)
 	touch $@
 
 $(VENV)/.translator: $(VENV)/.requirements $(wildcard python/gorepro_papermill/*.py) python/pyproject.toml
-	$(BIN)/pip install --disable-pip-version-check -q --no-deps --no-build-isolation --force-reinstall ./python
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps --no-build-isolation --force-reinstall ./python || $(call setup_failed,install the papermill translator (python/))
 	rm -rf python/build python/*.egg-info
 	touch $@
 
 $(GOREPRO): $(GO_SOURCES) $(BIN)/python
-	go build -o $@ ./kernel/cmd/gorepro
+	go build -o $@ ./kernel/cmd/gorepro || $(call setup_failed,build the gorepro command)
 
 $(ECHO_PLUGIN): $(GO_SOURCES) $(BIN)/python
-	go build -o $@ ./plugins/external/echo
+	go build -o $@ ./plugins/external/echo || $(call setup_failed,build the sample plugin gorepro-plugin-echo)
 
 $(STAMP): $(VENV)/.translator $(GOREPRO) kernel/tools/go.mod kernel/tools/go.sum
 	$(GOREPRO) install
@@ -57,6 +60,8 @@ test: setup test-go test-python test-e2e test-browser
 
 test-go:
 	gofmt -l lib kernel plugins tests | (! grep .) || (echo "gofmt needed on the files above"; exit 1)
+	go mod tidy -diff || (echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1)
+	cd kernel/tools && (go mod tidy -diff || (echo "kernel/tools/go.mod is not tidy: run go mod tidy there"; exit 1))
 	go vet ./...
 	go run honnef.co/go/tools/cmd/staticcheck@v0.6.1 ./...
 	GOREPRO_REQUIRE_XLA_CPU=1 go test ./lib/... ./kernel/... ./plugins/...

@@ -8,6 +8,7 @@ package install
 import (
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gorepro/gorepro/kernel/project"
 )
@@ -32,31 +34,77 @@ type KernelSpec struct {
 	Metadata      map[string]any    `json:"metadata,omitempty"`
 }
 
-// Install runs every step, logging progress to w.
+// Install runs every step, logging progress to w. A failed step's whole
+// output goes to build/logs/setup-<step>.log; the error is one line naming
+// the step, the last line of its output, the log and the command to rerun.
 func Install(p *project.Project, w io.Writer) error {
 	if err := p.NeedVenv(); err != nil {
 		return err
 	}
 	steps := []struct {
-		name string
-		fn   func(*project.Project) error
+		name, slug string
+		fn         func(*project.Project) error
 	}{
-		{"download the pinned Go modules (go mod download)", DownloadModules},
-		{"build GoNB, goimports and gopls (kernel/tools)", BuildTools},
-		{"write kernelspec " + KernelName, WriteKernelSpec},
-		{"install GoNB's own kernelspec gonb", InstallGoNBKernelSpec},
-		{"prime the Go build cache (lib/ and the backends)", PrimeCache},
+		{"download the pinned Go modules (go mod download)", "download-modules", DownloadModules},
+		{"build GoNB, goimports and gopls (kernel/tools)", "build-tools", BuildTools},
+		{"write kernelspec " + KernelName, "kernelspec", WriteKernelSpec},
+		{"install GoNB's own kernelspec gonb", "gonb-kernelspec", InstallGoNBKernelSpec},
+		{"prime the Go build cache (lib/ and the backends)", "prime-cache", PrimeCache},
 	}
 	for _, s := range steps {
 		start := time.Now()
 		fmt.Fprintf(w, "gorepro install: %s ...\n", s.name)
 		if err := s.fn(p); err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
+			return stepFailed(p, s.name, s.slug, err)
 		}
 		fmt.Fprintf(w, "gorepro install: %s: done in %.1fs\n", s.name, time.Since(start).Seconds())
 	}
 	return nil
 }
+
+// commandError is a failed command with everything it printed.
+type commandError struct {
+	command string
+	err     error
+	output  string
+}
+
+func (e *commandError) Error() string { return fmt.Sprintf("%s: %v", e.command, e.err) }
+
+func (e *commandError) Unwrap() error { return e.err }
+
+// stepFailed writes the failed step's output to build/logs/setup-<slug>.log and
+// returns one line: the step, what went wrong, the log, and how to rerun.
+func stepFailed(p *project.Project, name, slug string, err error) error {
+	detail := err.Error()
+	var cmdErr *commandError
+	if errors.As(err, &cmdErr) {
+		if last := lastMeaningfulLine(cmdErr.output); last != "" {
+			detail = last
+		}
+		logPath := filepath.Join(p.Root, "build", "logs", "setup-"+slug+".log")
+		text := fmt.Sprintf("$ %s\n%v\n\n%s\n", cmdErr.command, cmdErr.err, cmdErr.output)
+		if mkErr := os.MkdirAll(filepath.Dir(logPath), 0o755); mkErr == nil && os.WriteFile(logPath, []byte(text), 0o644) == nil {
+			detail += "; full output in " + logPath
+		}
+	}
+	return fmt.Errorf("setup step %q failed: %s; rerun it with: %s install (or make setup)", name, oneLine(detail), p.Bin("gorepro"))
+}
+
+// lastMeaningfulLine is the last line of out with letters in it (papermill
+// ends with the cell's error, after a traceback and a row of dashes).
+func lastMeaningfulLine(out string) string {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		line := strings.TrimSpace(lines[i])
+		if strings.IndexFunc(line, unicode.IsLetter) >= 0 {
+			return line
+		}
+	}
+	return ""
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 func runIn(dir string, env []string, name string, args ...string) error {
 	cmd := exec.Command(name, args...)
@@ -64,7 +112,7 @@ func runIn(dir string, env []string, name string, args ...string) error {
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		return &commandError{command: name + " " + strings.Join(args, " "), err: err, output: strings.TrimSpace(string(out))}
 	}
 	return nil
 }

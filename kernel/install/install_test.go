@@ -44,3 +44,40 @@ func TestWriteKernelSpec(t *testing.T) {
 		t.Error("the kernelspec must not fix GOMLX_BACKEND: it would override the notebook's backend parameter")
 	}
 }
+
+func TestStepFailedIsOneLineWithTheLog(t *testing.T) {
+	dir := t.TempDir()
+	p := &project.Project{Root: dir, Venv: filepath.Join(dir, ".venv")}
+	// What a failed warm-up looks like: a long traceback, then papermill's summary.
+	script := `echo "Traceback (most recent call last):"; for i in 1 2 3 4 5 6 7 8 9 10; do echo "  File \"x.py\", line $i"; done
+echo "------------------------------"; echo 'Exception encountered at "In [1]":'; echo 'failed to run "go get": exit status 1'; echo "-----"; exit 1`
+	err := stepFailed(p, "prime the Go build cache", "prime-cache", runIn(dir, os.Environ(), "sh", "-c", script))
+	msg := err.Error()
+	logPath := filepath.Join(dir, "build", "logs", "setup-prime-cache.log")
+	for _, want := range []string{`setup step "prime the Go build cache" failed`, `failed to run "go get": exit status 1`, logPath, filepath.Join(p.Venv, "bin", "gorepro") + " install"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q does not contain %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "\n") || strings.Contains(msg, "Traceback") {
+		t.Errorf("error is not one line without the traceback: %q", msg)
+	}
+	log, readErr := os.ReadFile(logPath)
+	if readErr != nil {
+		t.Fatal(readErr)
+	}
+	if !strings.Contains(string(log), "Traceback") || !strings.Contains(string(log), "line 10") {
+		t.Errorf("the log should keep the whole output:\n%s", log)
+	}
+}
+
+func TestKernelEnvIsOffline(t *testing.T) {
+	p := &project.Project{Root: t.TempDir(), Venv: t.TempDir()}
+	env := kernelEnv(p)
+	if env["GOPROXY"] != "off" {
+		t.Errorf("kernel GOPROXY = %q, want off: cells must never resolve modules", env["GOPROXY"])
+	}
+	if _, ok := env["GOREPRO_GOPROXY"]; !ok {
+		t.Error("GOREPRO_GOPROXY (the proxy %%require uses) is not recorded")
+	}
+}
