@@ -2,6 +2,11 @@
 // stock papermill CLI executing real notebooks on the gorepro kernel. They
 // need `make setup` (venv, kernelspec) and run under `make test`, which sets
 // GOREPRO_E2E=1; without it they are skipped.
+//
+// They are hermetic: TestMain downloads the pinned modules (what setup does)
+// into a fresh, empty module cache, and every notebook then runs with that
+// cache and GOPROXY=off, so a cell that resolved a module by querying a proxy
+// (GoNB's auto-get) fails here even where the machine's own cache is warm.
 package tests
 
 import (
@@ -26,6 +31,8 @@ import (
 var (
 	root    string
 	gorepro string
+	// modCache is the fresh module cache the notebooks run with.
+	modCache string
 )
 
 func TestMain(m *testing.M) {
@@ -44,6 +51,15 @@ func TestMain(m *testing.M) {
 	if out, err := build.CombinedOutput(); err != nil {
 		panic("building gorepro: " + err.Error() + "\n" + string(out))
 	}
+	modCache = filepath.Join(dir, "gomodcache")
+	// Setup's download of the pinned modules (kernel/install.DownloadModules),
+	// with the proxy; -modcacherw lets the directory be removed afterwards.
+	download := exec.Command("go", "mod", "download")
+	download.Dir = root
+	download.Env = append(os.Environ(), "GOMODCACHE="+modCache, "GOFLAGS=-modcacherw")
+	if out, err := download.CombinedOutput(); err != nil {
+		panic("downloading the pinned modules into a fresh module cache: " + err.Error() + "\n" + string(out))
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -56,11 +72,13 @@ func needE2E(t *testing.T) {
 	}
 }
 
-// env is the environment `make` gives the commands.
+// env is the environment `make` gives the commands, with the fresh module
+// cache and no module proxy.
 func env() []string {
 	venv := filepath.Join(root, ".venv")
 	return append(os.Environ(), "GOREPRO_ROOT="+root, "GOREPRO_VENV="+venv, "GOMLX_NO_AUTO_INSTALL=1",
-		"PATH="+filepath.Join(venv, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
+		"PATH="+filepath.Join(venv, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"GOMODCACHE="+modCache, "GOPROXY=off")
 }
 
 type result struct {
@@ -131,6 +149,20 @@ func checkClaims(t *testing.T, r *runner.Result) {
 	}
 	if failed := r.FailedClaims(); len(failed) > 0 {
 		t.Errorf("claims failed: %v", failed)
+	}
+}
+
+// TestHermeticSetting checks what every notebook test here runs with: the
+// fresh module cache that holds only the pinned modules, and no proxy.
+func TestHermeticSetting(t *testing.T) {
+	needE2E(t)
+	res := runCmd(t, "go", "env", "GOMODCACHE", "GOPROXY")
+	if got := strings.Fields(res.stdout); res.code != 0 || len(got) != 2 || got[0] != modCache || got[1] != "off" {
+		t.Fatalf("go env GOMODCACHE GOPROXY = %q (exit %d), want %s off", res.stdout, res.code, modCache)
+	}
+	res = runCmd(t, "go", "list", "-m", "github.com/gomlx/gomlx")
+	if strings.TrimSpace(res.stdout) != "github.com/gomlx/gomlx v0.28.8" {
+		t.Fatalf("the project's GoMLX in the fresh cache: %q %s", res.stdout, res.stderr)
 	}
 }
 
