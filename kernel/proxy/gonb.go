@@ -18,20 +18,25 @@ import (
 
 // gonbProcess is one GoNB subprocess and the proxy's sockets to it.
 type gonbProcess struct {
-	cmd       *exec.Cmd
-	conn      *Connection
-	key       []byte
-	dir       string
-	ctx       context.Context
-	cancel    context.CancelFunc
-	shell     socket
-	control   socket
-	stdin     socket
-	iopub     socket
-	exited    chan struct{}
-	expected  atomic.Bool
-	readyOnce sync.Once
-	ready     chan struct{}
+	cmd      *exec.Cmd
+	conn     *Connection
+	key      []byte
+	dir      string
+	ctx      context.Context
+	cancel   context.CancelFunc
+	shell    socket
+	control  socket
+	stdin    socket
+	iopub    socket
+	exited   chan struct{}
+	exitErr  error // written before exited is closed
+	expected atomic.Bool
+	// state is starting, then live once the launcher adopted it, or dead:
+	// the one who moves it out of starting or live handles the exit.
+	state       atomic.Int32
+	releaseOnce sync.Once
+	readyOnce   sync.Once
+	ready       chan struct{}
 	// answered is closed by GoNB's first kernel_info_reply.
 	answered     chan struct{}
 	answeredOnce sync.Once
@@ -39,6 +44,12 @@ type gonbProcess struct {
 	// the session setup (setupCommands); cells then fail with it.
 	setupErr error
 }
+
+const (
+	gonbStarting int32 = iota
+	gonbLive
+	gonbDead
+)
 
 func (g *gonbProcess) markReady(setupErr error) {
 	g.readyOnce.Do(func() {
@@ -49,42 +60,118 @@ func (g *gonbProcess) markReady(setupErr error) {
 
 func (g *gonbProcess) expectExit() { g.expected.Store(true) }
 
-// terminate stops GoNB: SIGTERM, then SIGKILL after grace.
+// terminate stops GoNB: SIGTERM, then SIGKILL after grace; then releases it.
 func (g *gonbProcess) terminate(grace time.Duration) {
 	g.expectExit()
 	if g.cmd.Process != nil {
 		_ = g.cmd.Process.Signal(syscall.SIGTERM)
-	}
-	select {
-	case <-g.exited:
-	case <-time.After(grace):
-		_ = g.cmd.Process.Kill()
-		<-g.exited
-	}
-	g.cancel()
-	for _, s := range []socket{g.shell, g.control, g.stdin, g.iopub} {
-		if s.Socket != nil {
-			s.Close()
+		select {
+		case <-g.exited:
+		case <-time.After(grace):
+			_ = g.cmd.Process.Kill()
+			<-g.exited
 		}
 	}
-	os.RemoveAll(g.dir)
+	g.release()
 }
 
-// startGoNB starts a GoNB on fresh loopback ports, connects to it and makes it
-// the current one. The proxy's executor waits until it answers kernel_info.
-func (p *Proxy) startGoNB() error {
+// release frees what the proxy holds for a GoNB that is gone: its sockets
+// (and so their reading goroutines), its context and its directory.
+func (g *gonbProcess) release() {
+	g.releaseOnce.Do(func() {
+		g.cancel()
+		for _, s := range []socket{g.shell, g.control, g.stdin, g.iopub} {
+			if s.Socket != nil {
+				s.Close()
+			}
+		}
+		os.RemoveAll(g.dir)
+	})
+}
+
+// Launch policy: a GoNB that fails to start, or exits before it is ready, is
+// tried again after a growing pause, launchAttempts times in all; then the
+// kernel is down and every cell fails at once, saying so.
+const (
+	launchAttempts = 4
+	launchTimeout  = 2 * time.Minute
+)
+
+// launchBackoff is the pause before attempt n (n ≥ 1); tests shorten it.
+var launchBackoff = func(n int) time.Duration { return time.Duration(1<<(n-1)) * 500 * time.Millisecond }
+
+// launch starts a GoNB in the background and makes it the current one once
+// it is ready. Cells wait for p.ready; if every attempt fails, p.downErr says
+// why and cells fail with it. There is only ever one launch at a time: it is
+// called at start and by gonbDied, which only a live GoNB triggers.
+func (p *Proxy) launch() {
+	ready := make(chan struct{})
+	p.gonbMu.Lock()
+	p.gonb, p.ready, p.downErr = nil, ready, nil
+	p.gonbMu.Unlock()
+	go func() {
+		defer close(ready)
+		var last error
+		for attempt := 0; attempt < launchAttempts; attempt++ {
+			if attempt > 0 {
+				p.log.Printf("starting GoNB again in %v (attempt %d of %d): %v", launchBackoff(attempt), attempt+1, launchAttempts, last)
+				select {
+				case <-time.After(launchBackoff(attempt)):
+				case <-p.ctx.Done():
+					return
+				}
+			}
+			g, err := p.startGoNB()
+			if err != nil {
+				last = err
+				continue
+			}
+			p.gonbMu.Lock()
+			p.gonb = g // requests other than cells may reach it while it starts
+			p.gonbMu.Unlock()
+			select {
+			case <-g.ready:
+				if g.state.CompareAndSwap(gonbStarting, gonbLive) {
+					return
+				}
+				last = fmt.Errorf("GoNB exited while starting (%v)", g.exitErr)
+			case <-g.exited:
+				last = fmt.Errorf("GoNB exited while starting (%v)", g.exitErr)
+			case <-time.After(launchTimeout):
+				last = fmt.Errorf("GoNB did not answer within %v", launchTimeout)
+			case <-p.ctx.Done():
+				g.terminate(time.Second)
+				return
+			}
+			g.terminate(time.Second)
+			p.gonbMu.Lock()
+			p.gonb = nil
+			p.gonbMu.Unlock()
+		}
+		err := fmt.Errorf("the Go kernel (GoNB) could not be started (%d attempts; last: %v): restart the kernel once the cause is fixed", launchAttempts, last)
+		p.log.Print(err)
+		p.gonbMu.Lock()
+		p.downErr = err
+		p.gonbMu.Unlock()
+	}()
+}
+
+// startGoNB starts a GoNB on fresh loopback ports and connects to it. The
+// proxy's executor waits until it took the session setup (see onProbeReply).
+func (p *Proxy) startGoNB() (*gonbProcess, error) {
 	conn, err := NewLoopbackConnection()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "gorepro-kernel-")
+	dir, err := os.MkdirTemp(p.stateDir, "gonb-")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// GoNB reads its kernel id from a file named kernel-<id>.json.
 	file := filepath.Join(dir, "kernel-"+wire.NewID()[:12]+".json")
 	if err := conn.Write(file); err != nil {
-		return err
+		os.RemoveAll(dir)
+		return nil, err
 	}
 	ctx, cancel := context.WithCancel(p.ctx)
 	argv := append(append([]string{}, p.cfg.GoNB...), "--kernel", file)
@@ -95,6 +182,7 @@ func (p *Proxy) startGoNB() error {
 	} else {
 		cmd = exec.Command(argv[0], argv[1:]...)
 	}
+	cmd.Env = append(os.Environ(), EnvSessionDir+"="+p.sessionDir, EnvStateDir+"="+p.stateDir)
 	gonbLog := newGoNBLogFilter(p.cfg.Log)
 	cmd.Stdout, cmd.Stderr = gonbLog, gonbLog
 	// Its own process group, so that an interrupt of the proxy does not reach it.
@@ -103,38 +191,61 @@ func (p *Proxy) startGoNB() error {
 	g := &gonbProcess{cmd: cmd, conn: conn, key: []byte(conn.Key), dir: dir, ctx: ctx, cancel: cancel,
 		exited: make(chan struct{}), ready: make(chan struct{}), answered: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
-		cancel()
-		os.RemoveAll(dir)
-		return fmt.Errorf("starting GoNB (%s): %w", p.cfg.GoNB[0], err)
+		g.release()
+		return nil, fmt.Errorf("starting GoNB (%s): %w", p.cfg.GoNB[0], err)
 	}
 	go func() {
-		err := cmd.Wait()
+		g.exitErr = cmd.Wait()
 		close(g.exited)
-		if !g.expected.Load() {
-			p.gonbDied(g, err)
+		if g.expected.Load() {
+			return
+		}
+		// A live GoNB's death is gonbDied's; a starting one's, the launcher's.
+		if g.state.CompareAndSwap(gonbLive, gonbDead) {
+			p.gonbDied(g, g.exitErr)
+		} else if g.state.CompareAndSwap(gonbStarting, gonbDead) {
+			g.cancel() // stops the sockets' dial retries: nobody is there
 		}
 	}()
+	if err := p.dialGoNB(g); err != nil {
+		select {
+		case <-g.exited:
+			err = fmt.Errorf("GoNB exited while starting (%v)", g.exitErr)
+		default:
+		}
+		g.terminate(time.Second)
+		return nil, err
+	}
+	go p.probeReady(g)
+	return g, nil
+}
+
+// dialGoNB connects the proxy's sockets to g and starts relaying what it sends.
+func (p *Proxy) dialGoNB(g *gonbProcess) error {
 	idText := "gorepro-" + wire.NewID()[:12]
 	id := zmq4.SocketIdentity(idText)
 	opts := []zmq4.Option{zmq4.WithDialerRetry(50 * time.Millisecond), zmq4.WithDialerMaxRetries(1200)}
 	dial := func(s zmq4.Socket, port int) (socket, error) {
-		if err := s.Dial(conn.Endpoint(port)); err != nil {
+		if err := s.Dial(g.conn.Endpoint(port)); err != nil {
 			return socket{}, fmt.Errorf("connecting to GoNB: %w", err)
 		}
 		return newSocket(s), nil
 	}
-	if g.shell, err = dial(zmq4.NewDealer(ctx, append(opts, zmq4.WithID(id))...), conn.ShellPort); err == nil {
-		if g.stdin, err = dial(zmq4.NewDealer(ctx, append(opts, zmq4.WithID(id))...), conn.StdinPort); err == nil {
-			if g.control, err = dial(zmq4.NewDealer(ctx, append(opts, zmq4.WithID(zmq4.SocketIdentity(idText+"-control")))...), conn.ControlPort); err == nil {
-				sub := zmq4.NewSub(ctx, opts...)
-				if err = sub.SetOption(zmq4.OptionSubscribe, ""); err == nil {
-					g.iopub, err = dial(sub, conn.IOPubPort)
-				}
-			}
-		}
+	var err error
+	if g.shell, err = dial(zmq4.NewDealer(g.ctx, append(opts, zmq4.WithID(id))...), g.conn.ShellPort); err != nil {
+		return err
 	}
-	if err != nil {
-		g.terminate(time.Second)
+	if g.stdin, err = dial(zmq4.NewDealer(g.ctx, append(opts, zmq4.WithID(id))...), g.conn.StdinPort); err != nil {
+		return err
+	}
+	if g.control, err = dial(zmq4.NewDealer(g.ctx, append(opts, zmq4.WithID(zmq4.SocketIdentity(idText+"-control")))...), g.conn.ControlPort); err != nil {
+		return err
+	}
+	sub := zmq4.NewSub(g.ctx, opts...)
+	if err := sub.SetOption(zmq4.OptionSubscribe, ""); err != nil {
+		return err
+	}
+	if g.iopub, err = dial(sub, g.conn.IOPubPort); err != nil {
 		return err
 	}
 	for name, s := range map[string]socket{"shell": g.shell, "control": g.control, "stdin": g.stdin, "iopub": g.iopub} {
@@ -148,11 +259,6 @@ func (p *Proxy) startGoNB() error {
 			}
 		}(name, s)
 	}
-	p.gonbMu.Lock()
-	p.gonb = g
-	p.ready = g.ready
-	p.gonbMu.Unlock()
-	go p.probeReady(g)
 	return nil
 }
 
@@ -247,3 +353,11 @@ func (p *Proxy) onProbeReply(g *gonbProcess, channel string, msg *wire.Message) 
 		g.markReady(nil)
 	}
 }
+
+// EnvSessionDir names the variable that gives cells the kernel's session
+// directory (lib/notebook's Set and Get keep values there).
+const EnvSessionDir = "GOREPRO_SESSION_DIR"
+
+// EnvStateDir names the variable that tells the supervisor the kernel's
+// directory, which it removes if the proxy dies without removing it.
+const EnvStateDir = "GOREPRO_KERNEL_STATE_DIR"

@@ -29,6 +29,7 @@ import (
 	"io"
 	"log"
 	"os"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
@@ -71,9 +72,15 @@ type Proxy struct {
 
 	shell, control, stdin, iopub, hb socket
 
-	gonbMu sync.Mutex
-	gonb   *gonbProcess
-	ready  chan struct{} // closed when the current GoNB took the session setup (or refused it)
+	// stateDir is the kernel's private directory (0700, made by MkdirTemp,
+	// removed on exit; by the supervisor if the proxy is killed): GoNB's
+	// connection files and sessionDir, the cells' session values.
+	stateDir, sessionDir string
+
+	gonbMu  sync.Mutex
+	gonb    *gonbProcess  // nil while none is started or when the kernel is down
+	ready   chan struct{} // closed when the current launch ended: GoNB ready, or down
+	downErr error         // why no GoNB could be started (set before ready is closed)
 
 	queue chan *wire.Message
 
@@ -145,9 +152,15 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer p.closeFrontend()
-	if err := p.startGoNB(); err != nil {
-		return err
+	if p.stateDir, err = os.MkdirTemp("", "gorepro-kernel-"); err != nil {
+		return fmt.Errorf("proxy: creating the kernel's directory: %w", err)
 	}
+	defer os.RemoveAll(p.stateDir)
+	p.sessionDir = filepath.Join(p.stateDir, "session")
+	if err := os.Mkdir(p.sessionDir, 0o700); err != nil {
+		return fmt.Errorf("proxy: creating the session directory: %w", err)
+	}
+	p.launch()
 	go p.serveHeartbeat()
 	go p.serveFrontend(p.shell, "shell")
 	go p.serveFrontend(p.control, "control")
@@ -329,6 +342,9 @@ func (p *Proxy) status(req *wire.Message, state string) {
 
 // forward relays a frontend message to GoNB, remembering who asked when a reply is expected.
 func (p *Proxy) forward(msg *wire.Message, channel string, expectReply bool) {
+	// Only requests get replies: a route kept for anything else (comm_msg,
+	// comm_open, comm_close, input_reply) would never be removed.
+	expectReply = expectReply && strings.HasSuffix(msg.Type(), "_request")
 	if expectReply || msg.Type() == "execute_request" {
 		p.mu.Lock()
 		r := p.routes[msg.ID()]
@@ -339,6 +355,14 @@ func (p *Proxy) forward(msg *wire.Message, channel string, expectReply bool) {
 	g := p.currentGoNB()
 	if g == nil {
 		p.log.Printf("no GoNB to forward %s to", msg.Type())
+		p.mu.Lock()
+		delete(p.routes, msg.ID())
+		p.mu.Unlock()
+		if reply, ok := strings.CutSuffix(msg.Type(), "_request"); ok && channel != "stdin" {
+			// The client waits for a reply: say why there is none.
+			target := map[string]socket{"shell": p.shell, "control": p.control}[channel]
+			p.answer(target, msg, reply+"_reply", map[string]any{"status": "error", "ename": "KernelDown", "evalue": p.downReason()})
+		}
 		return
 	}
 	out := *msg
@@ -355,6 +379,16 @@ func (p *Proxy) forward(msg *wire.Message, channel string, expectReply bool) {
 	if err := s.send(out.Frames(g.key)); err != nil {
 		p.log.Printf("forwarding %s to GoNB: %v", msg.Type(), err)
 	}
+}
+
+// downReason says why no GoNB is there to answer.
+func (p *Proxy) downReason() string {
+	p.gonbMu.Lock()
+	defer p.gonbMu.Unlock()
+	if p.downErr != nil {
+		return p.downErr.Error()
+	}
+	return "the Go kernel (GoNB) is starting: try again in a moment"
 }
 
 func (p *Proxy) currentGoNB() *gonbProcess {
@@ -599,18 +633,26 @@ func (p *Proxy) await(msg *wire.Message, count int, done chan execResult) {
 	p.mu.Unlock()
 }
 
-// waitReady waits until the current GoNB is ready for cells and returns why
-// it cannot run them, if it took the session setup badly.
+// waitReady waits until the current launch of GoNB ended and returns why
+// cells cannot run, if they cannot: GoNB is down, or refused the setup.
 func (p *Proxy) waitReady() error {
 	p.gonbMu.Lock()
-	ready, g := p.ready, p.gonb
+	ready := p.ready
 	p.gonbMu.Unlock()
 	select {
 	case <-ready:
-		return g.setupErr
 	case <-p.ctx.Done():
 		return p.ctx.Err()
 	}
+	p.gonbMu.Lock()
+	defer p.gonbMu.Unlock()
+	if p.downErr != nil {
+		return p.downErr
+	}
+	if p.gonb == nil {
+		return errors.New("the Go kernel (GoNB) is not running")
+	}
+	return p.gonb.setupErr
 }
 
 // fromGoNB handles a message GoNB sent on one of its sockets.
@@ -771,9 +813,10 @@ func (p *Proxy) rewriteCount(msg *wire.Message, count int) {
 	}
 }
 
-// gonbDied is called when the GoNB process exits on its own: the running
-// cell gets an error and a new GoNB starts.
+// gonbDied is called when a live GoNB exits on its own: the running cell
+// gets an error at once, and a new GoNB is launched (cells wait for it).
 func (p *Proxy) gonbDied(g *gonbProcess, exitErr error) {
+	g.release()
 	p.mu.Lock()
 	shuttingDown := p.shutdown
 	waiters := p.waiting
@@ -782,12 +825,9 @@ func (p *Proxy) gonbDied(g *gonbProcess, exitErr error) {
 	if shuttingDown || p.ctx.Err() != nil {
 		return
 	}
-	reason := fmt.Errorf("the Go kernel (GoNB) exited (%v); gorepro restarted it: declarations from earlier cells are gone, run them again", exitErr)
+	reason := fmt.Errorf("the Go kernel (GoNB) exited (%v); gorepro is starting a new one: declarations from earlier cells are gone, run them again", exitErr)
 	p.log.Print(reason)
-	if err := p.startGoNB(); err != nil {
-		p.log.Printf("restarting GoNB failed: %v", err)
-		reason = fmt.Errorf("the Go kernel (GoNB) exited (%v) and could not be restarted: %v", exitErr, err)
-	}
+	p.launch()
 	for _, w := range waiters {
 		w <- execResult{died: reason}
 	}

@@ -3,11 +3,13 @@ package runner
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/printer"
 	"go/token"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -145,8 +147,13 @@ func convertValue(text, typ string) (any, error) {
 		return v, nil
 	case "float64", "float32":
 		v, err := strconv.ParseFloat(strings.TrimSpace(text), 64)
-		if err != nil {
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
 			return nil, fmt.Errorf("%q is not a number", text)
+		}
+		// NaN and ±Inf cannot be written as JSON for papermill, and a
+		// parameter that is not finite is a mistake in every notebook here.
+		if math.IsNaN(v) || math.IsInf(v, 0) || (typ == "float32" && math.Abs(v) > math.MaxFloat32) {
+			return nil, fmt.Errorf("%q is not a finite %s", text, typ)
 		}
 		return v, nil
 	case "bool":

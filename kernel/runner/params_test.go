@@ -46,7 +46,7 @@ func TestParseParametersRejectsStatements(t *testing.T) {
 
 func TestConvert(t *testing.T) {
 	declared := []Declared{{"seed", "int", "1"}, {"lr", "float64", "0.1"}, {"name", "string", `""`},
-		{"on", "bool", "false"}, {"sizes", "[]int", ""}, {"count", "uint", "1"}}
+		{"on", "bool", "false"}, {"sizes", "[]int", ""}, {"count", "uint", "1"}, {"eps", "float32", "1e-6"}}
 	tests := []struct {
 		param   Param
 		want    any
@@ -65,7 +65,15 @@ func TestConvert(t *testing.T) {
 		{Param{"on", "maybe"}, nil, "is not true or false"},
 		{Param{"sizes", "[1,"}, nil, "is not JSON"},
 		{Param{"count", "-1"}, nil, "is negative"},
-		{Param{"epochs", "3"}, nil, `parameter "epochs" is not declared by the notebook (it declares: count, lr, name, on, seed, sizes)`},
+		{Param{"lr", "NaN"}, nil, `parameter lr (float64): "NaN" is not a finite float64`},
+		{Param{"lr", "nan"}, nil, "is not a finite float64"},
+		{Param{"lr", "Inf"}, nil, "is not a finite float64"},
+		{Param{"lr", "-infinity"}, nil, "is not a finite float64"},
+		{Param{"lr", "1e400"}, nil, "is not a finite float64"},
+		{Param{"lr", "1e-400"}, 0.0, ""},
+		{Param{"eps", "1e39"}, nil, "is not a finite float32"},
+		{Param{"eps", "1e38"}, 1e38, ""},
+		{Param{"epochs", "3"}, nil, `parameter "epochs" is not declared by the notebook (it declares: count, eps, lr, name, on, seed, sizes)`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.param.Name+"="+tc.param.Value, func(t *testing.T) {

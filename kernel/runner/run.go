@@ -218,9 +218,13 @@ func runOne(p *project.Project, path string, params map[string]any, opts Options
 		LogFile:  filepath.Join(opts.OutDir, "logs", base+".log"),
 	}
 	paramFile := filepath.Join(opts.OutDir, "logs", base+".params.json")
-	data, _ := json.Marshal(params)
+	data, err := json.Marshal(params)
+	if err != nil {
+		o.Err = fmt.Sprintf("writing the parameters for papermill: %v", err)
+		return o
+	}
 	if err := os.WriteFile(paramFile, data, 0o644); err != nil {
-		o.Err = err.Error()
+		o.Err = fmt.Sprintf("writing the parameters for papermill: %v", err)
 		return o
 	}
 	absIn, _ := filepath.Abs(path)
@@ -280,24 +284,56 @@ func runOne(p *project.Project, path string, params map[string]any, opts Options
 	return o
 }
 
+// maxShownLine is how much of one output line relayCellOutput shows; the log
+// file always gets the whole line.
+const maxShownLine = 64 << 10
+
 // relayCellOutput copies papermill's output to the log file and shows the
-// notebook's own output lines (papermill --log-output) as they come.
+// notebook's own output lines (papermill --log-output) as they come. It reads
+// until r ends, whatever the lines' lengths: papermill blocks on a full pipe
+// if its output is not drained.
 func relayCellOutput(r io.Reader, logFile, show io.Writer, name string) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 1<<26)
-	for sc.Scan() {
-		line := sc.Text()
-		fmt.Fprintln(logFile, line)
-		// papermill logs cell output without a prefix and its own chatter with
-		// one; GoNB logs (klog) and prints a goroutine trace when it shuts down.
-		if isKernelNoise(line) || strings.HasPrefix(line, "Input Notebook:") || strings.HasPrefix(line, "Output Notebook:") ||
-			strings.HasPrefix(line, "Executing ") || strings.HasPrefix(line, "Ending Cell") ||
-			strings.HasPrefix(line, "Black is not installed") || strings.Contains(line, "Passed unknown parameter") ||
-			strings.TrimSpace(line) == "" {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var line []byte
+	truncated := false
+	for {
+		chunk, err := br.ReadSlice('\n')
+		_, _ = logFile.Write(chunk)
+		keep := min(max(maxShownLine-len(line), 0), len(chunk))
+		line = append(line, chunk[:keep]...)
+		truncated = truncated || keep < len(chunk)
+		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
-		fmt.Fprintf(show, "  [%s] %s\n", name, StripANSI(line))
+		if len(line) > 0 {
+			text := strings.TrimRight(string(line), "\r\n")
+			if truncated {
+				text += " … (line cut here; the whole line is in the log)"
+			}
+			showLine(show, name, text)
+		}
+		line, truncated = line[:0], false
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				// Keep draining whatever the reader still gives.
+				_, _ = io.Copy(logFile, r)
+			}
+			return
+		}
 	}
+}
+
+// showLine shows one line of papermill's output unless it is papermill's or
+// GoNB's own chatter: papermill logs cell output without a prefix and its own
+// lines with one; GoNB logs (klog) and prints a goroutine trace at shutdown.
+func showLine(show io.Writer, name, line string) {
+	if isKernelNoise(line) || strings.HasPrefix(line, "Input Notebook:") || strings.HasPrefix(line, "Output Notebook:") ||
+		strings.HasPrefix(line, "Executing ") || strings.HasPrefix(line, "Ending Cell") ||
+		strings.HasPrefix(line, "Black is not installed") || strings.Contains(line, "Passed unknown parameter") ||
+		strings.TrimSpace(line) == "" {
+		return
+	}
+	fmt.Fprintf(show, "  [%s] %s\n", name, StripANSI(line))
 }
 
 var klogLine = regexp.MustCompile(`^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ [\w.]+:\d+\]`)

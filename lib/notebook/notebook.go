@@ -10,8 +10,8 @@
 // and examples work anywhere.
 //
 // Each GoNB cell runs as a new process: Start records the notebook's start
-// time in a small file keyed by the kernel's process id, so that Finish can
-// report the seconds the whole notebook took.
+// time in the kernel session's private directory (see Set), so that Finish
+// can report the seconds the whole notebook took.
 package notebook
 
 import (
@@ -20,7 +20,6 @@ import (
 	"html"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -155,24 +154,26 @@ func Must(err error) {
 // exit is os.Exit, replaced in tests.
 var exit = os.Exit
 
-// startFile is where Start records the notebook's start time: one file per
-// kernel process (the parent of each cell's process).
-func startFile() string {
-	return filepath.Join(os.TempDir(), fmt.Sprintf("gorepro-notebook-start-%d", os.Getppid()))
-}
+// startKey is the session value where Start records the notebook's start
+// time (in the kernel's private session directory, see SessionDir).
+const startKey = "gorepro.notebook-start"
 
 var processStart = time.Now()
 
 // Start marks the beginning of a notebook run; call it in the first code cell.
+// Outside a notebook it does nothing (Elapsed counts from the process start).
 func Start() {
-	_ = os.WriteFile(startFile(), []byte(strconv.FormatInt(time.Now().UnixNano(), 10)), 0o644)
+	if gonbui.IsNotebook {
+		Must(Set(startKey, strconv.FormatInt(time.Now().UnixNano(), 10)))
+	}
 }
 
 // Elapsed returns the time since Start (in this kernel), or since this process
 // started if Start was not called.
 func Elapsed() time.Duration {
-	if data, err := os.ReadFile(startFile()); err == nil && gonbui.IsNotebook {
-		if ns, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64); err == nil {
+	var data string
+	if err := Get(startKey, &data); err == nil && gonbui.IsNotebook {
+		if ns, err := strconv.ParseInt(strings.TrimSpace(data), 10, 64); err == nil {
 			return time.Since(time.Unix(0, ns))
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -99,6 +101,7 @@ func TestOneOf(t *testing.T) {
 }
 
 func TestSession(t *testing.T) {
+	t.Setenv(EnvSessionDir, "")
 	t.Setenv("TMPDIR", t.TempDir())
 	type run struct{ Losses []float64 }
 	if err := Set("train", run{[]float64{1, 0.5}}); err != nil {
@@ -126,5 +129,103 @@ func TestProgress(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 5 || !strings.HasPrefix(lines[1], "train: 2/4 ( 50%) loss=0.5 [") || !strings.HasSuffix(lines[4], " done") {
 		t.Errorf("progress lines:\n%s", out.String())
+	}
+}
+
+// A diverged run (NaN, ±Inf) is recorded and its claims fail; Finish never
+// crashes on it, and the RESULT line keeps `<=` as it is.
+func TestFinishRecordsNonFiniteValues(t *testing.T) {
+	var exitCode int
+	exit = func(code int) { exitCode = code }
+	defer func() { exit = func(code int) { panic(code) } }()
+	out := capture(t)
+	Finish(Result{Notebook: "nb", Backend: "go", Seconds: 2,
+		Claims: []Claim{AtLeast("test accuracy", 1.0, math.NaN(), 0.9), AtMost("loss", 0.0, math.Inf(1), 1e-6)},
+		Findings: []Claim{{Name: "curve", Paper: "→ 1", Ours: []float64{0.5, math.NaN()}},
+			{Name: "neg", Paper: 0, Ours: float32(math.Inf(-1))}}})
+	if exitCode != 1 {
+		t.Errorf("exit code %d: a claim on NaN must fail", exitCode)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	last := lines[len(lines)-1]
+	if strings.Contains(last, `\u003c`) || !strings.Contains(last, `"tolerance":"<= 1e-06"`) {
+		t.Errorf("RESULT escapes HTML characters: %s", last)
+	}
+	var r Result
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(last, ResultPrefix)), &r); err != nil {
+		t.Fatalf("RESULT line %q: %v", last, err)
+	}
+	got := []any{r.Claims[0].Ours, r.Claims[1].Ours, r.Findings[0].Ours, r.Findings[1].Ours}
+	want := []any{"NaN", "+Inf", "[0.5 NaN]", "-Inf"}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("value %d recorded as %#v, want %#v", i, got[i], want[i])
+		}
+	}
+	if r.Claims[0].Holds || r.Claims[1].Holds {
+		t.Errorf("claims on NaN/Inf hold: %+v", r.Claims)
+	}
+}
+
+func TestSessionKeepsNonFiniteValues(t *testing.T) {
+	t.Setenv(EnvSessionDir, "")
+	t.Setenv("TMPDIR", t.TempDir())
+	type run struct{ Losses []float64 }
+	in := run{[]float64{1, math.NaN(), math.Inf(1)}}
+	if err := Set("diverged", in); err != nil {
+		t.Fatal(err)
+	}
+	var got run
+	if err := Get("diverged", &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Losses) != 3 || got.Losses[0] != 1 || !math.IsNaN(got.Losses[1]) || !math.IsInf(got.Losses[2], 1) {
+		t.Errorf("Get = %v", got.Losses)
+	}
+	// A later finite value replaces it.
+	if err := Set("diverged", run{[]float64{2}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Get("diverged", &got); err != nil || len(got.Losses) != 1 || got.Losses[0] != 2 {
+		t.Errorf("after a finite Set: %v, %v", got.Losses, err)
+	}
+}
+
+func TestSessionRefusesADirectoryItDidNotCreate(t *testing.T) {
+	t.Setenv(EnvSessionDir, "")
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	// Someone prepared the directory, readable by all, or as a link elsewhere.
+	if err := os.Mkdir(SessionDir(), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(SessionDir(), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := Set("x", 1); err == nil || !strings.Contains(err.Error(), "not a private directory") {
+		t.Errorf("Set into a world-writable session directory: %v", err)
+	}
+	if err := os.Remove(SessionDir()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(t.TempDir(), SessionDir()); err != nil {
+		t.Fatal(err)
+	}
+	if err := Set("x", 1); err == nil || !strings.Contains(err.Error(), "not a private directory") {
+		t.Errorf("Set through a symlinked session directory: %v", err)
+	}
+}
+
+func TestSessionDirFromTheKernel(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "session")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(EnvSessionDir, dir)
+	if err := Set("k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "k.json")); err != nil {
+		t.Errorf("the value is not in $%s: %v", EnvSessionDir, err)
 	}
 }

@@ -32,7 +32,8 @@ func Within(name string, paper, ours, tol float64) Claim {
 	return Claim{Name: name, Paper: paper, Ours: ours, Tolerance: tol, Holds: math.Abs(ours-paper) <= tol && !math.IsNaN(ours)}
 }
 
-// AtLeast is a claim that ours ≥ min; paper is the paper's number for that quantity.
+// AtLeast is a claim that ours ≥ min; paper is the paper's number for that
+// quantity. A NaN never holds.
 func AtLeast(name string, paper any, ours, min float64) Claim {
 	return Claim{Name: name, Paper: paper, Ours: ours, Tolerance: fmt.Sprintf(">= %g", min), Holds: ours >= min}
 }
@@ -86,16 +87,81 @@ func Finish(r Result) {
 			failed = append(failed, c.Name)
 		}
 	}
-	line, err := json.Marshal(r)
+	line, err := encodeResult(r)
 	if err != nil {
 		Must(fmt.Errorf("encoding the RESULT line: %w", err))
 	}
-	fmt.Fprintln(Output, ResultPrefix+string(line))
+	fmt.Fprintln(Output, ResultPrefix+line)
 	if len(failed) > 0 {
 		fmt.Fprintf(os.Stderr, "%v: %s\n", errClaims, strings.Join(failed, "; "))
 		gonbui.Sync()
 		exit(1)
 	}
+}
+
+// encodeResult is the RESULT line's JSON: one line, `<`, `>` and `&` as they
+// are (not \u003c…), and every value JSON cannot hold recorded as text
+// (see JSONValue), so that a diverged run is reported, not a crash.
+func encodeResult(r Result) (string, error) {
+	safe := func(cs []Claim) []Claim {
+		out := make([]Claim, len(cs))
+		for i, c := range cs {
+			c.Paper, c.Ours, c.Tolerance = JSONValue(c.Paper), JSONValue(c.Ours), JSONValue(c.Tolerance)
+			out[i] = c
+		}
+		return out
+	}
+	r.Claims = safe(r.Claims)
+	if r.Findings != nil {
+		r.Findings = safe(r.Findings)
+	}
+	if math.IsNaN(r.Seconds) || math.IsInf(r.Seconds, 0) {
+		r.Seconds = 0
+	}
+	return marshalJSON(r)
+}
+
+// marshalJSON encodes v on one line without HTML escaping.
+func marshalJSON(v any) (string, error) {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
+}
+
+// JSONValue returns v if JSON can hold it; a NaN or ±Inf float becomes the
+// text "NaN", "+Inf" or "-Inf", and any other value JSON cannot encode (a
+// slice with a NaN inside) its fmt rendering, such as "[0.5 NaN]".
+func JSONValue(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nonFinite(x)
+		}
+		return x
+	case float32:
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return nonFinite(float64(x))
+		}
+		return x
+	}
+	if _, err := json.Marshal(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	return v
+}
+
+func nonFinite(x float64) string {
+	switch {
+	case math.IsNaN(x):
+		return "NaN"
+	case x > 0:
+		return "+Inf"
+	}
+	return "-Inf"
 }
 
 // FormatValue prints a claim value compactly: numbers to 4 significant
@@ -111,11 +177,11 @@ func FormatValue(v any) string {
 	case string:
 		return x
 	}
-	b, err := json.Marshal(v)
+	b, err := marshalJSON(v)
 	if err != nil {
 		return fmt.Sprint(v)
 	}
-	return string(b)
+	return b
 }
 
 // FailedClaims lists the claims that do not hold, with the paper's number and ours.

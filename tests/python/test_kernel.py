@@ -513,3 +513,79 @@ def test_killed_kernel_leaves_no_gonb(fresh_kernel):
         assert not left, f"after the kernel was killed these of its processes still run: {left} (GoNB was {gonb})"
     finally:
         reap(tree)
+
+
+# ---------------------------------------------------------------------------
+# 13. A GoNB that cannot start: bounded retries, then every cell fails at once
+
+
+@pytest.fixture
+def broken_gonb_kernel(tmp_path):
+    """A kernel whose GoNB exits at once every time it is started."""
+    from kernel_helpers import running_kernel as rk
+
+    fake = tmp_path / "gonb"
+    fake.write_text("#!/bin/sh\necho 'fake GoNB: cannot start' >&2\nexit 7\n")
+    fake.chmod(0o755)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GOREPRO_GONB", str(fake))
+        with rk() as k:
+            yield k
+
+
+def test_gonb_that_cannot_start_fails_cells_and_the_kernel_answers(broken_gonb_kernel):
+    k = broken_gonb_kernel
+    start = time.monotonic()
+    cell = k.run(println_cell("never"), timeout=60)
+    assert cell.status == "error", cell.describe()
+    assert "could not be started" in cell.all_text() and "exit status 7" in cell.all_text(), cell.describe()
+    assert time.monotonic() - start < 45, "the launch retries must be bounded"
+    # Down now: the next cell fails at once, and control requests still answer.
+    start = time.monotonic()
+    again = k.run(println_cell("never again"), timeout=10)
+    assert again.status == "error" and time.monotonic() - start < 5, again.describe()
+    msg_id = k.kc.complete("fmt.Pr", 6)
+    reply = k.shell_reply(msg_id, timeout=10)
+    assert reply["content"]["status"] == "error", reply
+    assert k.kc.kernel_info(reply=True, timeout=10)["content"]["status"] == "ok"
+
+
+# ---------------------------------------------------------------------------
+# 14. Per-kernel state: one private directory, removed on every exit path
+
+STATE_CELL = '''import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	dir := os.Getenv("GOREPRO_SESSION_DIR")
+	info, err := os.Stat(dir)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("session=%s mode=%o\\n", dir, info.Mode().Perm())
+}'''
+
+
+def _session_dir(k):
+    cell = k.run(STATE_CELL).assert_ok()
+    m = re.search(r"session=(\S+) mode=(\d+)", cell.stream("stdout"))
+    assert m, cell.describe()
+    return m.group(1), m.group(2)
+
+
+@pytest.mark.parametrize("how", ["shutdown_request", "SIGKILL of the kernel"])
+def test_kernel_state_dir_is_private_and_removed(how):
+    with running_kernel() as k:
+        session, mode = _session_dir(k)
+        state = os.path.dirname(session)
+        assert os.path.basename(state).startswith("gorepro-kernel-"), session
+        assert mode == "700" and oct(os.stat(state).st_mode & 0o777) == "0o700", (session, mode)
+        if how == "SIGKILL of the kernel":
+            k.snapshot()
+            os.kill(k.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and os.path.exists(state):
+        time.sleep(0.2)
+    assert not os.path.exists(state), f"{state} is left after {how}"

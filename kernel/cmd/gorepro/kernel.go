@@ -19,6 +19,10 @@ import (
 // version is gorepro's version, shown by kernel_info.
 const version = "0.1.0"
 
+// envGoNB, if set, names the GoNB executable the kernel starts instead of
+// the venv's (to debug GoNB, or to test how the kernel copes with a broken one).
+const envGoNB = "GOREPRO_GONB"
+
 // kernelCmd runs the gorepro kernel: the Jupyter-protocol proxy in front of GoNB.
 func kernelCmd(args []string) error {
 	fs := flag.NewFlagSet("kernel", flag.ContinueOnError)
@@ -45,10 +49,14 @@ func kernelCmd(args []string) error {
 	if err != nil {
 		return err
 	}
+	gonb := p.Bin("gonb")
+	if alt := os.Getenv(envGoNB); alt != "" {
+		gonb = alt
+	}
 	return proxy.Run(ctx, proxy.Config{
 		ConnectionFile: *connFile,
 		Supervisor:     self,
-		GoNB:           append([]string{p.Bin("gonb")}, install.GoNBArgs(p)...),
+		GoNB:           append([]string{gonb}, install.GoNBArgs(p)...),
 		Log:            os.Stderr,
 		Version:        version,
 		GoNBVersion:    moduleVersion("github.com/janpfeifer/gonb"),
