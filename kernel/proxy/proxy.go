@@ -59,7 +59,13 @@ type Config struct {
 	DescribeBackend func(choice string) string
 	// GoNBVersion is shown in the kernel_info banner.
 	GoNBVersion string
+	// AllowUnsigned lets a connection file with an empty key (no message
+	// signing) be used; otherwise the kernel refuses it.
+	AllowUnsigned bool
 }
+
+// EnvAllowUnsigned names the variable that allows an empty key (Config.AllowUnsigned).
+const EnvAllowUnsigned = "GOREPRO_ALLOW_UNSIGNED"
 
 // Proxy is a running gorepro kernel.
 type Proxy struct {
@@ -82,7 +88,8 @@ type Proxy struct {
 	ready   chan struct{} // closed when the current launch ended: GoNB ready, or down
 	downErr error         // why no GoNB could be started (set before ready is closed)
 
-	queue chan *wire.Message
+	queue   chan *wire.Message
+	replays *wire.Replays // signatures of accepted frontend messages
 
 	mu        sync.Mutex
 	routes    map[string]route // request msg_id -> who asked
@@ -138,12 +145,20 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	if conn.Key == "" && !cfg.AllowUnsigned {
+		return fmt.Errorf("proxy: the connection file %s has an empty key, which turns message signing off: "+
+			"any local process could run code in this kernel; refusing (set %s=1 to allow it)", cfg.ConnectionFile, EnvAllowUnsigned)
+	}
+	if conn.Key == "" {
+		fmt.Fprintf(cfg.Log, "gorepro kernel: WARNING: message signing is off (empty key, allowed by %s=1): any local process can run code in this kernel\n", EnvAllowUnsigned)
+	}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	p := &Proxy{
 		cfg: cfg, conn: conn, key: []byte(conn.Key), ctx: ctx, stop: stop,
 		log:     log.New(cfg.Log, "gorepro kernel: ", log.LstdFlags),
 		queue:   make(chan *wire.Message, 1024),
+		replays: wire.NewReplays(1 << 16),
 		routes:  map[string]route{},
 		waiting: map[string]chan execResult{},
 		hinted:  map[string]map[string]bool{},
@@ -233,6 +248,9 @@ func (p *Proxy) serveFrontend(s socket, name string) {
 			return
 		}
 		msg, err := wire.Parse(raw.Frames, p.key)
+		if err == nil {
+			err = p.replays.Check(msg.Signature())
+		}
 		if err != nil {
 			p.log.Printf("dropped a message on %s: %v", name, err)
 			continue
@@ -345,12 +363,17 @@ func (p *Proxy) forward(msg *wire.Message, channel string, expectReply bool) {
 	// Only requests get replies: a route kept for anything else (comm_msg,
 	// comm_open, comm_close, input_reply) would never be removed.
 	expectReply = expectReply && strings.HasSuffix(msg.Type(), "_request")
-	if expectReply || msg.Type() == "execute_request" {
+	if expectReply && msg.Type() != "execute_request" { // runInGoNB routes cells
 		p.mu.Lock()
-		r := p.routes[msg.ID()]
-		r.identities = msg.Identities
-		p.routes[msg.ID()] = r
+		_, inFlight := p.routes[msg.ID()]
+		if !inFlight {
+			p.routes[msg.ID()] = route{identities: msg.Identities}
+		}
 		p.mu.Unlock()
+		if inFlight {
+			p.refuseDuplicate(msg, channel)
+			return
+		}
 	}
 	g := p.currentGoNB()
 	if g == nil {
@@ -378,6 +401,17 @@ func (p *Proxy) forward(msg *wire.Message, channel string, expectReply bool) {
 	}
 	if err := s.send(out.Frames(g.key)); err != nil {
 		p.log.Printf("forwarding %s to GoNB: %v", msg.Type(), err)
+	}
+}
+
+// refuseDuplicate answers a request whose msg_id is that of a request still
+// in flight: relaying it would hand the first request's replies to its sender.
+func (p *Proxy) refuseDuplicate(msg *wire.Message, channel string) {
+	p.log.Printf("refused a %s on %s: msg_id %q is already in flight", msg.Type(), channel, msg.ID())
+	target := map[string]socket{"shell": p.shell, "control": p.control}[channel]
+	if reply, ok := strings.CutSuffix(msg.Type(), "_request"); ok && target.Socket != nil {
+		p.answer(target, msg, reply+"_reply", map[string]any{"status": "error", "ename": "DuplicateMsgID",
+			"evalue": "msg_id " + msg.ID() + " is already in flight: every request needs a new msg_id"})
 	}
 }
 
@@ -610,9 +644,17 @@ func (p *Proxy) runInGoNB(msg *wire.Message, count int, quiet bool) {
 		routeCount = -count
 	}
 	p.mu.Lock()
-	p.routes[msg.ID()] = route{identities: msg.Identities, count: routeCount}
-	p.waiting[msg.ID()] = done
+	_, inFlight := p.routes[msg.ID()]
+	if !inFlight {
+		p.routes[msg.ID()] = route{identities: msg.Identities, count: routeCount}
+		p.waiting[msg.ID()] = done
+	}
 	p.mu.Unlock()
+	if inFlight {
+		p.publishError(msg, count, "DuplicateMsgID", "msg_id "+msg.ID()+" is already in flight: every request needs a new msg_id")
+		p.status(msg, "idle")
+		return
+	}
 	p.forward(msg, "shell", true)
 	p.await(msg, count, done)
 }

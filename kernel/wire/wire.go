@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -32,6 +33,7 @@ var (
 	ErrShort        = errors.New("wire: fewer than 5 frames after the delimiter")
 	ErrBadSignature = errors.New("wire: bad HMAC signature")
 	ErrBadHeader    = errors.New("wire: header is not a JSON object with msg_id and msg_type")
+	ErrReplay       = errors.New("wire: a message with this signature was seen before (replayed)")
 )
 
 // Header is a message header (and parent header).
@@ -53,8 +55,9 @@ type Message struct {
 	// Buffers are the binary frames after the content.
 	Buffers [][]byte
 
-	header Header
-	parent Header
+	header    Header
+	parent    Header
+	signature string
 }
 
 // Parse splits frames into a Message, verifying the signature with key (an
@@ -71,13 +74,15 @@ func Parse(frames [][]byte, key []byte) (*Message, error) {
 	if len(rest) < 5 {
 		return nil, ErrShort
 	}
+	sig := bytes.ToLower(rest[0])
 	if len(key) > 0 {
 		want := Sign(key, rest[1], rest[2], rest[3], rest[4])
-		if !hmac.Equal([]byte(want), bytes.ToLower(rest[0])) {
+		if !hmac.Equal([]byte(want), sig) {
 			return nil, ErrBadSignature
 		}
 	}
 	m := &Message{
+		signature:    string(sig),
 		Identities:   frames[:i],
 		Header:       json.RawMessage(rest[1]),
 		ParentHeader: json.RawMessage(rest[2]),
@@ -120,6 +125,46 @@ func orEmpty(raw json.RawMessage) []byte {
 		return []byte("{}")
 	}
 	return raw
+}
+
+// Signature is the signature the message arrived with (lower-case hex; empty
+// when unsigned or built here).
+func (m *Message) Signature() string { return m.signature }
+
+// Replays remembers the signatures of accepted messages so that a message
+// seen before is refused, as jupyter_client's digest history does: an
+// observer of a signed message cannot make the kernel act on it again. It
+// holds at most max signatures, forgetting the oldest.
+type Replays struct {
+	mu    sync.Mutex
+	seen  map[string]struct{}
+	order []string
+	next  int
+}
+
+// NewReplays returns a history of at most max signatures.
+func NewReplays(max int) *Replays {
+	return &Replays{seen: make(map[string]struct{}, max), order: make([]string, max)}
+}
+
+// Check records sig and reports an error if it was recorded before. An empty
+// signature (an unsigned session) is not tracked.
+func (r *Replays) Check(sig string) error {
+	if sig == "" {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.seen[sig]; dup {
+		return ErrReplay
+	}
+	if old := r.order[r.next]; old != "" {
+		delete(r.seen, old)
+	}
+	r.order[r.next] = sig
+	r.seen[sig] = struct{}{}
+	r.next = (r.next + 1) % len(r.order)
+	return nil
 }
 
 // Type is the header's msg_type.

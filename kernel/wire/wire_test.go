@@ -142,3 +142,39 @@ func TestSibling(t *testing.T) {
 		t.Error("the sibling reuses the message's msg_id")
 	}
 }
+
+func TestReplays(t *testing.T) {
+	r := NewReplays(3)
+	for _, sig := range []string{"a", "b", "c"} {
+		if err := r.Check(sig); err != nil {
+			t.Fatalf("first %s: %v", sig, err)
+		}
+	}
+	if err := r.Check("b"); !errors.Is(err, ErrReplay) {
+		t.Errorf("replayed b: %v, want ErrReplay", err)
+	}
+	if err := r.Check(""); err != nil {
+		t.Errorf("unsigned: %v", err)
+	}
+	if err := r.Check(""); err != nil {
+		t.Errorf("unsigned again: %v (not tracked)", err)
+	}
+	// A fourth signature pushes out the oldest.
+	if err := r.Check("d"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Check("a"); err != nil {
+		t.Errorf("a after it was forgotten: %v", err)
+	}
+}
+
+func TestParseKeepsTheSignature(t *testing.T) {
+	frames := sample(t).Frames(key)
+	m, err := Parse(frames, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := string(frames[2]); m.Signature() != want || want == "" {
+		t.Errorf("Signature() = %q, want %q", m.Signature(), want)
+	}
+}

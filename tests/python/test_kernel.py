@@ -589,3 +589,67 @@ def test_kernel_state_dir_is_private_and_removed(how):
     while time.monotonic() < deadline and os.path.exists(state):
         time.sleep(0.2)
     assert not os.path.exists(state), f"{state} is left after {how}"
+
+
+# ---------------------------------------------------------------------------
+# 15. Replays, duplicate msg_ids, an empty key
+
+
+def test_replayed_message_is_dropped(fresh_kernel):
+    k = fresh_kernel
+    kc = k.kc
+    msg = kc.session.msg("kernel_info_request", {})
+    frames = kc.session.serialize(msg)
+    kc.shell_channel.socket.send_multipart(frames)
+    first = k.shell_reply(msg["header"]["msg_id"], timeout=10)
+    assert first["content"]["status"] == "ok"
+    kc.shell_channel.socket.send_multipart(frames)  # the same signed frames again
+    with pytest.raises(AssertionError):
+        k.shell_reply(msg["header"]["msg_id"], timeout=3)
+    assert_alive(k, "a replayed message")
+
+
+def test_duplicate_msg_id_in_flight_is_refused(fresh_kernel):
+    """Two requests with one msg_id: the second must not take the first's replies."""
+    k = fresh_kernel
+    kc = k.kc
+    k.run(println_cell("warm")).assert_ok()
+    first = kc.session.msg("complete_request", {"code": "fmt.Pr", "cursor_pos": 6})
+    second = kc.session.msg("inspect_request", {"code": "fmt.Println", "cursor_pos": 5, "detail_level": 0})
+    second["header"]["msg_id"] = first["header"]["msg_id"]
+    kc.shell_channel.send(first)
+    kc.shell_channel.send(second)
+    replies = []
+    deadline = time.monotonic() + 60
+    while len(replies) < 2 and time.monotonic() < deadline:
+        try:
+            m = kc.get_shell_msg(timeout=1)
+        except Exception:
+            continue
+        if m["parent_header"].get("msg_id") == first["header"]["msg_id"]:
+            replies.append(m)
+    types = sorted(m["msg_type"] for m in replies)
+    assert types == ["complete_reply", "inspect_reply"], [fmt_msg(m) for m in replies]
+    inspect = next(m for m in replies if m["msg_type"] == "inspect_reply")
+    assert inspect["content"]["status"] == "error" and "already in flight" in inspect["content"]["evalue"], inspect
+    complete = next(m for m in replies if m["msg_type"] == "complete_reply")
+    assert complete["content"]["status"] == "ok", complete
+
+
+def test_empty_key_is_refused(tmp_path):
+    """An empty key turns signing off: the kernel refuses to start with one."""
+    import json as _json
+    import subprocess
+
+    conn = tmp_path / "kernel.json"
+    conn.write_text(_json.dumps({"transport": "tcp", "ip": "127.0.0.1", "shell_port": 45001, "iopub_port": 45002,
+                                 "stdin_port": 45003, "control_port": 45004, "hb_port": 45005, "key": "",
+                                 "signature_scheme": "hmac-sha256"}))
+    from kernel_helpers import kernel_environ
+
+    env = {**os.environ, **kernel_environ()}
+    env.pop("GOREPRO_ALLOW_UNSIGNED", None)
+    res = subprocess.run([str(VENV / "bin" / "gorepro"), "kernel", "--connection-file", str(conn)],
+                         env=env, capture_output=True, text=True, timeout=30)
+    assert res.returncode != 0, res
+    assert "empty key" in res.stderr and "GOREPRO_ALLOW_UNSIGNED" in res.stderr, res.stderr

@@ -57,6 +57,7 @@ func kernelCmd(args []string) error {
 		ConnectionFile: *connFile,
 		Supervisor:     self,
 		GoNB:           append([]string{gonb}, install.GoNBArgs(p)...),
+		AllowUnsigned:  os.Getenv(proxy.EnvAllowUnsigned) == "1",
 		Log:            os.Stderr,
 		Version:        version,
 		GoNBVersion:    moduleVersion("github.com/janpfeifer/gonb"),
