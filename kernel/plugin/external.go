@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 )
 
@@ -71,8 +73,15 @@ func ListExternal() []string {
 	return names
 }
 
+// MaxExternalOutput bounds what an external plugin may write on stdout and
+// on stderr (each): past it the plugin is stopped and the cell fails.
+const MaxExternalOutput = 64 << 20
+
 // RunExternal runs an external plugin: the Request as JSON on stdin, an
-// ExternalReply as JSON on stdout, within ExternalTimeout or until ctx is done.
+// ExternalReply as JSON on stdout, within ExternalTimeout or until ctx is
+// done. The plugin runs in a process group of its own; on a timeout, an
+// interrupt or too much output the whole group is killed, so nothing it
+// started keeps running.
 func RunExternal(ctx context.Context, path string, req *Request) (*Response, error) {
 	input, err := json.Marshal(req)
 	if err != nil {
@@ -80,14 +89,27 @@ func RunExternal(ctx context.Context, path string, req *Request) (*Response, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, ExternalTimeout)
 	defer cancel()
+	ctx, overflow := context.WithCancelCause(ctx)
+	defer overflow(nil)
 	cmd := exec.CommandContext(ctx, path)
 	cmd.Stdin = bytes.NewReader(input)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	stdout := &limitedBuffer{name: "stdout", stop: overflow}
+	stderr := &limitedBuffer{name: "stderr", stop: overflow}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = time.Second
 	runErr := cmd.Run()
-	if ctx.Err() != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if cmd.Process != nil {
+		// Whatever the plugin left running in its group goes with it.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	if cause := context.Cause(ctx); ctx.Err() != nil {
+		var tooMuch *outputLimitError
+		switch {
+		case errors.As(cause, &tooMuch):
+			return nil, fmt.Errorf("external plugin %s: %w", path, tooMuch)
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
 			return nil, fmt.Errorf("external plugin %s timed out after %s", path, ExternalTimeout)
 		}
 		return nil, fmt.Errorf("external plugin %s interrupted", path)
@@ -96,7 +118,7 @@ func RunExternal(ctx context.Context, path string, req *Request) (*Response, err
 		return nil, fmt.Errorf("external plugin %s: %v%s", path, runErr, tail(stderr.String()))
 	}
 	var reply ExternalReply
-	dec := json.NewDecoder(&stdout)
+	dec := json.NewDecoder(&stdout.buf)
 	if err := dec.Decode(&reply); err != nil {
 		return nil, fmt.Errorf("external plugin %s wrote no valid JSON reply: %v%s", path, err, tail(stderr.String()))
 	}
@@ -104,6 +126,38 @@ func RunExternal(ctx context.Context, path string, req *Request) (*Response, err
 		return nil, errors.New(reply.Error)
 	}
 	return &reply.Response, nil
+}
+
+// outputLimitError says which stream of a plugin went past MaxExternalOutput.
+type outputLimitError struct{ stream string }
+
+func (e *outputLimitError) Error() string {
+	return fmt.Sprintf("wrote more than %d MiB on %s: stopped", MaxExternalOutput>>20, e.stream)
+}
+
+// limitedBuffer keeps at most MaxExternalOutput bytes; one more stops the plugin.
+type limitedBuffer struct {
+	name string
+	stop context.CancelCauseFunc
+	mu   sync.Mutex
+	buf  bytes.Buffer
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf.Len()+len(p) > MaxExternalOutput {
+		err := &outputLimitError{stream: b.name}
+		b.stop(err)
+		return 0, err
+	}
+	return b.buf.Write(p)
+}
+
+func (b *limitedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func tail(stderr string) string {

@@ -6,7 +6,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -25,6 +27,10 @@ func externalDir(t *testing.T) string {
 		ExternalPrefix + "garbage":  "#!/bin/sh\necho not json\n",
 		ExternalPrefix + "crash":    "#!/bin/sh\necho 'it broke' >&2\nexit 3\n",
 		ExternalPrefix + "bad.name": "#!/bin/sh\n",
+		// Starts a grandchild that would outlive a kill of the plugin alone.
+		ExternalPrefix + "forks": "#!/bin/sh\nsleep 300 &\necho $! > \"$GOREPRO_TEST_PIDFILE\"\nwait\n",
+		// Floods stdout; head stops it after 100 MiB if nothing else does.
+		ExternalPrefix + "flood": "#!/bin/sh\nyes xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx | head -c 104857600\n",
 	}
 	for name, text := range scripts {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o755); err != nil {
@@ -46,7 +52,7 @@ func externalDir(t *testing.T) string {
 func TestExternalPlugins(t *testing.T) {
 	dir := externalDir(t)
 
-	if got, want := ListExternal(), []string{"crash", "echo", "garbage", "sleepy"}; !reflect.DeepEqual(got, want) {
+	if got, want := ListExternal(), []string{"crash", "echo", "flood", "forks", "garbage", "sleepy"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("ListExternal() = %q, want %q", got, want)
 	}
 	for name, want := range map[string]bool{"echo": true, "sleepy": true, "noexec": false, "folder": false, "bad.name": false, "missing": false, "../echo": false} {
@@ -118,6 +124,44 @@ func TestExternalPlugins(t *testing.T) {
 		sleepy, _ := LookupExternal("sleepy")
 		if _, err := RunExternal(ctx, sleepy, &Request{Name: "sleepy"}); err == nil || !strings.Contains(err.Error(), "interrupted") {
 			t.Fatalf("error = %v, want interrupted", err)
+		}
+	})
+
+	t.Run("timeout kills the process group", func(t *testing.T) {
+		defer func(old time.Duration) { ExternalTimeout = old }(ExternalTimeout)
+		ExternalTimeout = 500 * time.Millisecond
+		pidFile := filepath.Join(t.TempDir(), "pid")
+		t.Setenv("GOREPRO_TEST_PIDFILE", pidFile)
+		forks, _ := LookupExternal("forks")
+		if _, err := RunExternal(context.Background(), forks, &Request{Name: "forks"}); err == nil || !strings.Contains(err.Error(), "timed out") {
+			t.Fatalf("error = %v, want a timeout", err)
+		}
+		data, err := os.ReadFile(pidFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+			if err != nil || !strings.Contains(string(stat), "(sleep)") || strings.Contains(string(stat), ") Z ") {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		t.Errorf("the plugin's child %d outlived its timeout", pid)
+	})
+
+	t.Run("output is bounded", func(t *testing.T) {
+		flood, _ := LookupExternal("flood")
+		start := time.Now()
+		_, err := RunExternal(context.Background(), flood, &Request{Name: "flood"})
+		if err == nil || !strings.Contains(err.Error(), "wrote more than 64 MiB on stdout") {
+			t.Fatalf("error = %v, want the output limit", err)
+		}
+		if elapsed := time.Since(start); elapsed > 30*time.Second {
+			t.Errorf("took %s", elapsed)
 		}
 	})
 }
