@@ -25,6 +25,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/modfile"
+
 	"github.com/gorepro/gorepro/kernel/runner"
 )
 
@@ -33,6 +35,9 @@ var (
 	gorepro string
 	// modCache is the fresh module cache the notebooks run with.
 	modCache string
+	// cacheDir is the fresh cache of computed results (checkpoints) they run
+	// with: today's code computes every number, none is read from a cache.
+	cacheDir string
 )
 
 func TestMain(m *testing.M) {
@@ -52,6 +57,7 @@ func TestMain(m *testing.M) {
 		panic("building gorepro: " + err.Error() + "\n" + string(out))
 	}
 	modCache = filepath.Join(dir, "gomodcache")
+	cacheDir = filepath.Join(dir, "cache")
 	// Setup's download of the pinned modules (kernel/install.DownloadModules),
 	// with the proxy; -modcacherw lets the directory be removed afterwards.
 	download := exec.Command("go", "mod", "download")
@@ -78,7 +84,7 @@ func env() []string {
 	venv := filepath.Join(root, ".venv")
 	return append(os.Environ(), "GOREPRO_ROOT="+root, "GOREPRO_VENV="+venv, "GOMLX_NO_AUTO_INSTALL=1",
 		"PATH="+filepath.Join(venv, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"),
-		"GOMODCACHE="+modCache, "GOPROXY=off")
+		"GOMODCACHE="+modCache, "GOPROXY=off", "GOREPRO_CACHE_DIR="+cacheDir)
 }
 
 type result struct {
@@ -275,11 +281,13 @@ func TestLabServes(t *testing.T) {
 }
 
 // TestGrokkingNotebook runs the grokking reproduction's quick profile: every
-// claim must hold (checkpoints under build/cache/grokking are read back when
-// a previous run finished them).
+// claim must hold, with every run trained now (a fresh cache directory).
 func TestGrokkingNotebook(t *testing.T) {
 	needE2E(t)
 	nb, r := runNotebook(t, "notebooks/grokking_stablemax.ipynb")
+	if r.FromCache {
+		t.Error("results were read from a cache: the end-to-end test must run today's code")
+	}
 	if len(r.Claims) < 4 {
 		t.Errorf("%d claims, want at least 4 (softmax collapse, no generalisation, StableMax, ⊥Grad)", len(r.Claims))
 	}
@@ -376,7 +384,9 @@ func TestFailureDetailsInReport(t *testing.T) {
 	if res.code == 0 {
 		t.Fatal("exit 0")
 	}
-	_ = res
+	if !strings.Contains(res.stderr, `parameter "profile"`) {
+		t.Errorf("stderr should name the parameter the notebooks do not declare: %q", res.stderr)
+	}
 	md, err := os.ReadFile(filepath.Join(out, "report.md"))
 	if err == nil {
 		t.Fatalf("the run should stop before executing: -p profile applies to notebooks without that parameter\n%s", md)
@@ -433,9 +443,28 @@ func TestDoctorJSON(t *testing.T) {
 	if !avail["go"] || !avail["xla:cpu"] {
 		t.Errorf("available: %v, want go and xla:cpu", avail)
 	}
-	for _, k := range []string{"gomlx", "papermill", "jupyterlab", "gonb (kernel)"} {
+	for _, k := range []string{"papermill", "jupyterlab", "gonb (kernel)"} {
 		if v := doc.Versions[k]; v == "" || v == "missing" {
 			t.Errorf("version of %s: %q", k, v)
+		}
+	}
+	// The binary's module versions are exactly go.mod's pins.
+	data, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod, err := modfile.Parse("go.mod", data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pins := map[string]string{}
+	for _, r := range mod.Require {
+		pins[r.Mod.Path] = r.Mod.Version
+	}
+	for name, module := range map[string]string{"gomlx": "github.com/gomlx/gomlx", "gomlx/compute": "github.com/gomlx/compute",
+		"go-xla": "github.com/gomlx/go-xla", "gonb (library)": "github.com/janpfeifer/gonb", "gonum/plot": "gonum.org/v1/plot"} {
+		if got, want := doc.Versions[name], pins[module]; got != want || want == "" {
+			t.Errorf("doctor reports %s %q; go.mod pins %s %q", name, got, module, want)
 		}
 	}
 	if doc.Kernelspecs["gorepro"] == "" || doc.Kernelspecs["gonb"] == "" {

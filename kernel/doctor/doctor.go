@@ -149,7 +149,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // WriteText writes the report for people.
 func (r *Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "BACKEND\tAVAILABLE\tDEVICES\tPJRT\tDETAILS")
+	fmt.Fprintln(tw, "BACKEND\tAVAILABLE\tDEVICES\tPJRT\tFLOAT32 MATMUL\tDETAILS")
 	for _, b := range r.Backends {
 		avail := "no"
 		if b.Available {
@@ -162,14 +162,17 @@ func (r *Report) WriteText(w io.Writer) error {
 		if b.Available {
 			details = b.Check
 		}
-		devices, pjrtV := "-", "-"
+		devices, pjrtV, precision := "-", "-", "-"
+		if b.Precision != "" {
+			precision = b.Precision
+		}
 		if b.Devices > 0 {
 			devices = fmt.Sprint(b.Devices)
 		}
 		if b.PJRTVersion != "" {
 			pjrtV = b.PJRTVersion
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", b.Name, avail, devices, pjrtV, details)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", b.Name, avail, devices, pjrtV, precision, details)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

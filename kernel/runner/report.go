@@ -81,6 +81,12 @@ func summary(o Outcome) (backend, profile, held, secs string) {
 	backend, profile, held, secs = "–", "–", "–", "–"
 	if r := o.Result; r != nil {
 		backend, secs = r.Backend, fmt.Sprintf("%.1f", r.Seconds)
+		if r.Precision != "" && r.Precision != "float32" {
+			backend += " (" + r.Precision + ")"
+		}
+		if r.FromCache {
+			secs += " (some runs read from cache)"
+		}
 		if r.Profile != "" {
 			profile = r.Profile
 		}

@@ -8,8 +8,10 @@
 //	xla:cuda              a JAX CUDA PJRT plugin found in an installed Python environment
 //	xla:/abs/plugin.so    any PJRT plugin, by absolute path
 //
-// Options follow the name after commas, as in GoMLX: "xla:cuda,tf32=false"
-// asks XLA for full float32 precision in every dot product.
+// Options follow the name after commas, as in GoMLX. Float32 matmuls run at
+// full float32 precision on every backend by default, as PyTorch's do (go-xla
+// alone would let CUDA use TF32 tensor cores, which changes the 4th digit of
+// a training loss): "xla:cuda,tf32=true" opts into TF32 for speed.
 //
 // The spec comes, in order of precedence, from the caller (a notebook's
 // `backend` parameter), from $GOMLX_BACKEND, or from the default: xla:cpu when
@@ -63,12 +65,50 @@ func (s Spec) String() string {
 }
 
 // Config returns the configuration string GoMLX's compute.NewWithConfig takes:
-// the plugin by absolute path, so go-xla neither searches nor downloads.
+// the plugin by absolute path, so go-xla neither searches nor downloads, and
+// tf32=false unless the spec asks for TF32 (see Precision).
 func (s Spec) Config() string {
 	if s.Name == Go {
 		return strings.Join(append([]string{"go"}, s.Options...), ",")
 	}
-	return "xla:" + strings.Join(append([]string{s.PluginPath}, s.Options...), ",")
+	options := s.Options
+	if _, set := tf32Option(options); !set {
+		options = append(slices.Clip(options), "tf32=false")
+	}
+	return "xla:" + strings.Join(append([]string{s.PluginPath}, options...), ",")
+}
+
+// Precision names the precision float32 matrix products run at on this
+// backend: "float32" (full, the default everywhere) or "tf32" (opted into
+// with tf32=true; only CUDA GPUs have TF32).
+func (s Spec) Precision() string {
+	if on, _ := tf32Option(s.Options); on && s.IsXLA() {
+		return "tf32"
+	}
+	return "float32"
+}
+
+// PrecisionOf is Spec.Precision for a spec as a user writes it
+// ("xla:cuda,tf32=true"), without resolving it; "" for the default.
+func PrecisionOf(spec string) string {
+	name, options := splitSpec(spec)
+	return Spec{Name: name, Options: options}.Precision()
+}
+
+// tf32Option reads a tf32 option ("tf32", "tf32=true|false", "notf32").
+func tf32Option(options []string) (on, set bool) {
+	for _, opt := range options {
+		key, value, hasValue := strings.Cut(opt, "=")
+		switch {
+		case key == "notf32":
+			on, set = false, true
+		case key == "tf32" && !hasValue:
+			on, set = true, true
+		case key == "tf32":
+			on, set = value == "true" || value == "1", true
+		}
+	}
+	return on, set
 }
 
 // IsXLA reports whether the spec names an XLA (PJRT) backend.
@@ -207,4 +247,15 @@ func MustNew(choice string) compute.Backend {
 		panic(err)
 	}
 	return b
+}
+
+// Identity describes a created backend by everything that changes the
+// numbers it computes: its name, GoMLX's description (platform, plugin) and
+// the float32 matmul precision. Caches of computed results key on it.
+func Identity(b compute.Backend) string {
+	id := b.Name() + " | " + b.Description()
+	if tf32, known := tf32Of(b); known {
+		id += fmt.Sprintf(" | tf32=%t", tf32)
+	}
+	return id
 }

@@ -143,8 +143,11 @@ func TestSpecConfig(t *testing.T) {
 		str  string
 	}{
 		{Spec{Name: Go}, "go", "go"},
-		{Spec{Name: XLACPU, PluginPath: "/p/cpu.so"}, "xla:/p/cpu.so", "xla:cpu"},
+		{Spec{Name: XLACPU, PluginPath: "/p/cpu.so"}, "xla:/p/cpu.so,tf32=false", "xla:cpu"},
+		{Spec{Name: XLACUDA, PluginPath: "/p/cuda.so"}, "xla:/p/cuda.so,tf32=false", "xla:cuda"},
 		{Spec{Name: XLACUDA, PluginPath: "/p/cuda.so", Options: []string{"tf32=false"}}, "xla:/p/cuda.so,tf32=false", "xla:cuda,tf32=false"},
+		{Spec{Name: XLACUDA, PluginPath: "/p/cuda.so", Options: []string{"tf32=true"}}, "xla:/p/cuda.so,tf32=true", "xla:cuda,tf32=true"},
+		{Spec{Name: XLACUDA, PluginPath: "/p/cuda.so", Options: []string{"tf32"}}, "xla:/p/cuda.so,tf32", "xla:cuda,tf32"},
 	}
 	for _, tc := range tests {
 		if got := tc.spec.Config(); got != tc.want {
@@ -153,6 +156,35 @@ func TestSpecConfig(t *testing.T) {
 		if got := tc.spec.String(); got != tc.str {
 			t.Errorf("String() = %q, want %q", got, tc.str)
 		}
+	}
+}
+
+// Full float32 is the default everywhere: TF32 only when asked for.
+func TestPrecision(t *testing.T) {
+	for spec, want := range map[string]string{
+		"": "float32", "go": "float32", "xla:cpu": "float32", "xla:cuda": "float32", "xla:cuda,tf32=false": "float32",
+		"xla:cuda,tf32=true": "tf32", "xla:cuda,tf32": "tf32", "xla:cuda,tf32=true,notf32": "float32",
+	} {
+		if got := PrecisionOf(spec); got != want {
+			t.Errorf("PrecisionOf(%q) = %q, want %q", spec, got, want)
+		}
+	}
+}
+
+// The created backend has TF32 off unless asked for, and Identity says so.
+func TestCreatedBackendPrecision(t *testing.T) {
+	if _, err := Resolve(XLACPU); err != nil {
+		t.Skipf("xla:cpu not found: %v", err)
+	}
+	for choice, want := range map[string]string{"xla:cpu": "tf32=false", "xla:cpu,tf32=true": "tf32=true"} {
+		b, _, err := New(choice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id := Identity(b); !strings.HasSuffix(id, want) {
+			t.Errorf("Identity(%s) = %q, want it to end in %q", choice, id, want)
+		}
+		b.Finalize()
 	}
 }
 

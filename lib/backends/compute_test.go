@@ -23,7 +23,7 @@ func available(t *testing.T) []string {
 		t.Logf("xla:cpu not tested: %v", err)
 	}
 	if _, err := Resolve(XLACUDA); err == nil {
-		names = append(names, XLACUDA, XLACUDA+",tf32=false")
+		names = append(names, XLACUDA, XLACUDA+",tf32=true")
 	}
 	return names
 }

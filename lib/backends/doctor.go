@@ -30,6 +30,8 @@ type Status struct {
 	PJRTVersion string `json:"pjrt_version,omitempty"`
 	// Description is GoMLX's description of the backend.
 	Description string `json:"description,omitempty"`
+	// Precision is what float32 matrix products run at: "float32" (full) or "tf32".
+	Precision string `json:"precision,omitempty"`
 	// Devices is the number of addressable devices.
 	Devices int `json:"devices,omitempty"`
 	// Check is the result of a small computation run on it (2+3 on the device).
@@ -75,6 +77,7 @@ func diagnoseOne(l *Locator, name string, st Status) Status {
 		return st
 	}
 	st.Plugin, st.PluginSource = spec.PluginPath, spec.PluginSource
+	st.Precision = spec.Precision()
 	if spec.IsXLA() {
 		v, err := pluginVersion(spec.PluginPath)
 		if err != nil {

@@ -5,6 +5,8 @@ package backends
 import (
 	"errors"
 
+	"github.com/gomlx/compute"
+
 	// Registers the pure-Go backend ("go").
 	_ "github.com/gomlx/compute/gobackend"
 )
@@ -15,3 +17,5 @@ const xlaCompiledIn = false
 func pluginVersion(string) (string, error) {
 	return "", errors.New("built without XLA support (noxla tag or CGO_ENABLED=0)")
 }
+
+func tf32Of(compute.Backend) (on, known bool) { return false, false }

@@ -5,10 +5,11 @@ package backends
 import (
 	"fmt"
 
+	"github.com/gomlx/compute"
 	// Registers the pure-Go backend ("go").
 	_ "github.com/gomlx/compute/gobackend"
 	// Registers the XLA backend ("xla") without go-xla's auto-installer.
-	_ "github.com/gomlx/go-xla/compute/xla"
+	"github.com/gomlx/go-xla/compute/xla"
 	"github.com/gomlx/go-xla/pjrt"
 )
 
@@ -28,4 +29,12 @@ func pluginVersion(path string) (version string, err error) {
 	}
 	major, minor := p.Version()
 	return fmt.Sprintf("%d.%d", major, minor), nil
+}
+
+// tf32Of reports whether an XLA backend lets float32 matmuls use TF32.
+func tf32Of(b compute.Backend) (on, known bool) {
+	if x, ok := b.(*xla.Backend); ok {
+		return x.DotGeneralUseTF32, true
+	}
+	return false, false
 }

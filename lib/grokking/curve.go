@@ -1,37 +1,38 @@
 package grokking
 
 import (
-	"encoding/json"
+	"bytes"
+	"encoding/gob"
 	"errors"
 	"fmt"
-	"os"
 )
 
-// The metric curve of a checkpointed run is saved beside the checkpoint, so a
-// resumed run reports the whole curve.
-
-func saveCurve(path string, run *Run) error {
-	data, err := json.Marshal(run.Curve)
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return fmt.Errorf("grokking: saving the curve: %w", err)
-	}
-	return os.Rename(tmp, path)
+// savedRun is what a checkpoint holds beside the training state (as the
+// trainer's extra data, written in the same file): the metric curve up to
+// the checkpoint and the training time so far, so that a resumed or cached
+// run reports the whole curve and its real ms/epoch. gob keeps NaN and ±Inf,
+// which a diverging run produces.
+type savedRun struct {
+	Curve         []Point
+	TrainMs       float64
+	TrainedEpochs int
 }
 
-func loadCurve(path string, run *Run) error {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
+func (s savedRun) encode() ([]byte, error) {
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(s); err != nil {
+		return nil, fmt.Errorf("grokking: encoding the run: %w", err)
 	}
-	if err != nil {
-		return fmt.Errorf("grokking: loading the curve: %w", err)
+	return buf.Bytes(), nil
+}
+
+func decodeSavedRun(data []byte) (savedRun, error) {
+	var s savedRun
+	if len(data) == 0 {
+		return s, errors.New("the checkpoint holds no metric curve")
 	}
-	if err := json.Unmarshal(data, &run.Curve); err != nil {
-		return fmt.Errorf("grokking: curve %s is unreadable: %w", path, err)
+	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&s); err != nil {
+		return s, fmt.Errorf("the metric curve is unreadable: %w", err)
 	}
-	return nil
+	return s, nil
 }

@@ -6,9 +6,11 @@
 package grokking
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -18,6 +20,7 @@ import (
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 
+	"github.com/gorepro/gorepro/lib/backends"
 	"github.com/gorepro/gorepro/lib/data"
 	"github.com/gorepro/gorepro/lib/stablemax"
 	"github.com/gorepro/gorepro/lib/train"
@@ -127,8 +130,14 @@ type Run struct {
 	Config  Config
 	Curve   []Point
 	Seconds float64
-	// MsPerEpoch is the training time per epoch, metrics excluded.
+	// MsPerEpoch is the training time per epoch, metrics excluded, over every
+	// epoch trained for this run (in this process or before a resume).
 	MsPerEpoch float64
+	// FromCache is true when the whole run was read from its checkpoint: no
+	// epoch was trained by this call. ResumedAt is the epoch a checkpoint
+	// restored (0 for a fresh start).
+	FromCache bool
+	ResumedAt int
 }
 
 // Final is the last point of the curve.
@@ -254,13 +263,26 @@ func Train(b compute.Backend, cfg Config, checkpointDir string, progress func(Po
 	}
 	run := &Run{Config: cfg}
 	var ckpt string
+	var saved savedRun
 	if checkpointDir != "" {
-		ckpt = filepath.Join(checkpointDir, cfg.Name()+".ckpt")
-		if _, err := tr.Load(ckpt); err != nil {
+		ckpt = filepath.Join(checkpointDir, cfg.CacheKey(b)+".ckpt")
+		extra, found, err := tr.Load(ckpt)
+		if err != nil {
 			return nil, err
 		}
-		if err := loadCurve(ckpt+".json", run); err != nil {
-			return nil, err
+		switch {
+		case found && tr.Steps() > cfg.Epochs:
+			// A longer run of the same configuration: train this one afresh,
+			// without a checkpoint, so that the longer one is kept.
+			if tr, err = train.New(b, model, opt, cfg.StepsPerCall, xTrain, yTrain); err != nil {
+				return nil, err
+			}
+			ckpt = ""
+		case found:
+			if saved, err = decodeSavedRun(extra); err != nil {
+				return nil, fmt.Errorf("grokking: checkpoint %s: %w", ckpt, err)
+			}
+			run.Curve, run.ResumedAt = saved.Curve, tr.Steps()
 		}
 	}
 	measure := func() error {
@@ -285,29 +307,31 @@ func Train(b compute.Backend, cfg Config, checkpointDir string, progress func(Po
 		}
 	}
 	start := time.Now()
-	trained := 0
 	for tr.Steps() < cfg.Epochs {
 		n := min(cfg.EvalEvery-tr.Steps()%cfg.EvalEvery, cfg.Epochs-tr.Steps())
 		t0 := time.Now()
 		if err := tr.Run(n); err != nil {
 			return nil, err
 		}
-		run.MsPerEpoch += float64(time.Since(t0).Microseconds()) / 1000
-		trained += n
+		saved.TrainMs += float64(time.Since(t0).Microseconds()) / 1000
+		saved.TrainedEpochs += n
 		if err := measure(); err != nil {
 			return nil, err
 		}
 		if ckpt != "" {
-			if err := tr.Save(ckpt); err != nil {
+			saved.Curve = run.Curve
+			extra, err := saved.encode()
+			if err != nil {
 				return nil, err
 			}
-			if err := saveCurve(ckpt+".json", run); err != nil {
+			if err := tr.Save(ckpt, extra); err != nil {
 				return nil, err
 			}
 		}
 	}
-	if trained > 0 {
-		run.MsPerEpoch /= float64(trained)
+	run.FromCache = run.ResumedAt > 0 && run.ResumedAt >= cfg.Epochs
+	if saved.TrainedEpochs > 0 {
+		run.MsPerEpoch = saved.TrainMs / float64(saved.TrainedEpochs)
 	}
 	run.Seconds = time.Since(start).Seconds()
 	return run, nil
@@ -318,8 +342,44 @@ func accuracy(logits, labels *graph.Node) *graph.Node {
 	return graph.ReduceAllMean(graph.ConvertDType(graph.Equal(pred, labels), dtypes.Float64))
 }
 
-// Name identifies a configuration (used for checkpoint files).
+// Name identifies a configuration for people (labels, file names).
 func (c Config) Name() string {
 	return fmt.Sprintf("%s-%s-p%d-f%g-w%d-lr%g-b%g-eps%g-wd%g-e%d-every%d-seed%d",
 		c.Method, c.Op, c.P, c.TrainFraction, c.Width, c.LR, c.Beta2, c.Epsilon, c.WeightDecay, c.Epochs, c.EvalEvery, c.Seed)
 }
+
+// cacheVersion names the training code whose numbers a checkpoint holds:
+// change it whenever a change to lib/grokking, lib/train or lib/stablemax
+// changes what a run computes, so that older checkpoints are not read back.
+const cacheVersion = "grokking-cache-v2 (AdamW beta1 0.9, checkpoint with curve and timing)"
+
+// CacheKey names the checkpoint of a run of c on b: readable, and a hash of
+// everything that changes the numbers — every field of the validated
+// configuration except Epochs and EvalEvery (so that a longer run resumes a
+// shorter one), the backend's identity (platform, plugin, float32 matmul
+// precision) and cacheVersion.
+func (c Config) CacheKey(b compute.Backend) string {
+	c, _ = c.Validate()
+	key := c
+	key.Epochs, key.EvalEvery = 0, 0
+	h := sha256.Sum256([]byte(fmt.Sprintf("%s\n%#v\n%s", cacheVersion, key, backends.Identity(b))))
+	return fmt.Sprintf("%s-%s-p%d-seed%d-%s-%x", c.Method, c.Op, c.P, c.Seed, b.Name(), h[:8])
+}
+
+// CacheDir is where notebooks keep grokking checkpoints: $GOREPRO_CACHE_DIR/grokking
+// when set (the end-to-end tests point it at a fresh directory), else
+// build/cache/grokking in the checkout ($GOREPRO_ROOT, or the parent of the
+// notebooks directory).
+func CacheDir() string {
+	if dir := os.Getenv(EnvCacheDir); dir != "" {
+		return filepath.Join(dir, "grokking")
+	}
+	root := os.Getenv(backends.EnvRoot)
+	if root == "" {
+		root = ".."
+	}
+	return filepath.Join(root, "build", "cache", "grokking")
+}
+
+// EnvCacheDir names the variable that moves every cache of computed results.
+const EnvCacheDir = "GOREPRO_CACHE_DIR"

@@ -66,6 +66,73 @@ func TestSmallRunReadsBack(t *testing.T) {
 	if !reflect.DeepEqual(resumed.Curve, whole.Curve) {
 		t.Errorf("read-back curve differs:\n%+v\n%+v", resumed.Curve, whole.Curve)
 	}
+	if first.FromCache || !resumed.FromCache || resumed.ResumedAt != 20 {
+		t.Errorf("FromCache: trained run %v, read-back run %v (resumed at %d)", first.FromCache, resumed.FromCache, resumed.ResumedAt)
+	}
+	if resumed.MsPerEpoch != first.MsPerEpoch || first.MsPerEpoch <= 0 {
+		t.Errorf("ms/epoch: trained %g, read back %g; the cached run must report the time it took", first.MsPerEpoch, resumed.MsPerEpoch)
+	}
+}
+
+// The cache is keyed by everything that changes the numbers: a run on
+// another backend, or with another β₂ or steps per call, is not read back;
+// raising Epochs resumes the shorter run instead of restarting.
+func TestCacheKey(t *testing.T) {
+	goB, _, err := backends.New("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer goB.Finalize()
+	cfg := Config{Method: Softmax32, P: 7, TrainFraction: 0.6, Width: 16, LR: 0.01, Epochs: 20, EvalEvery: 5, StepsPerCall: 5, Seed: 3}
+	key := cfg.CacheKey(goB)
+	for name, other := range map[string]Config{
+		"beta2":          func() Config { c := cfg; c.Beta2 = 0.999; return c }(),
+		"steps per call": func() Config { c := cfg; c.StepsPerCall = 1; return c }(),
+		"seed":           func() Config { c := cfg; c.Seed = 4; return c }(),
+		"epsilon":        func() Config { c := cfg; c.Epsilon = 1e-8; return c }(),
+	} {
+		if other.CacheKey(goB) == key {
+			t.Errorf("changing %s keeps the cache key %s", name, key)
+		}
+	}
+	longer := cfg
+	longer.Epochs, longer.EvalEvery = 40, 10
+	if longer.CacheKey(goB) != key {
+		t.Errorf("raising Epochs changes the cache key: %s vs %s", longer.CacheKey(goB), key)
+	}
+	if spec, err := backends.Resolve("xla:cpu"); err == nil {
+		xb, err := backends.NewFromSpec(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer xb.Finalize()
+		if cfg.CacheKey(xb) == key {
+			t.Errorf("go and xla:cpu share the cache key %s", key)
+		}
+	}
+
+	dir := t.TempDir()
+	short, err := Train(goB, cfg, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long, err := Train(goB, longer, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if long.ResumedAt != 20 || long.FromCache || long.Final().Epoch != 40 {
+		t.Errorf("the 40-epoch run resumed at %d (want 20), from cache %v, ended at %d", long.ResumedAt, long.FromCache, long.Final().Epoch)
+	}
+	if !reflect.DeepEqual(long.Curve[:len(short.Curve)], short.Curve) {
+		t.Errorf("the resumed run's first points differ from the short run's")
+	}
+	again, err := Train(goB, cfg, dir, nil) // 20 epochs while the checkpoint holds 40
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.FromCache || again.Final().Epoch != 20 || !reflect.DeepEqual(again.Curve, short.Curve) {
+		t.Errorf("a shorter run after a longer one: from cache %v, final epoch %d", again.FromCache, again.Final().Epoch)
+	}
 }
 
 // TestEveryMethodTrains runs each method for a few epochs on a tiny task: the

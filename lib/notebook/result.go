@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/janpfeifer/gonb/gonbui"
+
+	"github.com/gorepro/gorepro/lib/backends"
 )
 
 // Claim is one number compared with the paper's. Claims in Result.Claims are
@@ -45,12 +47,18 @@ func AtMost(name string, paper any, ours, max float64) Claim {
 
 // Result is what a notebook reports in its last line.
 type Result struct {
-	Notebook string  `json:"notebook"`
-	Backend  string  `json:"backend"`
-	Profile  string  `json:"profile,omitempty"`
-	Seconds  float64 `json:"seconds"`
-	Claims   []Claim `json:"claims"`
-	Findings []Claim `json:"findings,omitempty"`
+	Notebook string `json:"notebook"`
+	Backend  string `json:"backend"`
+	// Precision is what float32 matrix products ran at: "float32" (full) or
+	// "tf32"; Finish fills it from Backend when empty.
+	Precision string  `json:"precision,omitempty"`
+	Profile   string  `json:"profile,omitempty"`
+	Seconds   float64 `json:"seconds"`
+	Claims    []Claim `json:"claims"`
+	Findings  []Claim `json:"findings,omitempty"`
+	// FromCache is true when some of the numbers were read from checkpoints
+	// of earlier runs instead of computed by this one.
+	FromCache bool `json:"from_cache,omitempty"`
 }
 
 // ResultPrefix starts the machine-readable RESULT line.
@@ -66,6 +74,9 @@ func Finish(r Result) {
 	}
 	if r.Claims == nil {
 		r.Claims = []Claim{}
+	}
+	if r.Precision == "" {
+		r.Precision = backends.PrecisionOf(r.Backend)
 	}
 	all := append(append([]Claim{}, r.Claims...), r.Findings...)
 	rows := make([][]string, 0, len(all))

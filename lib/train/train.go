@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -83,6 +84,7 @@ type Trainer struct {
 	state    []*tensors.Tensor // [t, params..., first moments..., second moments...]
 	steps    int
 	lastLoss float64
+	owned    bool // whether the state tensors are the trainer's own (outputs or loaded), so they may be donated
 }
 
 // New compiles the training step for the inputs x and labels y (the full
@@ -200,13 +202,24 @@ func (t *Trainer) Run(steps int) error {
 		args := make([]any, 0, 2+len(t.state))
 		args = append(args, t.x, t.y)
 		for _, s := range t.state {
-			args = append(args, s)
+			if !t.owned {
+				// The first state holds the caller's tensors (Model.Params): keep them.
+				args = append(args, s)
+				continue
+			}
+			// The state is replaced by this call's outputs: donating its
+			// buffers lets the device reuse them instead of holding two copies.
+			donated, err := graph.DonateTensorBuffer(s, t.backend, 0)
+			if err != nil {
+				return fmt.Errorf("train: step %d: donating the state: %w", t.steps+1, err)
+			}
+			args = append(args, donated)
 		}
 		outs, err := exec.Call(args...)
 		if err != nil {
 			return fmt.Errorf("train: step %d: %w", t.steps+1, err)
 		}
-		t.state = outs[:len(outs)-1]
+		t.state, t.owned = outs[:len(outs)-1], true
 		t.lastLoss = tensors.ToScalar[float64](outs[len(outs)-1])
 		t.steps += n
 		steps -= n
@@ -221,6 +234,7 @@ func (t *Trainer) Steps() int { return t.steps }
 func (t *Trainer) Loss() float64 { return t.lastLoss }
 
 // Params returns the current parameters (device tensors; do not modify).
+// They are valid until the next Run, which donates them to the device.
 func (t *Trainer) Params() []*tensors.Tensor {
 	return t.state[1 : 1+len(t.model.Params)]
 }
@@ -233,11 +247,17 @@ type checkpoint struct {
 	Shapes   [][]int
 	F32      [][]float32
 	F64      [][]float64
+	// Extra is the caller's own data, saved and loaded with the state in one
+	// file (e.g. the metric curve up to this step), so the two never disagree.
+	Extra []byte
 }
 
-// Save writes the exact training state to path (atomically: a temporary file, then a rename).
-func (t *Trainer) Save(path string) error {
-	c := checkpoint{Steps: t.steps, LastLoss: t.lastLoss, DType: t.state[0].DType().String()}
+// Save writes the exact training state, and extra, to path: into a temporary
+// file that is synced to disk before it is renamed over path, and then the
+// directory is synced, so that a crash leaves either the old checkpoint or
+// the new one, whole.
+func (t *Trainer) Save(path string, extra []byte) error {
+	c := checkpoint{Steps: t.steps, LastLoss: t.lastLoss, DType: t.state[0].DType().String(), Extra: extra}
 	for _, s := range t.state {
 		c.Shapes = append(c.Shapes, s.Shape().Dimensions)
 		if s.DType() == dtypes.Float64 {
@@ -246,51 +266,88 @@ func (t *Trainer) Save(path string) error {
 			c.F32 = append(c.F32, tensors.MustCopyFlatData[float32](s))
 		}
 	}
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
+	if err := writeFileSynced(path, func(f *os.File) error { return gob.NewEncoder(f).Encode(&c) }); err != nil {
 		return fmt.Errorf("train: saving checkpoint: %w", err)
 	}
-	if err := gob.NewEncoder(f).Encode(&c); err != nil {
-		f.Close()
-		return fmt.Errorf("train: saving checkpoint: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("train: saving checkpoint: %w", err)
-	}
-	return os.Rename(tmp, path)
+	return nil
 }
 
-// Load restores a state written by Save for the same model and optimiser. It
-// returns false, nil when path does not exist (a fresh start).
-func (t *Trainer) Load(path string) (bool, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
+// writeFileSynced writes path atomically and durably through write.
+func writeFileSynced(path string, write func(*os.File) error) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	err = write(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if closeErr := f.Close(); err == nil {
+		err = closeErr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
 	}
 	if err != nil {
-		return false, fmt.Errorf("train: loading checkpoint: %w", err)
+		os.Remove(tmp)
+		return err
+	}
+	dir, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	return dir.Sync()
+}
+
+// Load restores a state written by Save for the same model and optimiser, and
+// returns the extra data saved with it. found is false (and err nil) when
+// path does not exist: a fresh start. A temporary file left by a crash in
+// Save is removed. A file that does not decode into this model's state is an
+// error, never a panic.
+func (t *Trainer) Load(path string) (extra []byte, found bool, err error) {
+	if err := os.Remove(path + ".tmp"); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, false, fmt.Errorf("train: removing a partial checkpoint: %w", err)
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("train: loading checkpoint: %w", err)
 	}
 	defer f.Close()
 	var c checkpoint
 	if err := gob.NewDecoder(f).Decode(&c); err != nil {
-		return false, fmt.Errorf("train: checkpoint %s is unreadable: %w", path, err)
+		return nil, false, fmt.Errorf("train: checkpoint %s is unreadable: %w", path, err)
 	}
 	if c.DType != t.state[0].DType().String() || len(c.Shapes) != len(t.state) {
-		return false, fmt.Errorf("train: checkpoint %s is for a different model (%s, %d tensors; this one %s, %d)",
+		return nil, false, fmt.Errorf("train: checkpoint %s is for a different model (%s, %d tensors; this one %s, %d)",
 			path, c.DType, len(c.Shapes), t.state[0].DType(), len(t.state))
+	}
+	f64 := t.state[0].DType() == dtypes.Float64
+	if (f64 && len(c.F64) != len(c.Shapes)) || (!f64 && len(c.F32) != len(c.Shapes)) {
+		return nil, false, fmt.Errorf("train: checkpoint %s is inconsistent: %d shapes, %d float64 and %d float32 tensors", path, len(c.Shapes), len(c.F64), len(c.F32))
 	}
 	state := make([]*tensors.Tensor, len(t.state))
 	for i, dims := range c.Shapes {
 		if fmt.Sprint(dims) != fmt.Sprint(t.state[i].Shape().Dimensions) {
-			return false, fmt.Errorf("train: checkpoint %s: tensor %d has shape %v, the model's is %v", path, i, dims, t.state[i].Shape().Dimensions)
+			return nil, false, fmt.Errorf("train: checkpoint %s: tensor %d has shape %v, the model's is %v", path, i, dims, t.state[i].Shape().Dimensions)
 		}
-		if c.F64 != nil {
+		size := t.state[i].Shape().Size()
+		if (f64 && len(c.F64[i]) != size) || (!f64 && len(c.F32[i]) != size) {
+			return nil, false, fmt.Errorf("train: checkpoint %s is inconsistent: tensor %d of shape %v has the wrong number of values", path, i, dims)
+		}
+		if f64 {
 			state[i] = tensors.FromFlatDataAndDimensions(c.F64[i], dims...)
 		} else {
 			state[i] = tensors.FromFlatDataAndDimensions(c.F32[i], dims...)
 		}
 	}
-	t.state, t.steps, t.lastLoss = state, c.Steps, c.LastLoss
-	return true, nil
+	if c.Steps < 0 {
+		return nil, false, fmt.Errorf("train: checkpoint %s is inconsistent: %d steps", path, c.Steps)
+	}
+	t.state, t.steps, t.lastLoss, t.owned = state, c.Steps, c.LastLoss, true
+	return c.Extra, true, nil
 }

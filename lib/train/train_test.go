@@ -1,8 +1,11 @@
 package train
 
 import (
+	"encoding/gob"
 	"math"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/compute"
@@ -127,18 +130,22 @@ func TestResumeIsIdentical(t *testing.T) {
 			t.Fatal(err)
 		}
 		first := newTrainer()
-		if ok, err := first.Load(path); ok || err != nil {
+		if _, ok, err := first.Load(path); ok || err != nil {
 			t.Fatalf("Load of a missing checkpoint = %v, %v; want a fresh start", ok, err)
 		}
 		if err := first.Run(10); err != nil {
 			t.Fatal(err)
 		}
-		if err := first.Save(path); err != nil {
+		if err := first.Save(path, []byte("curve up to 10")); err != nil {
 			t.Fatal(err)
 		}
 		second := newTrainer()
-		if ok, err := second.Load(path); !ok || err != nil {
+		extra, ok, err := second.Load(path)
+		if !ok || err != nil {
 			t.Fatalf("Load = %v, %v", ok, err)
+		}
+		if string(extra) != "curve up to 10" {
+			t.Errorf("extra = %q", extra)
 		}
 		if second.Steps() != 10 {
 			t.Fatalf("resumed at step %d, want 10", second.Steps())
@@ -172,6 +179,156 @@ func TestBadConfiguration(t *testing.T) {
 	} {
 		if err := fn(); err == nil {
 			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+// refSGD runs gradient descent with L2 decay in float64.
+func refSGD(w []float64, steps int, lr, decay float64) []float64 {
+	w = append([]float64{}, w...)
+	for range steps {
+		grad := make([]float64, len(w))
+		for i, x := range xs {
+			pred := x[0]*w[0] + x[1]*w[1]
+			for j := range w {
+				grad[j] += 2 * (pred - ys[i]) * x[j] / float64(len(xs))
+			}
+		}
+		for j := range w {
+			w[j] -= lr * (grad[j] + decay*w[j])
+		}
+	}
+	return w
+}
+
+func TestSGDMatchesFloat64Reference(t *testing.T) {
+	want := refSGD([]float64{0.5, -0.5}, 30, 0.05, 0.1)
+	for _, b := range testBackends(t) {
+		tr, err := New(b, linear([]float64{0.5, -0.5}), Optimizer{SGD: true, LearningRate: 0.05, WeightDecay: 0.1}, 4, tensors.FromValue(xs), tensors.FromValue(ys))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tr.Run(30); err != nil {
+			t.Fatal(err)
+		}
+		got := params(t, tr)
+		for j := range want {
+			if math.Abs(got[j]-want[j]) > 1e-12 {
+				t.Errorf("%s: w[%d] = %.15g, want %.15g", b.Name(), j, got[j], want[j])
+			}
+		}
+	}
+}
+
+// Float32 parameters train in float32: within float32 rounding of the float64 reference.
+func TestFloat32ParamsMatchFloat64Reference(t *testing.T) {
+	opt := Optimizer{LearningRate: 0.05, Beta1: 0.9, Beta2: 0.99, Epsilon: 1e-8, WeightDecay: 0.1}
+	want := refAdamW([]float64{0.5, -0.5}, 25, opt)
+	xs32 := [][]float32{{1, 2}, {3, -1}, {0.5, 0.5}, {-2, 1}}
+	ys32 := []float32{1, 2, 0.25, -1}
+	for _, b := range testBackends(t) {
+		m := linear([]float64{0, 0})
+		m.Params = []*tensors.Tensor{tensors.FromValue([][]float32{{0.5}, {-0.5}})}
+		tr, err := New(b, m, opt, 5, tensors.FromValue(xs32), tensors.FromValue(ys32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tr.Run(25); err != nil {
+			t.Fatal(err)
+		}
+		if dt := tr.Params()[0].DType().String(); dt != "Float32" {
+			t.Fatalf("%s: parameters are %s after training", b.Name(), dt)
+		}
+		got := tensors.MustCopyFlatData[float32](tr.Params()[0])
+		for j := range want {
+			if math.Abs(float64(got[j])-want[j]) > 1e-5 {
+				t.Errorf("%s: w[%d] = %.8g, want %.8g (float32 tolerance 1e-5)", b.Name(), j, got[j], want[j])
+			}
+		}
+	}
+}
+
+// A checkpoint that decodes but does not fit (lengths disagree) is an error, not a panic;
+// a temporary file left by a crash is removed.
+func TestLoadRejectsInconsistentCheckpoints(t *testing.T) {
+	b := testBackends(t)[0]
+	newTrainer := func() *Trainer {
+		tr, err := New(b, linear([]float64{1, 1}), Optimizer{LearningRate: 0.01}, 1, tensors.FromValue(xs), tensors.FromValue(ys))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr
+	}
+	dir := t.TempDir()
+	write := func(name string, c checkpoint) string {
+		path := filepath.Join(dir, name)
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := gob.NewEncoder(f).Encode(&c); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	shapes := [][]int{{}, {2, 1}, {2, 1}, {2, 1}}
+	for name, c := range map[string]checkpoint{
+		"missing tensors": {DType: "Float64", Shapes: shapes, F64: [][]float64{{0}, {1, 2}}},
+		"short tensor":    {DType: "Float64", Shapes: shapes, F64: [][]float64{{0}, {1}, {1, 2}, {1, 2}}},
+		"negative steps":  {Steps: -3, DType: "Float64", Shapes: shapes, F64: [][]float64{{0}, {1, 2}, {1, 2}, {1, 2}}},
+		"wrong dtype":     {DType: "Float64", Shapes: shapes, F32: [][]float32{{0}, {1, 2}, {1, 2}, {1, 2}}},
+	} {
+		path := write(name, c)
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("%s: Load panicked: %v", name, r)
+				}
+			}()
+			if _, _, err := newTrainer().Load(path); err == nil || !strings.Contains(err.Error(), "inconsistent") {
+				t.Errorf("%s: Load error = %v, want one saying the checkpoint is inconsistent", name, err)
+			}
+		}()
+	}
+	path := filepath.Join(dir, "good")
+	if err := os.WriteFile(path+".tmp", []byte("half a checkpoint"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := newTrainer().Load(path); found || err != nil {
+		t.Fatalf("Load = %v, %v", found, err)
+	}
+	if _, err := os.Stat(path + ".tmp"); !os.IsNotExist(err) {
+		t.Errorf("the leftover temporary file is still there: %v", err)
+	}
+}
+
+// The trainer donates its state to each call: the caller's initial
+// parameters stay usable, and the results equal a trainer that never donates
+// (the float64 reference).
+func TestDonationKeepsCallerTensors(t *testing.T) {
+	opt := Optimizer{LearningRate: 0.05, Beta1: 0.9, Beta2: 0.99, Epsilon: 1e-8}
+	for _, b := range testBackends(t) {
+		m := linear([]float64{0.5, -0.5})
+		initial := m.Params[0]
+		tr, err := New(b, m, opt, 3, tensors.FromValue(xs), tensors.FromValue(ys))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 4 {
+			if err := tr.Run(3); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := tensors.MustCopyFlatData[float64](initial); got[0] != 0.5 || got[1] != -0.5 {
+			t.Errorf("%s: the caller's initial parameters changed: %v", b.Name(), got)
+		}
+		want := refAdamW([]float64{0.5, -0.5}, 12, opt)
+		got := params(t, tr)
+		for j := range want {
+			if math.Abs(got[j]-want[j]) > 1e-12 {
+				t.Errorf("%s: w[%d] = %.15g, want %.15g", b.Name(), j, got[j], want[j])
+			}
 		}
 	}
 }

@@ -81,6 +81,7 @@ func choose(choice string) (*plugin.Response, error) {
 	if choice == "" {
 		fmt.Fprintf(&md, "; chosen by %s", spec.Source)
 	}
+	fmt.Fprintf(&md, "; float32 matrix products at **%s** precision", spec.Precision())
 	md.WriteString(".\n\nGo cells follow through `$GOMLX_BACKEND` when their `backend` parameter is empty; " +
 		"a notebook's explicit `backend` parameter still wins.\n")
 	return &plugin.Response{
@@ -93,7 +94,7 @@ func choose(choice string) (*plugin.Response, error) {
 // table renders the diagnosis of each backend, marking the session's.
 func table(current string, statuses []backends.Status) plugin.Output {
 	var b strings.Builder
-	b.WriteString("| backend | available | current | devices | PJRT | details |\n|---|---|---|---|---|---|\n")
+	b.WriteString("| backend | available | current | devices | PJRT | float32 matmul | details |\n|---|---|---|---|---|---|---|\n")
 	spec, specErr := backends.Resolve(current)
 	for _, st := range statuses {
 		name := "`" + st.Name + "`"
@@ -108,7 +109,7 @@ func table(current string, statuses []backends.Status) plugin.Output {
 		if specErr == nil && st.Name == spec.Name {
 			mark = "**yes**"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", name, available, mark, devices, st.PJRTVersion, cell(details(st)))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", name, available, mark, devices, st.PJRTVersion, st.Precision, cell(details(st)))
 	}
 	b.WriteString("\n")
 	switch {
@@ -119,7 +120,7 @@ func table(current string, statuses []backends.Status) plugin.Output {
 	default:
 		fmt.Fprintf(&b, "The current backend is `%s`, set by `%%%%backend`.\n", spec)
 	}
-	b.WriteString("`%%backend SPEC` switches later cells, e.g. `%%backend go` or `%%backend xla:cuda,tf32=false`.\n")
+	b.WriteString("`%%backend SPEC` switches later cells, e.g. `%%backend go` or `%%backend xla:cuda,tf32=true` (TF32 matmuls, faster, less precise; full float32 is the default).\n")
 	return plugin.Markdown(b.String())
 }
 

@@ -11,8 +11,8 @@ import (
 
 func fakeDiagnose() []backends.Status {
 	return []backends.Status{
-		{Name: "go", Available: true, Devices: 1, Description: "SimpleGo", Check: "64x64 f32 matmul ok"},
-		{Name: "xla:cpu", Available: true, Default: true, Devices: 1, PJRTVersion: "0.115", Plugin: "/venv/pjrt_c_api_cpu_plugin.so", PluginSource: "project venv"},
+		{Name: "go", Available: true, Devices: 1, Description: "SimpleGo", Check: "64x64 f32 matmul ok", Precision: "float32"},
+		{Name: "xla:cpu", Available: true, Default: true, Devices: 1, PJRTVersion: "0.115", Plugin: "/venv/pjrt_c_api_cpu_plugin.so", PluginSource: "project venv", Precision: "float32"},
 		{Name: "xla:cuda", Reason: "PJRT plugin for xla:cuda not found | install jax-cuda13-plugin"},
 	}
 }
@@ -26,9 +26,9 @@ func TestTable(t *testing.T) {
 		want    []string
 	}{
 		{"", []string{
-			"| `go` | yes | **yes** | 1 |  | SimpleGo; 64x64 f32 matmul ok |",
-			"| `xla:cpu` (default) | yes |  | 1 | 0.115 | plugin /venv/pjrt_c_api_cpu_plugin.so (project venv) |",
-			`| ` + "`xla:cuda`" + ` | no |  |  |  | PJRT plugin for xla:cuda not found \| install jax-cuda13-plugin |`,
+			"| `go` | yes | **yes** | 1 |  | float32 | SimpleGo; 64x64 f32 matmul ok |",
+			"| `xla:cpu` (default) | yes |  | 1 | 0.115 | float32 | plugin /venv/pjrt_c_api_cpu_plugin.so (project venv) |",
+			`| ` + "`xla:cuda`" + ` | no |  |  |  |  | PJRT plugin for xla:cuda not found \| install jax-cuda13-plugin |`,
 			"The current backend is `go` (chosen by $GOMLX_BACKEND).",
 		}},
 		{"go", []string{"| `go` | yes | **yes** |", "The current backend is `go`, set by `%%backend`."}},
@@ -65,7 +65,7 @@ func TestChoose(t *testing.T) {
 		want want
 	}
 	tests := []testCase{
-		{[]string{"go"}, want{backend: "go", output: "Later cells use backend **`go`**: GoMLX's pure-Go backend, no plugin."}},
+		{[]string{"go"}, want{backend: "go", output: "Later cells use backend **`go`**: GoMLX's pure-Go backend, no plugin; float32 matrix products at **float32** precision."}},
 		{[]string{"default"}, want{backend: "go", output: "chosen by $GOMLX_BACKEND"}},
 		{[]string{"nosuch"}, want{err: `%%backend: unknown backend "nosuch": choose one of go, xla:cpu, xla:cuda`}},
 		{[]string{"go,tf32=false"}, want{err: `%%backend: backend "go,tf32=false": the go backend takes no options`}},
@@ -73,6 +73,9 @@ func TestChoose(t *testing.T) {
 		{[]string{"go", "xla:cpu"}, want{err: "%%backend takes one backend spec (e.g. go, xla:cpu, xla:cuda,tf32=false), got 2 arguments: go xla:cpu"}},
 	}
 	// xla:cpu resolves where its plugin is installed (make setup), and must fail clearly elsewhere.
+	if _, err := backends.Resolve("xla:cpu,tf32=true"); err == nil {
+		tests = append(tests, testCase{[]string{"xla:cpu,tf32=true"}, want{backend: "xla:cpu,tf32=true", output: "at **tf32** precision"}})
+	}
 	if spec, err := backends.Resolve("xla:cpu,tf32=false"); err == nil {
 		tests = append(tests, testCase{[]string{"xla:cpu,tf32=false"}, want{backend: "xla:cpu,tf32=false", output: "PJRT plugin `" + spec.PluginPath + "`"}})
 	} else {
