@@ -59,6 +59,8 @@ type Config struct {
 	DescribeBackend func(choice string) string
 	// GoNBVersion is shown in the kernel_info banner.
 	GoNBVersion string
+	// Limits bound each peer of the frontend's sockets (zero fields: defaults).
+	Limits GuardLimits
 	// AllowUnsigned lets a connection file with an empty key (no message
 	// signing) be used; otherwise the kernel refuses it.
 	AllowUnsigned bool
@@ -192,13 +194,20 @@ func Run(ctx context.Context, cfg Config) error {
 }
 
 func (p *Proxy) listen() error {
+	if p.conn.Transport != "tcp" {
+		return fmt.Errorf("proxy: transport %q is not supported (tcp only)", p.conn.Transport)
+	}
+	network, err := guardedNetwork(p.cfg.Limits.withDefaults())
+	if err != nil {
+		return err
+	}
 	bind := func(s zmq4.Socket, port int, name string) (socket, error) {
-		if err := s.Listen(p.conn.Endpoint(port)); err != nil {
+		endpoint := fmt.Sprintf("%s://%s:%d", network, p.conn.IP, port)
+		if err := s.Listen(endpoint); err != nil {
 			return socket{}, fmt.Errorf("proxy: binding %s socket to %s: %w", name, p.conn.Endpoint(port), err)
 		}
 		return newSocket(s), nil
 	}
-	var err error
 	if p.shell, err = bind(zmq4.NewRouter(p.ctx), p.conn.ShellPort, "shell"); err != nil {
 		return err
 	}

@@ -11,15 +11,23 @@
 //
 // The handler runs in the kernel's process. It resolves a SPEC (finding its
 // PJRT plugin) but does not load it there: loading happens in the cells, and
-// a CUDA plugin would otherwise claim the GPU's memory for the kernel.
+// a CUDA plugin would otherwise claim the GPU's memory for the kernel. The
+// table, which loads every plugin and computes on it, comes from a child
+// process (`gorepro doctor --backends`), so a plugin that crashes or hangs
+// takes only that process down.
 package backend
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
+	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gorepro/gorepro/kernel/plugin"
 	"github.com/gorepro/gorepro/lib/backends"
@@ -37,15 +45,54 @@ func init() {
 	})
 }
 
-// diagnose is backends.Diagnose, replaced in tests.
-var diagnose = backends.Diagnose
+// diagnose diagnoses every backend; tests replace it.
+var diagnose = diagnoseInChild
+
+// diagnoseTimeout bounds the child that loads every plugin.
+const diagnoseTimeout = 3 * time.Minute
+
+// diagnoseInChild runs `gorepro doctor --backends` (this executable) and
+// reads its JSON: the plugins are loaded in that process, never the kernel's.
+func diagnoseInChild(ctx context.Context) ([]backends.Status, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("%%%%backend: finding the gorepro executable: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, diagnoseTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, self, "doctor", "--backends")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		why := err.Error()
+		if ctx.Err() != nil {
+			why = "no answer within " + diagnoseTimeout.String()
+		}
+		return nil, fmt.Errorf("%%%%backend: diagnosing the backends failed in its own process (%s), the kernel is fine: %s",
+			why, lastLine(stderr.String()))
+	}
+	var statuses []backends.Status
+	if err := json.Unmarshal(stdout.Bytes(), &statuses); err != nil {
+		return nil, fmt.Errorf("%%%%backend: reading the diagnosis: %w", err)
+	}
+	return statuses, nil
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
 
 // Handle runs a %%backend cell: with no argument it diagnoses every backend,
 // with one it makes that backend the session's.
-func Handle(_ context.Context, req *plugin.Request) (*plugin.Response, error) {
+func Handle(ctx context.Context, req *plugin.Request) (*plugin.Response, error) {
 	switch len(req.Args) {
 	case 0:
-		return &plugin.Response{Outputs: []plugin.Output{table(req.Backend, diagnose())}}, nil
+		statuses, err := diagnose(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return &plugin.Response{Outputs: []plugin.Output{table(req.Backend, statuses)}}, nil
 	case 1:
 		if req.Args[0] == "-h" || req.Args[0] == "--help" {
 			return &plugin.Response{Outputs: []plugin.Output{plugin.Markdown(usage)}}, nil

@@ -2,6 +2,9 @@ package backend
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -9,17 +12,17 @@ import (
 	"github.com/gorepro/gorepro/lib/backends"
 )
 
-func fakeDiagnose() []backends.Status {
+func fakeDiagnose(context.Context) ([]backends.Status, error) {
 	return []backends.Status{
 		{Name: "go", Available: true, Devices: 1, Description: "SimpleGo", Check: "64x64 f32 matmul ok", Precision: "float32"},
 		{Name: "xla:cpu", Available: true, Default: true, Devices: 1, PJRTVersion: "0.115", Plugin: "/venv/pjrt_c_api_cpu_plugin.so", PluginSource: "project venv", Precision: "float32"},
 		{Name: "xla:cuda", Reason: "PJRT plugin for xla:cuda not found | install jax-cuda13-plugin"},
-	}
+	}, nil
 }
 
 func TestTable(t *testing.T) {
 	diagnose = fakeDiagnose
-	defer func() { diagnose = backends.Diagnose }()
+	defer func() { diagnose = diagnoseInChild }()
 	t.Setenv(backends.EnvBackend, "go")
 	tests := []struct {
 		backend string
@@ -112,5 +115,40 @@ func TestUsage(t *testing.T) {
 		if err != nil || resp.Code != "" || resp.Backend != "" || resp.Outputs[0].Data["text/markdown"] != usage {
 			t.Errorf("%%%%backend %s = %+v, %v; want the usage", arg, resp, err)
 		}
+	}
+}
+
+// The test binary doubles as `gorepro doctor --backends` for diagnoseInChild:
+// GOREPRO_TEST_FAKE_DOCTOR=ok prints fakeDiagnose's statuses, =crash dies as
+// a crashing PJRT plugin would.
+func TestMain(m *testing.M) {
+	if mode := os.Getenv("GOREPRO_TEST_FAKE_DOCTOR"); mode != "" && len(os.Args) > 2 && os.Args[1] == "doctor" && os.Args[2] == "--backends" {
+		if mode == "crash" {
+			fmt.Fprintln(os.Stderr, "SIGSEGV: segmentation violation (in the PJRT plugin)")
+			os.Exit(139)
+		}
+		st, _ := fakeDiagnose(context.Background())
+		_ = json.NewEncoder(os.Stdout).Encode(st)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// The table is computed in a child process: a plugin that crashes there is
+// an error in the cell, and the kernel (here, the test) lives on.
+func TestDiagnoseRunsInAChildProcess(t *testing.T) {
+	t.Setenv(backends.EnvBackend, "go")
+	t.Setenv("GOREPRO_TEST_FAKE_DOCTOR", "ok")
+	resp, err := Handle(context.Background(), &plugin.Request{Name: "backend"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md := resp.Outputs[0].Data["text/markdown"].(string); !strings.Contains(md, "| `xla:cpu` (default) | yes |") {
+		t.Errorf("the child's diagnosis is not in the table:\n%s", md)
+	}
+	t.Setenv("GOREPRO_TEST_FAKE_DOCTOR", "crash")
+	_, err = Handle(context.Background(), &plugin.Request{Name: "backend"})
+	if err == nil || !strings.Contains(err.Error(), "in its own process") || !strings.Contains(err.Error(), "SIGSEGV") {
+		t.Errorf("a crashing diagnosis gave %v; want an error naming the crash", err)
 	}
 }

@@ -653,3 +653,91 @@ def test_empty_key_is_refused(tmp_path):
                          env=env, capture_output=True, text=True, timeout=30)
     assert res.returncode != 0, res
     assert "empty key" in res.stderr and "GOREPRO_ALLOW_UNSIGNED" in res.stderr, res.stderr
+
+
+# ---------------------------------------------------------------------------
+# 16. Hostile peers: a huge frame announced before any signature, a subscriber
+# that never reads
+
+
+def _zmtp_greeting():
+    # signature, version 3.0, mechanism NULL, as-server 0, filler
+    return b"\xff" + b"\x00" * 8 + b"\x7f" + b"\x03\x00" + b"NULL" + b"\x00" * 16 + b"\x00" + b"\x00" * 31
+
+
+def _raw_peer(kernel, channel):
+    import socket
+
+    info = kernel.km.get_connection_info()
+    s = socket.create_connection((info["ip"], info[f"{channel}_port"]), timeout=10)
+    s.sendall(_zmtp_greeting())
+    got = b""
+    while len(got) < 64:
+        chunk = s.recv(64 - len(got))
+        assert chunk, "the kernel closed the connection during the greeting"
+        got += chunk
+    return s
+
+
+def test_huge_frame_header_drops_that_connection_only(fresh_kernel):
+    import socket
+
+    k = fresh_kernel
+    before = k.run(println_cell("before")).assert_ok()
+    s = _raw_peer(k, "shell")
+    # A command frame (flags: long | command) announcing 1 TiB, then nothing.
+    s.sendall(b"\x06" + (1 << 40).to_bytes(8, "big"))
+    s.settimeout(10)
+    closed = False
+    try:
+        while s.recv(4096):  # the kernel's READY command may come first
+            pass
+        closed = True
+    except ConnectionResetError:
+        closed = True
+    except socket.timeout:
+        pass
+    s.close()
+    assert closed, "the kernel should drop the connection"
+    assert_alive(k, "a frame header announcing 1 TiB", previous_count=before.count)
+
+
+FLOOD_CELL = '''import (
+	"fmt"
+	"strings"
+)
+
+func main() {
+	line := strings.Repeat("z", 1<<20)
+	for i := 0; i < 48; i++ {
+		fmt.Println(i, line)
+	}
+	fmt.Println("flood done")
+}'''
+
+
+def test_subscriber_that_never_reads_does_not_stall_the_kernel(fresh_kernel):
+    """48 MB of output while one subscriber reads nothing: the others get it all
+    at once. (Past the per-peer queue bound, 256 MiB, that subscriber would be
+    disconnected: kernel/proxy's TestGuardedConnSlowPeer.)"""
+    import socket
+
+    k = fresh_kernel
+    k.run(println_cell("warm")).assert_ok()
+    s = _raw_peer(k, "iopub")
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    # READY command with Socket-Type SUB, then subscribe to everything.
+    prop = b"\x0bSocket-Type" + (3).to_bytes(4, "big") + b"SUB"
+    body = b"\x05READY" + prop
+    s.sendall(bytes([0x04, len(body)]) + body)
+    s.sendall(b"\x00\x01\x01")  # a message frame: subscribe to ""
+    time.sleep(0.5)  # the kernel handles the subscription; this peer never reads again
+    start = time.monotonic()
+    try:
+        cell = k.run(FLOOD_CELL, timeout=120)
+    except AssertionError as e:  # its message holds 48 MB of output
+        raise AssertionError("the flood cell did not finish: " + str(e)[:500]) from None
+    assert cell.status == "ok" and "flood done" in cell.stream("stdout")[-100:], "the flood cell failed"
+    assert time.monotonic() - start < 100
+    s.close()
+    assert_alive(k, "a subscriber that never reads")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/gorepro/gorepro/kernel/project"
 	"github.com/gorepro/gorepro/kernel/proxy"
 	"github.com/gorepro/gorepro/kernel/runner"
+	"github.com/gorepro/gorepro/lib/backends"
 )
 
 const usage = `usage: gorepro <command> [arguments]
@@ -80,8 +82,14 @@ func run(args []string) error {
 func doctorCmd(args []string) error {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print JSON")
+	backendsOnly := fs.Bool("backends", false, "only diagnose the backends, as JSON (what %%backend runs in a child process)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
+	}
+	if *backendsOnly {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(backends.Diagnose())
 	}
 	r := doctor.Run()
 	if *asJSON {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -22,6 +23,31 @@ const version = "0.1.0"
 // envGoNB, if set, names the GoNB executable the kernel starts instead of
 // the venv's (to debug GoNB, or to test how the kernel copes with a broken one).
 const envGoNB = "GOREPRO_GONB"
+
+// kernelLimits reads the per-peer limits of the kernel's sockets from
+// $GOREPRO_KERNEL_MAX_MESSAGE_BYTES and $GOREPRO_KERNEL_MAX_QUEUED_BYTES
+// (unset: proxy.DefaultMaxMessageBytes, proxy.DefaultMaxQueuedBytes).
+func kernelLimits() (proxy.GuardLimits, error) {
+	var l proxy.GuardLimits
+	read := func(name string) (uint64, error) {
+		v := os.Getenv(name)
+		if v == "" {
+			return 0, nil
+		}
+		n, err := strconv.ParseUint(v, 10, 63)
+		if err != nil || n == 0 {
+			return 0, fmt.Errorf("$%s = %q: want a positive number of bytes", name, v)
+		}
+		return n, nil
+	}
+	var err error
+	if l.MaxMessageBytes, err = read("GOREPRO_KERNEL_MAX_MESSAGE_BYTES"); err != nil {
+		return l, err
+	}
+	queued, err := read("GOREPRO_KERNEL_MAX_QUEUED_BYTES")
+	l.MaxQueuedBytes = int(queued)
+	return l, err
+}
 
 // kernelCmd runs the gorepro kernel: the Jupyter-protocol proxy in front of GoNB.
 func kernelCmd(args []string) error {
@@ -49,6 +75,10 @@ func kernelCmd(args []string) error {
 	if err != nil {
 		return err
 	}
+	limits, err := kernelLimits()
+	if err != nil {
+		return err
+	}
 	gonb := p.Bin("gonb")
 	if alt := os.Getenv(envGoNB); alt != "" {
 		gonb = alt
@@ -58,6 +88,7 @@ func kernelCmd(args []string) error {
 		Supervisor:     self,
 		GoNB:           append([]string{gonb}, install.GoNBArgs(p)...),
 		AllowUnsigned:  os.Getenv(proxy.EnvAllowUnsigned) == "1",
+		Limits:         limits,
 		Log:            os.Stderr,
 		Version:        version,
 		GoNBVersion:    moduleVersion("github.com/janpfeifer/gonb"),
