@@ -47,3 +47,33 @@ func TestSoftmaxCrossEntropyPrecisions(t *testing.T) {
 		}
 	}
 }
+
+// TestCrossEntropyAtFloat16WithAHugeGap: in float16 the log-probability of a
+// class far below the top one underflows to -Inf. The target's loss must not
+// become NaN through 0·(-Inf) (a one-hot product); it is 0 when the target is
+// the top class, +Inf when it is the underflowed one, and finite for StableMax.
+func TestCrossEntropyAtFloat16WithAHugeGap(t *testing.T) {
+	logits := [][]float32{{60000, -60000, 0}, {60000, -60000, 0}}
+	labels := []int32{0, 1}
+	for _, b := range testBackends(t) {
+		for name, loss := range map[string]func(l, y *graph.Node) *graph.Node{"softmax": SoftmaxCrossEntropy, "StableMax": CrossEntropy} {
+			out, err := graph.CallOnce(b, func(l, y *graph.Node) *graph.Node {
+				return graph.ConvertDType(loss(graph.ConvertDType(l, dtypes.Float16), y), dtypes.Float64)
+			}, tensors.FromValue(logits), tensors.FromValue(labels))
+			if err != nil {
+				t.Fatalf("%s %s: %v", b.Name(), name, err)
+			}
+			got := out.Value().([]float64)
+			if math.IsNaN(got[0]) || math.IsNaN(got[1]) {
+				t.Errorf("%s %s float16: losses %v contain NaN", b.Name(), name, got)
+				continue
+			}
+			if got[0] != 0 {
+				t.Errorf("%s %s float16: loss of the top class = %v, want 0", b.Name(), name, got[0])
+			}
+			if name == "softmax" && !math.IsInf(got[1], 1) {
+				t.Errorf("%s softmax float16: loss of the underflowed class = %v, want +Inf", b.Name(), got[1])
+			}
+		}
+	}
+}

@@ -27,6 +27,7 @@ import (
 	"fmt"
 
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 )
 
@@ -91,13 +92,21 @@ func crossEntropy(name string, logProb func(*graph.Node) *graph.Node, logits, la
 	if labels.Rank() != 1 || labels.Shape().Dimensions[0] != logits.Shape().Dimensions[0] {
 		panicf("%s: labels must have shape [batch] = [%d], got %s", name, logits.Shape().Dimensions[0], labels.Shape())
 	}
-	classes := logits.Shape().Dimensions[1]
+	batch, classes := logits.Shape().Dimensions[0], logits.Shape().Dimensions[1]
 	g := logits.Graph()
 	dtype := logits.DType()
-	picked := graph.ReduceSum(graph.Mul(graph.OneHot(labels, classes, dtype), logProb(logits)), -1)
 	inRange := graph.LogicalAnd(
 		graph.GreaterOrEqual(labels, graph.ScalarZero(g, labels.DType())),
 		graph.LessThan(labels, graph.Scalar(g, labels.DType(), classes)))
+	// Gather the target's log-probability: a one-hot product would compute
+	// 0·(−∞) = NaN wherever another class's log-probability underflows
+	// (float16 at a large logit gap). Out-of-range labels read class 0 and
+	// are then replaced by NaN.
+	ids := graph.ConvertDType(graph.Where(inRange, labels, graph.ScalarZero(g, labels.DType())), dtypes.Int32)
+	rows := graph.Iota(g, shapes.Make(dtypes.Int32, batch), 0)
+	flat := graph.Add(graph.MulScalar(rows, float64(classes)), ids)
+	picked := graph.Gather(graph.Reshape(logProb(logits), batch*classes, 1), graph.Reshape(flat, batch, 1))
+	picked = graph.Reshape(picked, batch)
 	return graph.Where(inRange, graph.Neg(picked), graph.Scalar(g, dtype, math.NaN()))
 }
 
