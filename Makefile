@@ -18,7 +18,7 @@ export PATH := $(BIN):$(PATH)
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 GO_SOURCES := $(shell find lib kernel plugins \( -name '*.go' -o -name usage.md \) -not -path 'kernel/tools/*' 2>/dev/null) go.mod go.sum
 
-.PHONY: setup run test test-go test-python test-e2e test-browser bench-kernel lint doctor lab clean
+.PHONY: setup run test test-go test-python test-e2e test-browser bench-kernel bench-grokking lint doctor lab clean
 
 # A failed setup step ends with one line naming it and the command to rerun.
 setup_failed = { echo "make setup: step '$(1)' failed (its output is above); rerun it with: make setup"; exit 1; }
@@ -93,6 +93,18 @@ $(BROWSER_DIR)/node_modules/.package-lock.json: $(BROWSER_DIR)/package-lock.json
 ## numbers in build/bench/kernel_bench.json
 bench-kernel: setup
 	$(BIN)/python tests/bench/kernel_bench.py
+
+## bench-grokking: the grokking epoch, lib/train on xla:cpu against JAX (pinned, in a venv of its own under
+## build/) in one run; ratios printed, numbers in build/bench/grokking_bench.json (not part of make test)
+BENCH_VENV := $(CURDIR)/build/bench-venv
+
+$(BENCH_VENV)/.jax:
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --disable-pip-version-check -q jax==0.10.2 jaxlib==0.10.2
+	touch $@
+
+bench-grokking: setup $(BENCH_VENV)/.jax
+	$(BENCH_VENV)/bin/python tests/bench/grokking_bench.py
 
 doctor: setup
 	$(GOREPRO) doctor

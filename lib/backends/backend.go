@@ -181,6 +181,10 @@ func (l *Locator) Resolve(choice string) (Spec, error) {
 	if err := checkOptions(spec.Name, options); err != nil {
 		return Spec{}, fmt.Errorf("backend %q: %w", choice, err)
 	}
+	if on, _ := tf32Option(options); on && (spec.Name == XLACPU || spec.Name == XLATPU) {
+		// XLA's CPU compiler refuses TF32 dot algorithms ("not known to be supported on any hardware").
+		return Spec{}, fmt.Errorf("backend %q: TF32 exists only on CUDA GPUs (xla:cuda,tf32=true); %s computes float32 products in full float32", choice, spec.Name)
+	}
 	return spec, nil
 }
 

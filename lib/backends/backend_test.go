@@ -176,7 +176,10 @@ func TestCreatedBackendPrecision(t *testing.T) {
 	if _, err := Resolve(XLACPU); err != nil {
 		t.Skipf("xla:cpu not found: %v", err)
 	}
-	for choice, want := range map[string]string{"xla:cpu": "tf32=false", "xla:cpu,tf32=true": "tf32=true"} {
+	if _, err := Resolve("xla:cpu,tf32=true"); err == nil || !strings.Contains(err.Error(), "TF32 exists only on CUDA GPUs") {
+		t.Errorf("Resolve(xla:cpu,tf32=true) = %v; want a clear error (XLA's CPU compiler refuses TF32)", err)
+	}
+	for choice, want := range map[string]string{"xla:cpu": "tf32=false", "xla:cpu,tf32=false": "tf32=false"} {
 		b, _, err := New(choice)
 		if err != nil {
 			t.Fatal(err)

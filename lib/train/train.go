@@ -85,6 +85,7 @@ type Trainer struct {
 	steps    int
 	lastLoss float64
 	owned    bool // whether the state tensors are the trainer's own (outputs or loaded), so they may be donated
+	noDonate bool // benchmarks compare against not donating
 }
 
 // New compiles the training step for the inputs x and labels y (the full
@@ -202,7 +203,7 @@ func (t *Trainer) Run(steps int) error {
 		args := make([]any, 0, 2+len(t.state))
 		args = append(args, t.x, t.y)
 		for _, s := range t.state {
-			if !t.owned {
+			if !t.owned || t.noDonate {
 				// The first state holds the caller's tensors (Model.Params): keep them.
 				args = append(args, s)
 				continue

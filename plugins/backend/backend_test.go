@@ -76,8 +76,8 @@ func TestChoose(t *testing.T) {
 		{[]string{"go", "xla:cpu"}, want{err: "%%backend takes one backend spec (e.g. go, xla:cpu, xla:cuda,tf32=false), got 2 arguments: go xla:cpu"}},
 	}
 	// xla:cpu resolves where its plugin is installed (make setup), and must fail clearly elsewhere.
-	if _, err := backends.Resolve("xla:cpu,tf32=true"); err == nil {
-		tests = append(tests, testCase{[]string{"xla:cpu,tf32=true"}, want{backend: "xla:cpu,tf32=true", output: "at **tf32** precision"}})
+	if _, err := backends.Resolve("xla:cpu"); err == nil {
+		tests = append(tests, testCase{[]string{"xla:cpu,tf32=true"}, want{err: `%%backend: backend "xla:cpu,tf32=true": TF32 exists only on CUDA GPUs`}})
 	}
 	if spec, err := backends.Resolve("xla:cpu,tf32=false"); err == nil {
 		tests = append(tests, testCase{[]string{"xla:cpu,tf32=false"}, want{backend: "xla:cpu,tf32=false", output: "PJRT plugin `" + spec.PluginPath + "`"}})
