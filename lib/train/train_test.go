@@ -62,6 +62,16 @@ func params(t *testing.T, tr *Trainer) []float64 {
 	return tensors.MustCopyFlatData[float64](tr.Params()[0])
 }
 
+// assertClose checks the trained parameters against a float64 reference.
+func assertClose(t *testing.T, backend string, got, want []float64, tol float64) {
+	t.Helper()
+	for j := range want {
+		if math.Abs(got[j]-want[j]) > tol {
+			t.Errorf("%s: w[%d] = %.15g, want %.15g (tolerance %g)", backend, j, got[j], want[j], tol)
+		}
+	}
+}
+
 func TestAdamWMatchesFloat64Reference(t *testing.T) {
 	opt := Optimizer{LearningRate: 0.05, Beta1: 0.9, Beta2: 0.99, Epsilon: 1e-8, WeightDecay: 0.1}
 	want := refAdamW([]float64{0.5, -0.5}, 25, opt)
@@ -73,12 +83,7 @@ func TestAdamWMatchesFloat64Reference(t *testing.T) {
 		if err := tr.Run(25); err != nil {
 			t.Fatal(err)
 		}
-		got := params(t, tr)
-		for j := range want {
-			if math.Abs(got[j]-want[j]) > 1e-12 {
-				t.Errorf("%s: w[%d] = %.15g, want %.15g", b.Name(), j, got[j], want[j])
-			}
-		}
+		assertClose(t, b.Name(), params(t, tr), want, 1e-12)
 		if tr.Steps() != 25 {
 			t.Errorf("Steps() = %d", tr.Steps())
 		}
@@ -211,12 +216,7 @@ func TestSGDMatchesFloat64Reference(t *testing.T) {
 		if err := tr.Run(30); err != nil {
 			t.Fatal(err)
 		}
-		got := params(t, tr)
-		for j := range want {
-			if math.Abs(got[j]-want[j]) > 1e-12 {
-				t.Errorf("%s: w[%d] = %.15g, want %.15g", b.Name(), j, got[j], want[j])
-			}
-		}
+		assertClose(t, b.Name(), params(t, tr), want, 1e-12)
 	}
 }
 
@@ -324,11 +324,6 @@ func TestDonationKeepsCallerTensors(t *testing.T) {
 			t.Errorf("%s: the caller's initial parameters changed: %v", b.Name(), got)
 		}
 		want := refAdamW([]float64{0.5, -0.5}, 12, opt)
-		got := params(t, tr)
-		for j := range want {
-			if math.Abs(got[j]-want[j]) > 1e-12 {
-				t.Errorf("%s: w[%d] = %.15g, want %.15g", b.Name(), j, got[j], want[j])
-			}
-		}
+		assertClose(t, b.Name(), params(t, tr), want, 1e-12)
 	}
 }
