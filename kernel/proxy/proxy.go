@@ -388,8 +388,20 @@ func (p *Proxy) forward(msg *wire.Message, channel string, expectReply bool) {
 	if g == nil {
 		p.log.Printf("no GoNB to forward %s to", msg.Type())
 		p.mu.Lock()
-		delete(p.routes, msg.ID())
+		waiter := p.waiting[msg.ID()]
+		if waiter == nil {
+			delete(p.routes, msg.ID())
+		}
 		p.mu.Unlock()
+		if waiter != nil {
+			// A cell whose GoNB went away between waitReady and here: its
+			// executor reports it (error, idle) and cleans up.
+			select { // non-blocking: gonbDied may have reported it already
+			case waiter <- execResult{died: errors.New(p.downReason())}:
+			default:
+			}
+			return
+		}
 		if reply, ok := strings.CutSuffix(msg.Type(), "_request"); ok && channel != "stdin" {
 			// The client waits for a reply: say why there is none.
 			target := map[string]socket{"shell": p.shell, "control": p.control}[channel]
@@ -771,7 +783,10 @@ func (p *Proxy) fromGoNB(g *gonbProcess, channel string, frames [][]byte) {
 				Status string `json:"status"`
 			}
 			_ = msg.DecodeContent(&c)
-			waiter <- execResult{status: c.Status}
+			select { // non-blocking: the waiter takes one result (a duplicate reply is dropped)
+			case waiter <- execResult{status: c.Status}:
+			default:
+			}
 		} else if channel != "stdin" {
 			p.mu.Lock()
 			if p.waiting[msg.ParentID()] == nil {
@@ -880,7 +895,10 @@ func (p *Proxy) gonbDied(g *gonbProcess, exitErr error) {
 	p.log.Print(reason)
 	p.launch()
 	for _, w := range waiters {
-		w <- execResult{died: reason}
+		select { // non-blocking: each waiter needs one result
+		case w <- execResult{died: reason}:
+		default:
+		}
 	}
 }
 
