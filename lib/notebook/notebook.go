@@ -172,7 +172,7 @@ func Start() {
 // started if Start was not called.
 func Elapsed() time.Duration {
 	var data string
-	if err := Get(startKey, &data); err == nil && gonbui.IsNotebook {
+	if gonbui.IsNotebook && Get(startKey, &data) == nil {
 		if ns, err := strconv.ParseInt(strings.TrimSpace(data), 10, 64); err == nil {
 			return time.Since(time.Unix(0, ns))
 		}
