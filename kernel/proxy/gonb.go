@@ -97,8 +97,8 @@ const (
 	launchTimeout  = 2 * time.Minute
 )
 
-// launchBackoff is the pause before attempt n (n ≥ 1); tests shorten it.
-var launchBackoff = func(n int) time.Duration { return time.Duration(1<<(n-1)) * 500 * time.Millisecond }
+// launchBackoff is the pause before attempt n (n ≥ 1): 0.5 s, 1 s, 2 s.
+func launchBackoff(n int) time.Duration { return time.Duration(1<<(n-1)) * 500 * time.Millisecond }
 
 // launch starts a GoNB in the background and makes it the current one once
 // it is ready. Cells wait for p.ready; if every attempt fails, p.downErr says
