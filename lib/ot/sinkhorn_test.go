@@ -60,28 +60,20 @@ func problem(seed uint64, n, m int) (a, b []float64, cost [][]float64) {
 func referenceSinkhorn(a, b []float64, cost [][]float64, eps, tol float64) (plan [][]float64, cst float64) {
 	n, m := len(a), len(b)
 	f, g := make([]float64, n), make([]float64, m)
-	lseRow := func(i int) float64 {
+	// lse is ε·log Σ_k exp(term(k)/ε) over k < count, with the max taken out.
+	lse := func(count int, term func(k int) float64) float64 {
 		mx := math.Inf(-1)
-		for j := range m {
-			mx = math.Max(mx, (g[j]-cost[i][j])/eps)
+		for k := range count {
+			mx = math.Max(mx, term(k)/eps)
 		}
 		s := 0.0
-		for j := range m {
-			s += math.Exp((g[j]-cost[i][j])/eps - mx)
+		for k := range count {
+			s += math.Exp(term(k)/eps - mx)
 		}
 		return eps * (math.Log(s) + mx)
 	}
-	lseCol := func(j int) float64 {
-		mx := math.Inf(-1)
-		for i := range n {
-			mx = math.Max(mx, (f[i]-cost[i][j])/eps)
-		}
-		s := 0.0
-		for i := range n {
-			s += math.Exp((f[i]-cost[i][j])/eps - mx)
-		}
-		return eps * (math.Log(s) + mx)
-	}
+	lseRow := func(i int) float64 { return lse(m, func(j int) float64 { return g[j] - cost[i][j] }) }
+	lseCol := func(j int) float64 { return lse(n, func(i int) float64 { return f[i] - cost[i][j] }) }
 	for iter := 0; iter < 1_000_000; iter++ {
 		for i := range n {
 			f[i] = eps*math.Log(a[i]) - lseRow(i)

@@ -33,18 +33,24 @@ var (
 	ys = []float64{1, 2, 0.25, -1}
 )
 
+// linearGradient is the gradient of the mean squared error of x·w against ys, in float64.
+func linearGradient(w []float64) []float64 {
+	grad := make([]float64, len(w))
+	for i, x := range xs {
+		pred := x[0]*w[0] + x[1]*w[1]
+		for j := range w {
+			grad[j] += 2 * (pred - ys[i]) * x[j] / float64(len(xs))
+		}
+	}
+	return grad
+}
+
 // refAdamW runs AdamW in float64, as PyTorch defines it.
 func refAdamW(w []float64, steps int, o Optimizer) []float64 {
 	w = append([]float64{}, w...)
 	m, v := make([]float64, len(w)), make([]float64, len(w))
 	for t := 1; t <= steps; t++ {
-		grad := make([]float64, len(w))
-		for i, x := range xs {
-			pred := x[0]*w[0] + x[1]*w[1]
-			for j := range w {
-				grad[j] += 2 * (pred - ys[i]) * x[j] / float64(len(xs))
-			}
-		}
+		grad := linearGradient(w)
 		for j := range w {
 			w[j] *= 1 - o.LearningRate*o.WeightDecay
 			m[j] = o.Beta1*m[j] + (1-o.Beta1)*grad[j]
@@ -192,13 +198,7 @@ func TestBadConfiguration(t *testing.T) {
 func refSGD(w []float64, steps int, lr, decay float64) []float64 {
 	w = append([]float64{}, w...)
 	for range steps {
-		grad := make([]float64, len(w))
-		for i, x := range xs {
-			pred := x[0]*w[0] + x[1]*w[1]
-			for j := range w {
-				grad[j] += 2 * (pred - ys[i]) * x[j] / float64(len(xs))
-			}
-		}
+		grad := linearGradient(w)
 		for j := range w {
 			w[j] -= lr * (grad[j] + decay*w[j])
 		}
