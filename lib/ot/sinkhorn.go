@@ -14,18 +14,17 @@
 // the marginal error ‖P1 − a‖₁ + ‖Pᵀ1 − b‖₁ after the last one; iteration
 // stops once it is at most Options.Tol.
 //
-// Status: Sinkhorn is implemented and tested; SinkhornNewtonSparse (the
-// paper's method) is not written yet (issue 17).
+// SinkhornNewtonSparse (sns.go) adds the paper's Newton stage. The graph
+// pieces (SinkhornPotentials, TransportPlan, MarginalError) work inside any
+// GoMLX graph.
 package ot
 
 import (
 	"fmt"
 	"math"
-	"time"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 )
 
@@ -41,8 +40,25 @@ type Options struct {
 	// DType is the precision of the iteration: dtypes.Float64 (default) or dtypes.Float32.
 	DType dtypes.DType
 	// ItersPerCall is how many iterations one device call runs (default 10);
-	// the marginal error is checked after each call.
+	// the marginal error is checked after each call. In SinkhornNewtonSparse
+	// it is also the number of Sinkhorn steps of a fallback.
 	ItersPerCall int
+
+	// The fields below are SinkhornNewtonSparse's; Sinkhorn ignores them.
+
+	// WarmStartIters is the number of Sinkhorn steps before the Newton stage
+	// (the paper's N₁; default 20, rounded up to a multiple of ItersPerCall).
+	WarmStartIters int
+	// KeepPerRow is how many of the largest entries of each row of P the
+	// sparsified Hessian keeps (default max(16, ⌈0.1·len(b)⌉), at most
+	// len(b)); the diagonal blocks diag(P1), diag(Pᵀ1) are always exact.
+	// Result.MaxDroppedMass says how much of P the sparsification dropped.
+	KeepPerRow int
+	// CGTol fixes the relative residual at which conjugate gradient stops; by default
+	// it is min(0.1, √marginal error), at least 1e-12 (inexact Newton).
+	CGTol float64
+	// MaxCG bounds the conjugate-gradient iterations of one Newton step (default 500).
+	MaxCG int
 }
 
 // Result is a solve's outcome.
@@ -51,14 +67,31 @@ type Result struct {
 	Plan [][]float64
 	// Cost is ⟨C, P⟩.
 	Cost float64
-	// Iterations counts Sinkhorn steps (one step updates f and g).
+	// Iterations counts Sinkhorn steps (one step updates f and g) plus
+	// Newton steps (the paper's count).
 	Iterations int
+	// SinkhornSteps and NewtonSteps split Iterations (NewtonSteps is 0 for Sinkhorn).
+	SinkhornSteps, NewtonSteps int
+	// CGIterations is the total number of conjugate-gradient iterations of the Newton steps.
+	CGIterations int
+	// MaxDroppedMass is the largest fraction of P's mass that the Hessian's
+	// sparsification dropped over the Newton steps (0: the Hessian was exact).
+	MaxDroppedMass float64
+	// Fallbacks lists the Newton steps that failed and were replaced by Sinkhorn steps, with why.
+	Fallbacks []Fallback
 	// MarginalError is ‖P1−a‖₁ + ‖Pᵀ1−b‖₁ of Plan.
 	MarginalError float64
 	// ErrorTrace is the marginal error after each device call, with the iteration it was measured at.
 	ErrorTrace []TracePoint
 	// Seconds is the wall time of the iteration (compilation included).
 	Seconds float64
+}
+
+// Fallback records a Newton step that failed: at Iteration, for Reason,
+// SinkhornNewtonSparse took Options.ItersPerCall Sinkhorn steps instead.
+type Fallback struct {
+	Iteration int
+	Reason    string
 }
 
 // TracePoint is the marginal error after a number of iterations.
@@ -160,91 +193,18 @@ func logOrMinusInf(h []float64) []float64 {
 	return out
 }
 
-// lse is ε·log Σ exp(x/ε) over axis, stable (the max is taken out first);
-// a row of −Inf gives −Inf.
-func lse(x *graph.Node, axis int, eps float64) *graph.Node {
-	scaled := graph.MulScalar(x, 1/eps)
-	m := graph.ReduceAndKeep(scaled, graph.ReduceMax, axis)
-	safeM := graph.Where(graph.IsFinite(m), m, graph.ZerosLike(m))
-	s := graph.ReduceSum(graph.Exp(graph.Sub(scaled, safeM)), axis)
-	return graph.MulScalar(graph.Add(graph.Log(s), graph.Squeeze(safeM, axis)), eps)
-}
-
-// sinkhornSteps is the graph of k Sinkhorn steps: inputs (C [n,m], log a [n],
-// log b [m], f [n], g [m]) → (f, g, marginal error after the last step).
-func sinkhornSteps(k int, eps float64) func(in []*graph.Node) []*graph.Node {
-	return func(in []*graph.Node) []*graph.Node {
-		c, loga, logb, f, g := in[0], in[1], in[2], in[3], in[4]
-		for range k {
-			// f_i = ε log a_i − ε LSE_j((g_j − C_ij)/ε)
-			f = graph.Sub(graph.MulScalar(loga, eps), lse(graph.Sub(graph.ExpandAxes(g, 0), c), 1, eps))
-			// g_j = ε log b_j − ε LSE_i((f_i − C_ij)/ε)
-			g = graph.Sub(graph.MulScalar(logb, eps), lse(graph.Sub(graph.ExpandAxes(f, 1), c), 0, eps))
-		}
-		logP := graph.MulScalar(graph.Sub(graph.Add(graph.ExpandAxes(f, 1), graph.ExpandAxes(g, 0)), c), 1/eps)
-		p := graph.Exp(logP)
-		rowErr := graph.ReduceAllSum(graph.Abs(graph.Sub(graph.ReduceSum(p, 1), graph.Exp(loga))))
-		colErr := graph.ReduceAllSum(graph.Abs(graph.Sub(graph.ReduceSum(p, 0), graph.Exp(logb))))
-		return []*graph.Node{f, g, graph.ConvertDType(graph.Add(rowErr, colErr), dtypes.Float64)}
-	}
-}
-
-// planGraph computes P and ⟨C, P⟩ from the potentials.
-func planGraph(eps float64) func(c, f, g *graph.Node) []*graph.Node {
-	return func(c, f, g *graph.Node) []*graph.Node {
-		p := graph.Exp(graph.MulScalar(graph.Sub(graph.Add(graph.ExpandAxes(f, 1), graph.ExpandAxes(g, 0)), c), 1/eps))
-		p64 := graph.ConvertDType(p, dtypes.Float64)
-		return []*graph.Node{p64, graph.ReduceAllSum(graph.Mul(p64, graph.ConvertDType(c, dtypes.Float64)))}
-	}
-}
-
 // Sinkhorn solves the entropic transport problem between a and b (equal
 // masses) for the cost matrix cost [len(a)][len(b)] on backend, in the log
 // domain. It returns a NotConvergedError (carrying the last iterate) when
 // MaxIters iterations do not reach Tol, and an error naming the argument for
-// bad input; it never returns a NaN plan as a success.
+// bad input; it never returns a NaN plan as a success. It compiles its graphs
+// for this one call: a Solver keeps them for many problems.
 func Sinkhorn(backend compute.Backend, a, b []float64, cost [][]float64, opts Options) (*Result, error) {
-	opts, err := opts.withDefaults()
+	s, err := NewSolver(backend, opts)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkProblem(a, b, cost); err != nil {
-		return nil, err
-	}
-	start := time.Now()
-	vec, mat := hostTensors(opts.DType)
-	c, loga, logb := mat(cost), vec(logOrMinusInf(a)), vec(logOrMinusInf(b))
-	f, g := vec(make([]float64, len(a))), vec(make([]float64, len(b)))
-	steps, err := graph.NewExec(backend, sinkhornSteps(opts.ItersPerCall, opts.Epsilon))
-	if err != nil {
-		return nil, fmt.Errorf("ot: %w", err)
-	}
-	res := &Result{MarginalError: math.Inf(1)}
-	for res.Iterations < opts.MaxIters && !(res.MarginalError <= opts.Tol) {
-		outs, err := steps.Call(c, loga, logb, f, g)
-		if err != nil {
-			return nil, fmt.Errorf("ot: Sinkhorn iteration %d: %w", res.Iterations+1, err)
-		}
-		f, g = outs[0], outs[1]
-		res.Iterations += opts.ItersPerCall
-		res.MarginalError = tensors.ToScalar[float64](outs[2])
-		res.ErrorTrace = append(res.ErrorTrace, TracePoint{res.Iterations, res.MarginalError, time.Since(start).Seconds()})
-		if math.IsNaN(res.MarginalError) {
-			return nil, fmt.Errorf("ot: the marginal error became NaN after %d iterations (ε = %g in %s): try float64 or a larger ε",
-				res.Iterations, opts.Epsilon, opts.DType)
-		}
-	}
-	outs, err := graph.CallOnceN(backend, planGraph(opts.Epsilon), c, f, g)
-	if err != nil {
-		return nil, fmt.Errorf("ot: computing the plan: %w", err)
-	}
-	res.Plan = outs[0].Value().([][]float64)
-	res.Cost = tensors.ToScalar[float64](outs[1])
-	res.Seconds = time.Since(start).Seconds()
-	if !(res.MarginalError <= opts.Tol) {
-		return nil, &NotConvergedError{Last: res, Tol: opts.Tol}
-	}
-	return res, nil
+	return s.Sinkhorn(a, b, cost)
 }
 
 // hostTensors builds vectors and matrices in dtype (float64 or float32).

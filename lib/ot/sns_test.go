@@ -1,0 +1,191 @@
+package ot
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+// checkSolution checks a result against the float64 reference: cost to
+// 1e-6 relative, marginals within tol (recomputed from the plan), a finite
+// non-negative plan.
+func checkSolution(t *testing.T, name string, res *Result, a, b []float64, cost [][]float64, eps, tol float64) {
+	t.Helper()
+	_, want := referenceSinkhorn(a, b, cost, eps, 1e-12)
+	if rel := math.Abs(res.Cost-want) / want; !(rel <= 1e-6) {
+		t.Errorf("%s: cost %.12g, reference %.12g (relative %.2g > 1e-6)", name, res.Cost, want, rel)
+	}
+	rows, cols := marginals(res.Plan)
+	errSum := 0.0
+	for i := range rows {
+		errSum += math.Abs(rows[i] - a[i])
+	}
+	for j := range cols {
+		errSum += math.Abs(cols[j] - b[j])
+	}
+	if !(errSum <= tol) {
+		t.Errorf("%s: marginal error of the plan %.3g (reported %.3g), want ≤ %g", name, errSum, res.MarginalError, tol)
+	}
+	for i := range res.Plan {
+		for j, v := range res.Plan[i] {
+			if !(v >= 0) || math.IsInf(v, 0) {
+				t.Fatalf("%s: plan[%d][%d] = %g", name, i, j, v)
+			}
+		}
+	}
+}
+
+// SNS against the float64 reference on every backend, ε from 1e-2 to 1e-4,
+// and its iteration count against Sinkhorn's.
+func TestSNSMatchesFloat64Reference(t *testing.T) {
+	for _, bk := range testBackends(t) {
+		for k, eps := range []float64{1e-2, 1e-3, 1e-4} {
+			a, b, cost := problem(uint64(k+10), 40, 50)
+			const tol = 1e-9
+			name := fmt.Sprintf("%s ε=%g", bk.Name(), eps)
+			res, err := SinkhornNewtonSparse(bk, a, b, cost, Options{Epsilon: eps, Tol: tol, MaxIters: 5000})
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			checkSolution(t, name, res, a, b, cost, eps, tol)
+			if res.Iterations != res.SinkhornSteps+res.NewtonSteps || res.NewtonSteps == 0 || res.CGIterations == 0 {
+				t.Errorf("%s: iterations %d = Sinkhorn %d + Newton %d? CG %d", name, res.Iterations, res.SinkhornSteps, res.NewtonSteps, res.CGIterations)
+			}
+			if len(res.Fallbacks) != 0 {
+				t.Errorf("%s: unexpected fallbacks %v", name, res.Fallbacks)
+			}
+		}
+	}
+}
+
+// The paper's claim in miniature: in the small-ε regime SNS needs far fewer
+// iterations than Sinkhorn for the same tolerance (here ≥ 10×).
+func TestSNSFewerIterationsThanSinkhorn(t *testing.T) {
+	bk := testBackends(t)[0]
+	a, b, cost := problem(21, 60, 60)
+	opts := Options{Epsilon: 1e-3, Tol: 1e-9, MaxIters: 100000}
+	sk, err := Sinkhorn(bk, a, b, cost, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sns, err := SinkhornNewtonSparse(bk, a, b, cost, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ratio := float64(sk.Iterations) / float64(sns.Iterations); ratio < 10 {
+		t.Errorf("Sinkhorn %d iterations, SNS %d: ratio %.1f < 10", sk.Iterations, sns.Iterations, ratio)
+	}
+	if rel := math.Abs(sk.Cost-sns.Cost) / sk.Cost; rel > 1e-6 {
+		t.Errorf("costs differ: Sinkhorn %.12g, SNS %.12g", sk.Cost, sns.Cost)
+	}
+}
+
+// A failed Newton step is replaced by Sinkhorn steps and reported.
+func TestSNSFallbackIsReported(t *testing.T) {
+	bk := testBackends(t)[0]
+	a, b, cost := problem(4, 30, 30)
+	s, err := NewSolver(bk, Options{Epsilon: 1e-2, Tol: 1e-9, MaxIters: 5000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.failNewton = func(n int) string {
+		if n <= 2 {
+			return fmt.Sprintf("injected failure %d", n)
+		}
+		return ""
+	}
+	res, err := s.SinkhornNewtonSparse(a, b, cost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Fallbacks) != 2 || res.Fallbacks[1].Reason != "injected failure 2" || res.SinkhornSteps != 20+2*10 {
+		t.Errorf("fallbacks %v, Sinkhorn steps %d; want 2 fallbacks of 10 steps after the 20-step warm start", res.Fallbacks, res.SinkhornSteps)
+	}
+	checkSolution(t, "after fallbacks", res, a, b, cost, 1e-2, 1e-9)
+}
+
+// The host selection (go backend) keeps the largest entries of each row.
+func TestSelectRows(t *testing.T) {
+	p := [][]float64{{0.1, 0.5, 0.2, 0.2}, {0, 0, 0.3, 0.1}}
+	vals, idx, dropped := selectRows(p, 2)
+	wantVals := [][]float64{{0.5, 0.2}, {0.3, 0.1}}
+	wantIdx := [][][]int32{{{1}, {2}}, {{2}, {3}}}
+	if fmt.Sprint(vals.Value()) != fmt.Sprint(wantVals) || fmt.Sprint(idx.Value()) != fmt.Sprint(wantIdx) {
+		t.Errorf("selectRows = %v %v; want %v %v", vals.Value(), idx.Value(), wantVals, wantIdx)
+	}
+	if want := 1 - 1.1/1.4; math.Abs(dropped-want) > 1e-15 {
+		t.Errorf("dropped = %v, want %v", dropped, want)
+	}
+	v32, _, _ := selectRows([][]float32{{1, 3, 2}}, 1)
+	if fmt.Sprint(v32.Value()) != "[[3]]" {
+		t.Errorf("float32: %v", v32.Value())
+	}
+}
+
+func TestSNSNotConvergedAndBadOptions(t *testing.T) {
+	bk := testBackends(t)[0]
+	a, b, cost := problem(5, 20, 30)
+	_, err := SinkhornNewtonSparse(bk, a, b, cost, Options{Epsilon: 1e-3, Tol: 1e-12, MaxIters: 22})
+	var nc *NotConvergedError
+	if !errors.As(err, &nc) || nc.Last == nil || nc.Last.Iterations != 22 || nc.Last.NewtonSteps != 2 || nc.Last.Plan == nil {
+		t.Fatalf("error = %v; want a NotConvergedError after 20 Sinkhorn + 2 Newton steps with the last iterate", err)
+	}
+	for _, tc := range []struct {
+		opts   Options
+		errHas string
+	}{
+		{Options{Epsilon: 1e-2, Tol: 1e-6, WarmStartIters: -1}, "WarmStartIters = -1"},
+		{Options{Epsilon: 1e-2, Tol: 1e-6, KeepPerRow: -3}, "KeepPerRow = -3"},
+		{Options{Epsilon: 1e-2, Tol: 1e-6, CGTol: 2}, "CGTol = 2"},
+		{Options{Epsilon: 1e-2, Tol: 1e-6, CGTol: math.NaN()}, "CGTol = NaN"},
+		{Options{Epsilon: 1e-2, Tol: 1e-6, MaxCG: -1}, "MaxCG = -1"},
+		{Options{Epsilon: 1e-2, Tol: 1e-6, ItersPerCall: -1}, "ItersPerCall = -1"},
+		{Options{Epsilon: math.Inf(1), Tol: 1e-6}, "Epsilon = +Inf"},
+	} {
+		res, err := SinkhornNewtonSparse(bk, a, b, cost, tc.opts)
+		if err == nil || !strings.Contains(err.Error(), tc.errHas) || res != nil {
+			t.Errorf("%+v: %v, %v; want an error containing %q", tc.opts, res, err, tc.errHas)
+		}
+	}
+}
+
+func TestSNSFloat32(t *testing.T) {
+	for _, bk := range testBackends(t) {
+		a, b, cost := problem(3, 25, 25)
+		res, err := SinkhornNewtonSparse(bk, a, b, cost, Options{Epsilon: 1e-2, Tol: 1e-5, DType: dtypes.Float32})
+		if err != nil {
+			t.Fatalf("%s: %v", bk.Name(), err)
+		}
+		_, want := referenceSinkhorn(a, b, cost, 1e-2, 1e-12)
+		if rel := math.Abs(res.Cost-want) / want; rel > 1e-4 {
+			t.Errorf("%s float32: cost %.8g, reference %.8g (relative %.2g > 1e-4)", bk.Name(), res.Cost, want, rel)
+		}
+	}
+}
+
+// The graph-level pieces, inside a user's graph, agree with the host solve.
+func TestGraphPieces(t *testing.T) {
+	for _, bk := range testBackends(t) {
+		a, b, cost := problem(8, 12, 15)
+		const eps = 0.05
+		outs, err := graph.CallOnceN(bk, func(c, loga, logb *graph.Node) []*graph.Node {
+			f, g := SinkhornPotentials(c, loga, logb, eps, 300)
+			p := TransportPlan(c, f, g, eps)
+			return []*graph.Node{graph.ReduceAllSum(graph.Mul(p, c)), MarginalError(p, graph.Exp(loga), graph.Exp(logb))}
+		}, cost, logOrMinusInf(a), logOrMinusInf(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, want := referenceSinkhorn(a, b, cost, eps, 1e-13)
+		got, merr := tensors.ToScalar[float64](outs[0]), tensors.ToScalar[float64](outs[1])
+		if math.Abs(got-want)/want > 1e-9 || merr > 1e-9 {
+			t.Errorf("%s: graph cost %.12g (reference %.12g), marginal error %.3g", bk.Name(), got, want, merr)
+		}
+	}
+}

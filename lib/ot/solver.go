@@ -1,0 +1,268 @@
+package ot
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+// Solver keeps the compiled graphs of one backend and one Options, so that
+// solving many problems (or the same problem again, for timing) compiles once
+// per problem shape. It is safe for use by one goroutine at a time.
+type Solver struct {
+	backend compute.Backend
+	opts    Options
+
+	mu                         sync.Mutex
+	sinkhorn, cg, cgInit, line *graph.Exec
+	plan                       *graph.Exec
+	system                     map[int]*graph.Exec // by KeepPerRow
+	hostSelect                 bool                // the Hessian's entries are selected on the host (see newtonSystem)
+	// failNewton, set only by tests, makes Newton attempt number n (from 1) fail with the returned reason ("" = no failure).
+	failNewton func(n int) string
+}
+
+// NewSolver validates opts and prepares a solver on backend.
+func NewSolver(backend compute.Backend, opts Options) (*Solver, error) {
+	if backend == nil {
+		return nil, fmt.Errorf("ot: no backend")
+	}
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := opts.checkSNS(); err != nil {
+		return nil, err
+	}
+	s := &Solver{backend: backend, opts: opts, system: map[int]*graph.Exec{},
+		hostSelect: !strings.HasPrefix(strings.ToLower(backend.Name()), "xla")}
+	for _, e := range []struct {
+		exec **graph.Exec
+		fn   func() (*graph.Exec, error)
+	}{
+		{&s.sinkhorn, func() (*graph.Exec, error) {
+			return graph.NewExec(backend, sinkhornSteps(opts.ItersPerCall, opts.Epsilon))
+		}},
+		{&s.plan, func() (*graph.Exec, error) { return graph.NewExec(backend, planGraph(opts.Epsilon)) }},
+		{&s.cg, func() (*graph.Exec, error) { return graph.NewExec(backend, cgSteps(cgItersPerCall)) }},
+		{&s.cgInit, func() (*graph.Exec, error) { return graph.NewExec(backend, cgStart) }},
+		{&s.line, func() (*graph.Exec, error) { return graph.NewExec(backend, lineStep(opts.Epsilon)) }},
+	} {
+		if *e.exec, err = e.fn(); err != nil {
+			return nil, fmt.Errorf("ot: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Options returns the solver's options with the defaults filled in.
+func (s *Solver) Options() Options { return s.opts }
+
+// solve is the state of one solve.
+type solve struct {
+	s                   *Solver
+	opts                Options
+	start               time.Time
+	c, a, b, loga, logb *tensors.Tensor
+	f, g                *tensors.Tensor
+	res                 *Result
+	scalar              func(float64) *tensors.Tensor
+}
+
+func (s *Solver) newSolve(a, b []float64, cost [][]float64) (*solve, error) {
+	if err := checkProblem(a, b, cost); err != nil {
+		return nil, err
+	}
+	st := &solve{s: s, opts: s.opts, start: time.Now(), res: &Result{MarginalError: math.Inf(1)}}
+	vec, mat := hostTensors(s.opts.DType)
+	st.c, st.a, st.b = mat(cost), vec(a), vec(b)
+	st.loga, st.logb = vec(logOrMinusInf(a)), vec(logOrMinusInf(b))
+	st.f, st.g = vec(make([]float64, len(a))), vec(make([]float64, len(b)))
+	st.scalar = func(x float64) *tensors.Tensor {
+		if s.opts.DType == dtypes.Float64 {
+			return tensors.FromValue(x)
+		}
+		return tensors.FromValue(float32(x))
+	}
+	return st, nil
+}
+
+func (st *solve) trace() {
+	st.res.ErrorTrace = append(st.res.ErrorTrace, TracePoint{st.res.Iterations, st.res.MarginalError, time.Since(st.start).Seconds()})
+}
+
+func (st *solve) nanError() error {
+	return fmt.Errorf("ot: the marginal error became NaN after %d iterations (ε = %g in %s): try float64 or a larger ε",
+		st.res.Iterations, st.opts.Epsilon, st.opts.DType)
+}
+
+// sinkhornChunk runs Options.ItersPerCall Sinkhorn steps.
+func (st *solve) sinkhornChunk() error {
+	outs, err := st.s.sinkhorn.Call(st.c, st.loga, st.logb, st.f, st.g)
+	if err != nil {
+		return fmt.Errorf("ot: Sinkhorn step %d: %w", st.res.Iterations+1, err)
+	}
+	st.f, st.g = outs[0], outs[1]
+	st.res.Iterations += st.opts.ItersPerCall
+	st.res.SinkhornSteps += st.opts.ItersPerCall
+	st.res.MarginalError = tensors.ToScalar[float64](outs[2])
+	st.trace()
+	if math.IsNaN(st.res.MarginalError) {
+		return st.nanError()
+	}
+	return nil
+}
+
+// finish computes the plan and its cost and checks convergence.
+func (st *solve) finish() (*Result, error) {
+	outs, err := st.s.plan.Call(st.c, st.f, st.g)
+	if err != nil {
+		return nil, fmt.Errorf("ot: computing the plan: %w", err)
+	}
+	res := st.res
+	res.Plan = outs[0].Value().([][]float64)
+	res.Cost = tensors.ToScalar[float64](outs[1])
+	res.Seconds = time.Since(st.start).Seconds()
+	if !(res.MarginalError <= st.opts.Tol) {
+		return nil, &NotConvergedError{Last: res, Tol: st.opts.Tol}
+	}
+	return res, nil
+}
+
+// Sinkhorn is the package's Sinkhorn with this solver's backend and options.
+func (s *Solver) Sinkhorn(a, b []float64, cost [][]float64) (*Result, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, err := s.newSolve(a, b, cost)
+	if err != nil {
+		return nil, err
+	}
+	for st.res.Iterations < s.opts.MaxIters && !(st.res.MarginalError <= s.opts.Tol) {
+		if err := st.sinkhornChunk(); err != nil {
+			return nil, err
+		}
+	}
+	return st.finish()
+}
+
+// SinkhornNewtonSparse is the package's SinkhornNewtonSparse with this
+// solver's backend and options.
+func (s *Solver) SinkhornNewtonSparse(a, b []float64, cost [][]float64) (*Result, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, err := s.newSolve(a, b, cost)
+	if err != nil {
+		return nil, err
+	}
+	st.opts = s.opts.snsDefaults(len(b))
+	system, ok := s.system[st.opts.KeepPerRow]
+	if !ok {
+		if system, err = graph.NewExec(s.backend, newtonSystem(st.opts.Epsilon, st.opts.KeepPerRow, s.hostSelect, lmRidge)); err != nil {
+			return nil, fmt.Errorf("ot: %w", err)
+		}
+		s.system[st.opts.KeepPerRow] = system
+	}
+	res := st.res
+	// Stage 1: the warm start.
+	for res.SinkhornSteps < st.opts.WarmStartIters && res.Iterations < st.opts.MaxIters && !(res.MarginalError <= st.opts.Tol) {
+		if err := st.sinkhornChunk(); err != nil {
+			return nil, err
+		}
+	}
+	// Stage 2: Newton steps, with Sinkhorn steps where one fails.
+	for res.Iterations < st.opts.MaxIters && !(res.MarginalError <= st.opts.Tol) {
+		reason, err := st.newtonStep(system)
+		if err != nil {
+			return nil, err
+		}
+		if reason != "" {
+			res.Fallbacks = append(res.Fallbacks, Fallback{Iteration: res.Iterations, Reason: reason})
+			if err := st.sinkhornChunk(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		st.trace()
+		if math.IsNaN(res.MarginalError) {
+			return nil, st.nanError()
+		}
+	}
+	return st.finish()
+}
+
+// newtonStep takes one sparse Newton step from (f, g) and returns "" on
+// success, or why the step failed (then f and g are unchanged).
+func (st *solve) newtonStep(system *graph.Exec) (string, error) {
+	res, opts := st.res, st.opts
+	step := res.NewtonSteps + 1
+	if st.s.failNewton != nil {
+		if reason := st.s.failNewton(res.NewtonSteps + len(res.Fallbacks) + 1); reason != "" {
+			return reason, nil
+		}
+	}
+	sys, err := system.Call(st.c, st.a, st.b, st.f, st.g)
+	if err != nil {
+		return "", fmt.Errorf("ot: Newton step %d: %w", step, err)
+	}
+	bu, bv, r, col, vals, idx := sys[0], sys[1], sys[2], sys[3], sys[4], sys[5]
+	errNow, dropped := tensors.ToScalar[float64](sys[6]), tensors.ToScalar[float64](sys[7])
+	if st.s.hostSelect {
+		vals, idx, dropped = selectRows(sys[4].Value(), opts.KeepPerRow)
+	}
+	res.MaxDroppedMass = max(res.MaxDroppedMass, dropped)
+	state, err := st.s.cgInit.Call(r, col, bu, bv)
+	if err != nil {
+		return "", fmt.Errorf("ot: Newton step %d, CG: %w", step, err)
+	}
+	// Inexact Newton: the CG tolerance tightens as the marginal error falls
+	// (forcing term min(0.1, √error)), unless Options.CGTol fixes it.
+	cgTol := opts.CGTol
+	if cgTol == 0 {
+		cgTol = math.Max(1e-12, math.Min(0.1, math.Sqrt(errNow)))
+	}
+	rhsNorm := tensors.ToScalar[float64](state[7])
+	norm := rhsNorm
+	for it := 0; it < opts.MaxCG && norm > cgTol*rhsNorm; it += cgItersPerCall {
+		args := []any{r, col, vals, idx}
+		for _, t := range state[:7] {
+			args = append(args, t)
+		}
+		outs, err := st.s.cg.Call(args...)
+		if err != nil {
+			return "", fmt.Errorf("ot: Newton step %d, CG: %w", step, err)
+		}
+		state, norm = outs, tensors.ToScalar[float64](outs[7])
+		res.CGIterations += cgItersPerCall
+		if math.IsNaN(norm) || math.IsInf(norm, 0) {
+			return fmt.Sprintf("conjugate gradient broke down (residual %g)", norm), nil
+		}
+	}
+	du, dv := state[0], state[1]
+	alpha := 1.0
+	for range lineSearchSteps {
+		outs, err := st.s.line.Call(st.c, st.a, st.b, st.f, st.g, du, dv, st.scalar(alpha))
+		if err != nil {
+			return "", fmt.Errorf("ot: Newton step %d, line search: %w", step, err)
+		}
+		dL, slope, errNew := tensors.ToScalar[float64](outs[2]), tensors.ToScalar[float64](outs[3]), tensors.ToScalar[float64](outs[4])
+		if !(slope > 0) {
+			return fmt.Sprintf("the Newton direction is not an ascent direction (slope %.3g; CG residual %.3g of %.3g)", slope, norm, rhsNorm), nil
+		}
+		if dL >= armijo*alpha*slope && !math.IsNaN(errNew) {
+			st.f, st.g = outs[0], outs[1]
+			res.Iterations++
+			res.NewtonSteps++
+			res.MarginalError = errNew
+			return "", nil
+		}
+		alpha /= 2
+	}
+	return fmt.Sprintf("the line search found no sufficient increase of the dual objective down to step %.3g", 2*alpha), nil
+}
