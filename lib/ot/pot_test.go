@@ -1,0 +1,143 @@
+package ot_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	"github.com/gorepro/gorepro/lib/backends/backendstest"
+	"github.com/gorepro/gorepro/lib/ot"
+	"github.com/gorepro/gorepro/lib/ot/pot"
+)
+
+// requirePOT skips without POT, unless $GOREPRO_REQUIRE_POT is set (make
+// test sets it): then a missing POT fails.
+func requirePOT(t *testing.T) {
+	t.Helper()
+	if err := pot.Available(); err != nil {
+		if os.Getenv("GOREPRO_REQUIRE_POT") != "" {
+			t.Fatalf("POT is required ($GOREPRO_REQUIRE_POT) but: %v", err)
+		}
+		t.Skipf("POT not available: %v", err)
+	}
+}
+
+// randomProblem: points in [0,1]^dim, squared Euclidean cost normalised to
+// max 1, random weights of equal mass.
+func randomProblem(seed uint64, n, m, dim int) (a, b []float64, cost [][]float64) {
+	r := rand.New(rand.NewPCG(seed, 7))
+	hist := func(k int) []float64 {
+		h, s := make([]float64, k), 0.0
+		for i := range h {
+			h[i] = 0.2 + r.Float64()
+			s += h[i]
+		}
+		for i := range h {
+			h[i] /= s
+		}
+		return h
+	}
+	pts := func(k int) [][]float64 {
+		p := make([][]float64, k)
+		for i := range p {
+			p[i] = make([]float64, dim)
+			for d := range p[i] {
+				p[i][d] = r.Float64()
+			}
+		}
+		return p
+	}
+	a, b = hist(n), hist(m)
+	x, y := pts(n), pts(m)
+	cost, mx := make([][]float64, n), 0.0
+	for i := range cost {
+		cost[i] = make([]float64, m)
+		for j := range cost[i] {
+			for d := range dim {
+				cost[i][j] += (x[i][d] - y[j][d]) * (x[i][d] - y[j][d])
+			}
+			mx = math.Max(mx, cost[i][j])
+		}
+	}
+	for i := range cost {
+		for j := range cost[i] {
+			cost[i][j] /= mx
+		}
+	}
+	return a, b, cost
+}
+
+func marginalErr(p [][]float64, a, b []float64) float64 {
+	cols := make([]float64, len(b))
+	e := 0.0
+	for i, row := range p {
+		s := 0.0
+		for j, v := range row {
+			s += v
+			cols[j] += v
+		}
+		e += math.Abs(s - a[i])
+	}
+	for j := range cols {
+		e += math.Abs(cols[j] - b[j])
+	}
+	return e
+}
+
+// Sinkhorn and SNS against POT's sinkhorn_log at the same ε: cost to 1e-6
+// relative, marginals to 1e-8, the plan feasible, non-negative and equal to
+// POT's to 1e-6 in L1; SNS and Sinkhorn agree to 1e-8. On every backend.
+func TestAgainstPOT(t *testing.T) {
+	requirePOT(t)
+	for _, bk := range backendstest.Available(t) {
+		for k, eps := range []float64{1e-1, 1e-2, 1e-3} {
+			a, b, cost := randomProblem(uint64(100+k), 35, 45, 2)
+			ref, err := pot.SinkhornLog(a, b, cost, eps, 1e-13, 1_000_000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ref.Warnings) > 0 {
+				t.Fatalf("POT ε=%g: %v", eps, ref.Warnings)
+			}
+			opts := ot.Options{Epsilon: eps, Tol: 1e-10, MaxIters: 200_000}
+			var costs []float64
+			for _, solve := range []struct {
+				name string
+				fn   func() (*ot.Result, error)
+			}{
+				{"Sinkhorn", func() (*ot.Result, error) { return ot.Sinkhorn(bk, a, b, cost, opts) }},
+				{"SNS", func() (*ot.Result, error) { return ot.SinkhornNewtonSparse(bk, a, b, cost, opts) }},
+			} {
+				name := fmt.Sprintf("%s %s ε=%g", bk.Name(), solve.name, eps)
+				res, err := solve.fn()
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				if rel := math.Abs(res.Cost-ref.Cost) / ref.Cost; !(rel <= 1e-6) {
+					t.Errorf("%s: cost %.12g, POT %.12g (relative %.2g > 1e-6)", name, res.Cost, ref.Cost, rel)
+				}
+				if e := marginalErr(res.Plan, a, b); !(e <= 1e-8) {
+					t.Errorf("%s: marginal error %.3g > 1e-8", name, e)
+				}
+				diff := 0.0
+				for i := range res.Plan {
+					for j, v := range res.Plan[i] {
+						if !(v >= 0) || math.IsInf(v, 0) {
+							t.Fatalf("%s: plan[%d][%d] = %g", name, i, j, v)
+						}
+						diff += math.Abs(v - ref.Plan[i][j])
+					}
+				}
+				if !(diff <= 1e-6) {
+					t.Errorf("%s: ‖P − P_POT‖₁ = %.3g > 1e-6", name, diff)
+				}
+				costs = append(costs, res.Cost)
+			}
+			if rel := math.Abs(costs[0]-costs[1]) / costs[0]; rel > 1e-8 {
+				t.Errorf("%s ε=%g: Sinkhorn %.14g and SNS %.14g differ by %.2g relative", bk.Name(), eps, costs[0], costs[1], rel)
+			}
+		}
+	}
+}
