@@ -1,6 +1,7 @@
 package ot
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -157,11 +158,46 @@ func (s *Solver) Sinkhorn(a, b []float64, cost [][]float64) (*Result, error) {
 func (s *Solver) SinkhornNewtonSparse(a, b []float64, cost [][]float64) (*Result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.sns(a, b, cost, s.opts)
+}
+
+// Prepare compiles every graph of both solvers for problems of n×m (by
+// solving a random problem of that shape for a few iterations), so that the
+// Seconds of the solves that follow measure iterations, not compilation.
+func (s *Solver) Prepare(n, m int) error {
+	if n < 1 || m < 1 {
+		return fmt.Errorf("ot: Prepare(%d, %d): sizes must be positive", n, m)
+	}
+	a, b, cost := make([]float64, n), make([]float64, m), make([][]float64, n)
+	for i := range a {
+		a[i] = 1 / float64(n)
+		cost[i] = make([]float64, m)
+		for j := range cost[i] {
+			cost[i][j] = float64((i*7919+j*104729)%1000) / 1000 // fixed, irregular
+		}
+	}
+	for j := range b {
+		b[j] = 1 / float64(m)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	opts := s.opts.snsDefaults(m)
+	opts.Tol = math.SmallestNonzeroFloat64 // never reached: every graph runs
+	warm := (opts.WarmStartIters + opts.ItersPerCall - 1) / opts.ItersPerCall * opts.ItersPerCall
+	opts.MaxIters = max(warm, opts.ItersPerCall) + 1
+	var nc *NotConvergedError
+	if _, err := s.sns(a, b, cost, opts); err != nil && !errors.As(err, &nc) {
+		return fmt.Errorf("ot: Prepare(%d, %d): %w", n, m, err)
+	}
+	return nil
+}
+
+func (s *Solver) sns(a, b []float64, cost [][]float64, opts Options) (*Result, error) {
 	st, err := s.newSolve(a, b, cost)
 	if err != nil {
 		return nil, err
 	}
-	st.opts = s.opts.snsDefaults(len(b))
+	st.opts = opts.snsDefaults(len(b))
 	system, ok := s.system[st.opts.KeepPerRow]
 	if !ok {
 		if system, err = graph.NewExec(s.backend, newtonSystem(st.opts.Epsilon, st.opts.KeepPerRow, s.hostSelect, lmRidge)); err != nil {

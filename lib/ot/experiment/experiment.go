@@ -1,0 +1,255 @@
+// Package experiment runs the SNS paper's comparison on one problem: Sinkhorn
+// and Sinkhorn-Newton-Sparse to the same tolerance (compiled first, so the
+// seconds measure iterations), optionally POT's sinkhorn_log at the same ε as
+// the cost reference, and caches each finished run as JSON keyed by
+// everything that changes its numbers.
+package experiment
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/gomlx/compute"
+
+	"github.com/gorepro/gorepro/lib/backends"
+	"github.com/gorepro/gorepro/lib/data/mnist"
+	"github.com/gorepro/gorepro/lib/ot"
+	"github.com/gorepro/gorepro/lib/ot/pot"
+	"github.com/gorepro/gorepro/lib/ot/problems"
+)
+
+// The problem families.
+const (
+	Random    = "random"    // random empirical distributions in 2-D, squared Euclidean cost
+	Digits    = "digits"    // W1 between two digit images on their pixel grid, L1 cost
+	Densities = "densities" // W2 between discretised Gaussian mixtures, squared Euclidean cost
+)
+
+// Config is one run.
+type Config struct {
+	Family string
+	// Size: points per side for Random; grid side for Digits (28, or 14 = 2×2 pooled) and Densities.
+	Size     int
+	Epsilon  float64
+	Tol      float64
+	MaxIters int
+	Seed     uint64
+	// MNISTDir, when set, holds real MNIST IDX files (t10k-*) that Digits uses instead of generated digits.
+	MNISTDir string
+	// POT runs POT's sinkhorn_log on the problem too.
+	POT bool
+}
+
+// Solve is one solver's outcome.
+type Solve struct {
+	Converged     bool
+	Iterations    int
+	SinkhornSteps int
+	NewtonSteps   int
+	CGIterations  int
+	Fallbacks     []ot.Fallback
+	Seconds       float64 // after compilation
+	Cost          float64
+	MarginalError float64
+	Trace         []ot.TracePoint
+}
+
+// Run is a finished run.
+type Run struct {
+	Config   Config
+	Problem  string // the problem's name (what the histograms are)
+	N        int    // support size
+	Sinkhorn Solve
+	SNS      Solve
+	// POTCost, POTIterations and POTSeconds are POT's (when Config.POT); POTVersion its version.
+	POTCost       float64
+	POTIterations int
+	POTSeconds    float64
+	POTVersion    string
+	POTWarnings   []string
+	// FromCache says the run was read back from the cache, not computed now.
+	FromCache bool
+}
+
+// cacheVersion names the code whose numbers a cached run holds.
+const cacheVersion = "sns-run-v1"
+
+// Problem builds the configuration's problem.
+func Problem(cfg Config) (problems.Problem, error) {
+	switch cfg.Family {
+	case Random:
+		return problems.Random(cfg.Seed, cfg.Size, 2)
+	case Densities:
+		return problems.Gaussians(cfg.Seed, cfg.Size)
+	case Digits:
+		var im *mnist.Images
+		var labels []uint8
+		var err error
+		source := "generated digits"
+		if cfg.MNISTDir != "" {
+			im, labels, err = mnist.Load(cfg.MNISTDir, "t10k")
+			source = "MNIST t10k"
+		} else {
+			im, labels, err = mnist.Synthetic(20, cfg.Seed)
+		}
+		if err != nil {
+			return problems.Problem{}, err
+		}
+		if len(im.Pixels) < 2 || im.Rows != 28 || im.Cols != 28 {
+			return problems.Problem{}, fmt.Errorf("experiment: need at least two 28×28 images, have %d of %d×%d", len(im.Pixels), im.Rows, im.Cols)
+		}
+		// Two images of different digits, chosen by seed.
+		i := int(cfg.Seed*7919) % len(im.Pixels)
+		j := (i + 1) % len(im.Pixels)
+		for labels[j] == labels[i] {
+			j = (j + 1) % len(im.Pixels)
+		}
+		a, b, side := im.Pixels[i], im.Pixels[j], 28
+		switch cfg.Size {
+		case 28:
+		case 14:
+			a, b, side = pool2(a, 28), pool2(b, 28), 14
+		default:
+			return problems.Problem{}, fmt.Errorf("experiment: digits grid %d: want 28 or 14", cfg.Size)
+		}
+		return problems.Images(fmt.Sprintf("%s %d→%d (%d×%d, L1)", source, labels[i], labels[j], side, side), a, b, side, side, 1)
+	}
+	return problems.Problem{}, fmt.Errorf("experiment: unknown family %q (random, digits, densities)", cfg.Family)
+}
+
+// pool2 averages 2×2 blocks of a side×side image.
+func pool2(img []uint8, side int) []uint8 {
+	h := side / 2
+	out := make([]uint8, h*h)
+	for y := range h {
+		for x := range h {
+			s := int(img[2*y*side+2*x]) + int(img[2*y*side+2*x+1]) + int(img[(2*y+1)*side+2*x]) + int(img[(2*y+1)*side+2*x+1])
+			out[y*h+x] = uint8((s + 2) / 4)
+		}
+	}
+	return out
+}
+
+func cachePath(dir string, b compute.Backend, cfg Config) string {
+	h := sha256.Sum256([]byte(fmt.Sprintf("%s\n%#v\n%s", cacheVersion, cfg, backends.Identity(b))))
+	return filepath.Join(dir, fmt.Sprintf("%s-%x.json", cfg.Family, h[:8]))
+}
+
+func summarise(res *ot.Result, err error) (Solve, error) {
+	var nc *ot.NotConvergedError
+	converged := true
+	if errors.As(err, &nc) {
+		res, converged = nc.Last, false
+	} else if err != nil {
+		return Solve{}, err
+	}
+	return Solve{Converged: converged, Iterations: res.Iterations, SinkhornSteps: res.SinkhornSteps, NewtonSteps: res.NewtonSteps,
+		CGIterations: res.CGIterations, Fallbacks: res.Fallbacks, Seconds: res.Seconds, Cost: res.Cost,
+		MarginalError: res.MarginalError, Trace: res.ErrorTrace}, nil
+}
+
+// Do runs cfg on backend, or reads it back from cacheDir ("" = no cache).
+// Non-convergence within MaxIters is recorded (Converged false), not an error.
+func Do(b compute.Backend, cfg Config, cacheDir string) (*Run, error) {
+	var path string
+	if cacheDir != "" {
+		path = cachePath(cacheDir, b, cfg)
+		if data, err := os.ReadFile(path); err == nil {
+			var run Run
+			if err := json.Unmarshal(data, &run); err == nil {
+				run.FromCache = true
+				return &run, nil
+			}
+		}
+	}
+	pr, err := Problem(cfg)
+	if err != nil {
+		return nil, err
+	}
+	run := &Run{Config: cfg, Problem: pr.Name, N: len(pr.A)}
+	solver, err := ot.NewSolver(b, ot.Options{Epsilon: cfg.Epsilon, Tol: cfg.Tol, MaxIters: cfg.MaxIters})
+	if err != nil {
+		return nil, err
+	}
+	if err := solver.Prepare(len(pr.A), len(pr.B)); err != nil {
+		return nil, err
+	}
+	if run.Sinkhorn, err = summarise(solver.Sinkhorn(pr.A, pr.B, pr.Cost)); err != nil {
+		return nil, fmt.Errorf("%s: Sinkhorn: %w", pr.Name, err)
+	}
+	if run.SNS, err = summarise(solver.SinkhornNewtonSparse(pr.A, pr.B, pr.Cost)); err != nil {
+		return nil, fmt.Errorf("%s: SNS: %w", pr.Name, err)
+	}
+	if cfg.POT {
+		ref, err := pot.SinkhornLog(pr.A, pr.B, pr.Cost, cfg.Epsilon, cfg.Tol/10, 10*max(cfg.MaxIters, 1000))
+		if err != nil {
+			return nil, err
+		}
+		run.POTCost, run.POTIterations, run.POTSeconds, run.POTVersion, run.POTWarnings = ref.Cost, ref.Iterations, ref.Seconds, ref.Version, ref.Warnings
+	}
+	if path != "" {
+		if err := save(path, run); err != nil {
+			return nil, err
+		}
+	}
+	return run, nil
+}
+
+// save writes the run atomically (temporary file, fsync, rename).
+func save(path string, run *Run) error {
+	data, err := json.Marshal(run)
+	if err != nil {
+		return fmt.Errorf("experiment: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("experiment: cache: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".run-*")
+	if err != nil {
+		return fmt.Errorf("experiment: cache: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("experiment: cache: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("experiment: cache: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("experiment: cache: %w", err)
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// IterationRatio is Sinkhorn's iterations over SNS's (both to the tolerance);
+// NaN when either did not converge.
+func (r *Run) IterationRatio() float64 {
+	if !r.Sinkhorn.Converged || !r.SNS.Converged || r.SNS.Iterations == 0 {
+		return math.NaN()
+	}
+	return float64(r.Sinkhorn.Iterations) / float64(r.SNS.Iterations)
+}
+
+// TimeRatio is Sinkhorn's seconds over SNS's; NaN when either did not converge.
+func (r *Run) TimeRatio() float64 {
+	if !r.Sinkhorn.Converged || !r.SNS.Converged || r.SNS.Seconds == 0 {
+		return math.NaN()
+	}
+	return r.Sinkhorn.Seconds / r.SNS.Seconds
+}
+
+// CostGap is the largest relative difference of Sinkhorn's and SNS's costs
+// from POT's (NaN without POT).
+func (r *Run) CostGap() float64 {
+	if !r.Config.POT || r.POTCost == 0 {
+		return math.NaN()
+	}
+	return math.Max(math.Abs(r.Sinkhorn.Cost-r.POTCost), math.Abs(r.SNS.Cost-r.POTCost)) / math.Abs(r.POTCost)
+}

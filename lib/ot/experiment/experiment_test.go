@@ -1,0 +1,53 @@
+package experiment
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/gorepro/gorepro/lib/backends/backendstest"
+)
+
+func TestDoAndCache(t *testing.T) {
+	b := backendstest.Available(t)[0]
+	dir := t.TempDir()
+	cfg := Config{Family: Digits, Size: 14, Epsilon: 1e-2, Tol: 1e-9, MaxIters: 20000, Seed: 2}
+	run, err := Do(b, cfg, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.FromCache || !run.Sinkhorn.Converged || !run.SNS.Converged || run.N != 196 || !strings.Contains(run.Problem, "generated digits") {
+		t.Fatalf("run %+v", run)
+	}
+	if math.Abs(run.Sinkhorn.Cost-run.SNS.Cost) > 1e-6*run.Sinkhorn.Cost || !(run.IterationRatio() > 1) || !math.IsNaN(run.CostGap()) {
+		t.Errorf("costs %v %v, ratio %v, gap %v", run.Sinkhorn.Cost, run.SNS.Cost, run.IterationRatio(), run.CostGap())
+	}
+	again, err := Do(b, cfg, dir)
+	if err != nil || !again.FromCache || again.SNS.Iterations != run.SNS.Iterations {
+		t.Fatalf("second run: %v, from cache %v", err, again != nil && again.FromCache)
+	}
+	cfg.Seed = 3
+	if other, err := Do(b, cfg, dir); err != nil || other.FromCache {
+		t.Fatalf("a new seed was read from the cache: %v", err)
+	}
+}
+
+// Non-convergence is recorded, not an error.
+func TestNotConvergedIsRecorded(t *testing.T) {
+	b := backendstest.Available(t)[0]
+	run, err := Do(b, Config{Family: Random, Size: 30, Epsilon: 1e-3, Tol: 1e-12, MaxIters: 30, Seed: 1}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Sinkhorn.Converged || !math.IsNaN(run.IterationRatio()) {
+		t.Errorf("Sinkhorn converged in 30 iterations to 1e-12? %+v", run.Sinkhorn)
+	}
+}
+
+func TestProblemErrors(t *testing.T) {
+	for _, cfg := range []Config{{Family: "lattice", Size: 3}, {Family: Digits, Size: 20}, {Family: Digits, Size: 14, MNISTDir: t.TempDir()}} {
+		if _, err := Problem(cfg); err == nil {
+			t.Errorf("%+v accepted", cfg)
+		}
+	}
+}
