@@ -18,7 +18,7 @@ export PATH := $(BIN):$(PATH)
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 GO_SOURCES := $(shell find lib kernel plugins \( -name '*.go' -o -name usage.md \) -not -path 'kernel/tools/*' 2>/dev/null) go.mod go.sum
 
-.PHONY: setup run test test-go test-python test-e2e test-browser bench-kernel bench-grokking lint doctor lab clean
+.PHONY: setup run test test-go test-python test-e2e test-browser bench-kernel bench-grokking bench-sinkhorn lint doctor lab clean
 
 # A failed setup step ends with one line naming it and the command to rerun.
 setup_failed = { echo "make setup: step '$(1)' failed (its output is above); rerun it with: make setup"; exit 1; }
@@ -103,8 +103,17 @@ $(BENCH_VENV)/.jax:
 	$(BENCH_VENV)/bin/pip install --disable-pip-version-check -q jax==0.10.2 jaxlib==0.10.2
 	touch $@
 
+$(BENCH_VENV)/.pot: $(BENCH_VENV)/.jax
+	$(BENCH_VENV)/bin/pip install --disable-pip-version-check -q pot==0.9.7.post1 numpy==2.4.6 scipy==1.17.1
+	touch $@
+
 bench-grokking: setup $(BENCH_VENV)/.jax
 	$(BENCH_VENV)/bin/python tests/bench/grokking_bench.py
+
+## bench-sinkhorn: lib/ot's Sinkhorn and SNS (xla:cpu, go) against POT's sinkhorn_log and a JAX loop, one run,
+## n = 200…2000, ratios printed, numbers in build/bench/sinkhorn_bench.json (not part of make test)
+bench-sinkhorn: setup $(BENCH_VENV)/.pot
+	$(BENCH_VENV)/bin/python tests/bench/sinkhorn_bench.py
 
 doctor: setup
 	$(GOREPRO) doctor

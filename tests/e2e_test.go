@@ -309,6 +309,31 @@ func TestGrokkingOnGoBackend(t *testing.T) {
 	}
 }
 
+// TestSNSNotebook runs the SNS reproduction's quick profile on the default
+// backend: every claim must hold (≥ 10× fewer iterations at the smallest ε
+// in each family, costs equal to POT's), computed now, with its 3 figures.
+func TestSNSNotebook(t *testing.T) {
+	needE2E(t)
+	nb, r := runNotebook(t, "notebooks/sinkhorn_newton_sparse.ipynb")
+	if r.FromCache {
+		t.Error("results were read from a cache: the end-to-end test must run today's code")
+	}
+	if len(r.Claims) != 4 {
+		t.Errorf("%d claims, want 4 (three families, POT's cost)", len(r.Claims))
+	}
+	if figs := nb.Figures(); len(figs) != 3 {
+		t.Errorf("%d figures, want 3 (error vs iteration, vs seconds, ε sweep)", len(figs))
+	}
+}
+
+// TestSNSOnGoBackend runs the SNS notebook on the pure-Go backend (smaller sizes).
+func TestSNSOnGoBackend(t *testing.T) {
+	needE2E(t)
+	if _, r := runNotebook(t, "notebooks/sinkhorn_newton_sparse.ipynb", "--backend", "go"); r.Backend != "go" {
+		t.Errorf("RESULT backend = %q, want go", r.Backend)
+	}
+}
+
 // TestTourOnGoBackend runs the tour on the pure-Go backend.
 func TestTourOnGoBackend(t *testing.T) {
 	needE2E(t)

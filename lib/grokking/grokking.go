@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/gorepro/gorepro/lib/backends"
 	"github.com/gorepro/gorepro/lib/data"
+	"github.com/gorepro/gorepro/lib/notebook"
 	"github.com/gorepro/gorepro/lib/stablemax"
 	"github.com/gorepro/gorepro/lib/train"
 )
@@ -370,16 +370,7 @@ func (c Config) CacheKey(b compute.Backend) string {
 // when set (the end-to-end tests point it at a fresh directory), else
 // build/cache/grokking in the checkout ($GOREPRO_ROOT, or the parent of the
 // notebooks directory).
-func CacheDir() string {
-	if dir := os.Getenv(EnvCacheDir); dir != "" {
-		return filepath.Join(dir, "grokking")
-	}
-	root := os.Getenv(backends.EnvRoot)
-	if root == "" {
-		root = ".."
-	}
-	return filepath.Join(root, "build", "cache", "grokking")
-}
+func CacheDir() string { return notebook.CacheDir("grokking") }
 
 // EnvCacheDir names the variable that moves every cache of computed results.
-const EnvCacheDir = "GOREPRO_CACHE_DIR"
+const EnvCacheDir = notebook.EnvCacheDir

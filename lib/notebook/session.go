@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"syscall"
+
+	"github.com/gorepro/gorepro/lib/backends"
 )
 
 // Each GoNB cell is a new process, so values computed in one cell reach the
@@ -119,4 +121,22 @@ func Get(key string, v any) error {
 		return fmt.Errorf("notebook.Get(%q): %w", key, err)
 	}
 	return nil
+}
+
+// EnvCacheDir names the variable that moves every cache of computed results.
+const EnvCacheDir = "GOREPRO_CACHE_DIR"
+
+// CacheDir is where notebooks keep the cached results named name:
+// $GOREPRO_CACHE_DIR/name when set (the end-to-end tests point it at a fresh
+// directory), else build/cache/name in the checkout ($GOREPRO_ROOT, or the
+// parent of the notebooks directory).
+func CacheDir(name string) string {
+	if dir := os.Getenv(EnvCacheDir); dir != "" {
+		return filepath.Join(dir, name)
+	}
+	root := os.Getenv(backends.EnvRoot)
+	if root == "" {
+		root = ".."
+	}
+	return filepath.Join(root, "build", "cache", name)
 }
