@@ -166,11 +166,7 @@ func cgSteps(k int) func(in []*graph.Node) []*graph.Node {
 	return func(in []*graph.Node) []*graph.Node {
 		r, c, vals, idx := in[0], in[1], in[2], in[3]
 		du, dv, ru, rv, pu, pv, rz := in[4], in[5], in[6], in[7], in[8], in[9], in[10]
-		// The Jacobi preconditioner; an empty row or column (zero mass) keeps its residual.
-		inv := func(d *graph.Node) *graph.Node {
-			return graph.Where(graph.GreaterThan(d, graph.ZerosLike(d)), graph.Inverse(d), graph.OnesLike(d))
-		}
-		ir, ic := inv(r), inv(c)
+		ir, ic := jacobi(r), jacobi(c)
 		zero := graph.ScalarZero(rz.Graph(), rz.DType())
 		for range k {
 			qu, qv := sparseApply(r, c, vals, idx, pu, pv)
@@ -191,12 +187,16 @@ func cgSteps(k int) func(in []*graph.Node) []*graph.Node {
 	}
 }
 
+// jacobi is the Jacobi preconditioner 1/d; an empty row or column (zero
+// mass, d = 0) gets 1 and keeps its residual.
+func jacobi(d *graph.Node) *graph.Node {
+	pos := graph.GreaterThan(d, graph.ZerosLike(d))
+	return graph.Where(pos, graph.Reciprocal(graph.Where(pos, d, graph.OnesLike(d))), graph.OnesLike(d))
+}
+
 // cgStart is the initial CG state for M·Δ = rhs from Δ = 0.
 func cgStart(r, c, bu, bv *graph.Node) []*graph.Node {
-	inv := func(d *graph.Node) *graph.Node {
-		return graph.Where(graph.GreaterThan(d, graph.ZerosLike(d)), graph.Inverse(d), graph.OnesLike(d))
-	}
-	zu, zv := graph.Mul(inv(r), bu), graph.Mul(inv(c), bv)
+	zu, zv := graph.Mul(jacobi(r), bu), graph.Mul(jacobi(c), bv)
 	return []*graph.Node{graph.ZerosLike(bu), graph.ZerosLike(bv), bu, bv, zu, zv, dot2(bu, bv, zu, zv),
 		graph.ConvertDType(graph.Sqrt(dot2(bu, bv, bu, bv)), dtypes.Float64)}
 }
