@@ -236,9 +236,14 @@ func TestSinkhornBadInput(t *testing.T) {
 			c[2] = c[2][:3]
 			tc.cost, tc.errHas = c, "cost row 2 has 3 entries, b has 4"
 		}
-		res, err := Sinkhorn(b, tc.a, tc.b, tc.cost, tc.opts)
-		if err == nil || !strings.Contains(err.Error(), tc.errHas) || res != nil {
-			t.Errorf("%s: Sinkhorn = %v, %v; want an error containing %q", tc.name, res, err, tc.errHas)
+		for _, solve := range []struct {
+			name string
+			fn   func(compute.Backend, []float64, []float64, [][]float64, Options) (*Result, error)
+		}{{"Sinkhorn", Sinkhorn}, {"SinkhornNewtonSparse", SinkhornNewtonSparse}} {
+			res, err := solve.fn(b, tc.a, tc.b, tc.cost, tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.errHas) || res != nil {
+				t.Errorf("%s: %s = %v, %v; want an error containing %q", tc.name, solve.name, res, err, tc.errHas)
+			}
 		}
 	}
 }
