@@ -81,7 +81,7 @@ func Parse(arg string) (Requirement, error) {
 // Handle runs a %%require cell.
 func Handle(ctx context.Context, req *plugin.Request) (*plugin.Response, error) {
 	if len(req.Args) == 0 {
-		return nil, errors.New("%%require needs at least one MODULE@VERSION, e.g. %%require github.com/google/uuid@v1.6.0")
+		return nil, errors.New("%%require needs at least one MODULE@VERSION, e.g. %%require github.com/google/go-cmp@v0.7.0")
 	}
 	if strings.TrimSpace(req.Body) != "" {
 		return nil, errors.New("%%require takes its modules on the first line; the cell has more lines")

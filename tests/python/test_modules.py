@@ -97,24 +97,24 @@ def test_require_refuses_what_is_not_an_exact_pin(kernel, args, says):
     assert "\n" not in errors[0]["evalue"], f"one line: {errors[0]['evalue']!r}"
 
 
-UUID_CELL = 'import (\n\t"fmt"\n\t"github.com/google/uuid"\n)\n\nfunc main() { fmt.Println("uuid", len(uuid.NewString())) }'
+CMP_CELL = 'import (\n\t"fmt"\n\t"github.com/google/go-cmp/cmp"\n)\n\nfunc main() { fmt.Println("cmp", cmp.Equal(1, 1)) }'
 
 
 def test_require_adds_a_module_the_cell_then_imports():
-    """github.com/google/uuid is in the project's module graph only indirectly:
+    """github.com/google/go-cmp is in the project's module graph only indirectly:
     the cell fails with a hint naming the exact %%require line, which then works.
     %%require resolves through the module proxy recorded at setup (network)."""
     with running_kernel() as k:
-        cell = k.run(UUID_CELL)
+        cell = k.run(CMP_CELL)
         assert cell.status == "error", cell.describe()
         _assert_no_go_get(cell)
         hint = [line for line in cell.stream("stderr").splitlines() if line.startswith("gorepro: ")]
-        assert len(hint) == 1 and "%%require github.com/google/uuid@v1.6.0" in hint[0], cell.describe()
-        req = k.run("%%require github.com/google/uuid@v1.6.0", timeout=180)
+        assert len(hint) == 1 and "%%require github.com/google/go-cmp@v0.7.0" in hint[0], cell.describe()
+        req = k.run("%%require github.com/google/go-cmp@v0.7.0", timeout=180)
         assert req.status == "ok", req.describe()
-        assert "github.com/google/uuid" in req.all_text(), req.describe()
-        again = k.run(UUID_CELL)
-        assert again.status == "ok" and "uuid 36" in again.stream("stdout"), again.describe()
+        assert "github.com/google/go-cmp" in req.all_text(), req.describe()
+        again = k.run(CMP_CELL)
+        assert again.status == "ok" and "cmp true" in again.stream("stdout"), again.describe()
 
 
 def test_require_refuses_a_module_that_would_lift_a_pin(kernel):
