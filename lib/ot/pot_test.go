@@ -3,13 +3,13 @@ package ot_test
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"os"
 	"testing"
 
 	"github.com/gorepro/gorepro/lib/backends/backendstest"
 	"github.com/gorepro/gorepro/lib/ot"
 	"github.com/gorepro/gorepro/lib/ot/pot"
+	"github.com/gorepro/gorepro/lib/ot/problems"
 )
 
 // requirePOT skips without POT, unless $GOREPRO_REQUIRE_POT is set (make
@@ -22,51 +22,6 @@ func requirePOT(t *testing.T) {
 		}
 		t.Skipf("POT not available: %v", err)
 	}
-}
-
-// randomProblem: points in [0,1]^dim, squared Euclidean cost normalised to
-// max 1, random weights of equal mass.
-func randomProblem(seed uint64, n, m, dim int) (a, b []float64, cost [][]float64) {
-	r := rand.New(rand.NewPCG(seed, 7))
-	hist := func(k int) []float64 {
-		h, s := make([]float64, k), 0.0
-		for i := range h {
-			h[i] = 0.2 + r.Float64()
-			s += h[i]
-		}
-		for i := range h {
-			h[i] /= s
-		}
-		return h
-	}
-	pts := func(k int) [][]float64 {
-		p := make([][]float64, k)
-		for i := range p {
-			p[i] = make([]float64, dim)
-			for d := range p[i] {
-				p[i][d] = r.Float64()
-			}
-		}
-		return p
-	}
-	a, b = hist(n), hist(m)
-	x, y := pts(n), pts(m)
-	cost, mx := make([][]float64, n), 0.0
-	for i := range cost {
-		cost[i] = make([]float64, m)
-		for j := range cost[i] {
-			for d := range dim {
-				cost[i][j] += (x[i][d] - y[j][d]) * (x[i][d] - y[j][d])
-			}
-			mx = math.Max(mx, cost[i][j])
-		}
-	}
-	for i := range cost {
-		for j := range cost[i] {
-			cost[i][j] /= mx
-		}
-	}
-	return a, b, cost
 }
 
 func marginalErr(p [][]float64, a, b []float64) float64 {
@@ -93,7 +48,11 @@ func TestAgainstPOT(t *testing.T) {
 	requirePOT(t)
 	for _, bk := range backendstest.Available(t) {
 		for k, eps := range []float64{1e-1, 1e-2, 1e-3} {
-			a, b, cost := randomProblem(uint64(100+k), 35, 45, 2)
+			pr, err := problems.Random(uint64(100+k), 40, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, b, cost := pr.A, pr.B, pr.Cost
 			ref, err := pot.SinkhornLog(a, b, cost, eps, 1e-13, 1_000_000)
 			if err != nil {
 				t.Fatal(err)

@@ -172,16 +172,23 @@ func TestSinkhornSmallEpsilonIsFinite(t *testing.T) {
 	}
 }
 
-func TestSinkhornFloat32(t *testing.T) {
+// Both solvers in float32 (the iteration's precision, ε = 1e-2): cost to
+// 1e-4 of the float64 reference, on every backend.
+func TestFloat32(t *testing.T) {
 	for _, b := range testBackends(t) {
-		a, bb, cost := problem(3, 25, 25)
-		res, err := Sinkhorn(b, a, bb, cost, Options{Epsilon: 1e-2, Tol: 1e-5, DType: dtypes.Float32})
-		if err != nil {
-			t.Fatalf("%s: %v", b.Name(), err)
-		}
-		_, want := referenceSinkhorn(a, bb, cost, 1e-2, 1e-12)
-		if rel := math.Abs(res.Cost-want) / want; rel > 1e-4 {
-			t.Errorf("%s float32: cost %.8g, reference %.8g (relative %.2g > 1e-4)", b.Name(), res.Cost, want, rel)
+		for _, solve := range []struct {
+			name string
+			fn   func(compute.Backend, []float64, []float64, [][]float64, Options) (*Result, error)
+		}{{"Sinkhorn", Sinkhorn}, {"SNS", SinkhornNewtonSparse}} {
+			a, bb, cost := problem(3, 25, 25)
+			res, err := solve.fn(b, a, bb, cost, Options{Epsilon: 1e-2, Tol: 1e-5, DType: dtypes.Float32})
+			if err != nil {
+				t.Fatalf("%s %s: %v", b.Name(), solve.name, err)
+			}
+			_, want := referenceSinkhorn(a, bb, cost, 1e-2, 1e-12)
+			if rel := math.Abs(res.Cost-want) / want; rel > 1e-4 {
+				t.Errorf("%s %s float32: cost %.8g, reference %.8g (relative %.2g > 1e-4)", b.Name(), solve.name, res.Cost, want, rel)
+			}
 		}
 	}
 }
