@@ -12,8 +12,8 @@ import (
 )
 
 // checkSolution checks a result against the float64 reference: cost to
-// 1e-6 relative, marginals within tol (recomputed from the plan), a finite
-// non-negative plan.
+// 1e-6 relative, marginals within tol (recomputed from the plan, and equal
+// to the reported error within 1e-10), a finite non-negative plan.
 func checkSolution(t *testing.T, name string, res *Result, a, b []float64, cost [][]float64, eps, tol float64) {
 	t.Helper()
 	_, want := referenceSinkhorn(a, b, cost, eps, 1e-12)
@@ -28,8 +28,8 @@ func checkSolution(t *testing.T, name string, res *Result, a, b []float64, cost 
 	for j := range cols {
 		errSum += math.Abs(cols[j] - b[j])
 	}
-	if !(errSum <= tol) {
-		t.Errorf("%s: marginal error of the plan %.3g (reported %.3g), want ≤ %g", name, errSum, res.MarginalError, tol)
+	if !(errSum <= tol) || math.Abs(errSum-res.MarginalError) > 1e-10 {
+		t.Errorf("%s: marginal error of the plan %.3g (reported %.3g), want ≤ %g and equal", name, errSum, res.MarginalError, tol)
 	}
 	for i := range res.Plan {
 		for j, v := range res.Plan[i] {
