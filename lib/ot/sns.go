@@ -61,7 +61,7 @@ func (o Options) checkSNS() error {
 // solution it bounds the step along the nearly singular directions of a
 // plan whose support has almost split in pieces (small ε); near the solution
 // it vanishes, so the fast local convergence is kept. Measured on random
-// problems (n = 50, ε = 1e-4): no ridge 347 iterations with 23 fallbacks,
+// problems (40×50 points, ε = 1e-4, xla:cpu): no ridge 347 iterations with 23 fallbacks,
 // 0.1 → 150 with none, 1 → 809 (too damped).
 const lmRidge = 0.1
 
@@ -76,7 +76,8 @@ const (
 )
 
 // newtonSystem is the graph (C, a, b, f, g) → (rhs_f = ε(a − P1), rhs_g =
-// ε(b − Pᵀ1), P1, Pᵀ1, values [n,keep] and column indices [n,keep,1] of the
+// ε(b − Pᵀ1), the system's diagonal (1 + τ)·P1 and (1 + τ)·Pᵀ1 with the
+// Levenberg–Marquardt τ = ridge·min(1, error), values [n,keep] and column indices [n,keep,1] of the
 // largest keep entries of each row of P, the marginal error, the fraction of
 // P's mass dropped). With hostSelect, the graph stops short of the selection
 // and returns P itself in place of the values and indices (and 0 for the
