@@ -334,6 +334,32 @@ func TestSNSOnGoBackend(t *testing.T) {
 	}
 }
 
+// TestTrActNotebook runs the TrAct notebook's quick profile on the default
+// backend: its claim (TrAct's epochs-to-target speedup on the MLP) must hold
+// on today's code, with the three figures and the findings.
+func TestTrActNotebook(t *testing.T) {
+	needE2E(t)
+	nb, r := runNotebook(t, "notebooks/tract.ipynb")
+	if r.FromCache {
+		t.Error("results were read from a cache: the end-to-end test must run today's code")
+	}
+	if len(r.Claims) != 1 || len(r.Findings) < 10 {
+		t.Errorf("%d claims and %d findings, want 1 (MLP speedup) and ≥ 10", len(r.Claims), len(r.Findings))
+	}
+	if figs := nb.Figures(); len(figs) != 3 {
+		t.Errorf("%d figures, want 3 (MLP, CNN, λ sweep)", len(figs))
+	}
+}
+
+// TestTrActOnGoBackend runs the TrAct notebook on the pure-Go backend
+// (fewer CNN epochs).
+func TestTrActOnGoBackend(t *testing.T) {
+	needE2E(t)
+	if _, r := runNotebook(t, "notebooks/tract.ipynb", "--backend", "go"); r.Backend != "go" {
+		t.Errorf("RESULT backend = %q, want go", r.Backend)
+	}
+}
+
 // TestTourOnGoBackend runs the tour on the pure-Go backend.
 func TestTourOnGoBackend(t *testing.T) {
 	needE2E(t)

@@ -1,10 +1,13 @@
-// Package experiment trains TrAct against the plain first layer on a small
-// image task with GoMLX's own training stack (model.Store, layers,
-// dataset.InMemory batching and shuffling, train.Trainer + Loop, Adam): the
-// one minibatch path gorepro's notebooks use. The task is scikit-learn's
-// 8×8 digits with varied contrast and brightness (lib/data/digits), the
-// model a small CNN whose first convolution is either GoMLX's or
-// tract.Conv2D.
+// Package experiment trains TrAct against the plain first layer with
+// GoMLX's own training stack (model.Store, layers, dataset.InMemory
+// batching and shuffling, train.Trainer + Loop, SGD or Adam, checkpoints):
+// the one minibatch path gorepro's notebooks use.
+//
+// Tasks are image classification sets (Task): scikit-learn's 8×8 digits
+// with varied contrast and brightness (the quick profile) or CIFAR-10 from
+// its binary files (the full profile). Models: a one-hidden-layer MLP whose
+// first dense layer is TrAct's or GoMLX's, a small CNN whose first
+// convolution is, and the CIFAR ResNet-18 of lib/resnet.
 package experiment
 
 import (
@@ -23,28 +26,34 @@ import (
 	"github.com/gomlx/gomlx/ml/train/metric"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 
-	"github.com/gorepro/gorepro/lib/data/digits"
+	"github.com/gorepro/gorepro/lib/resnet"
 	"github.com/gorepro/gorepro/lib/tract"
 )
 
 // Methods.
 const (
-	Baseline = "baseline" // GoMLX's convolution as the first layer
-	TrAct    = "tract"    // tract.Conv2D as the first layer
+	Baseline = "baseline" // GoMLX's layer as the first layer
+	TrAct    = "tract"    // tract.Dense / tract.Conv2D as the first layer
+)
+
+// Architectures.
+const (
+	MLP      = "mlp"      // first dense (all pixels → Width) → ReLU → dense head
+	CNN      = "cnn"      // first conv 3×3 (Width) → ReLU → conv 3×3 stride 2 (2·Width) → ReLU → dense head
+	ResNet18 = "resnet18" // lib/resnet's CIFAR ResNet-18 of width Width (the paper's is 64)
 )
 
 // Config is one training run.
 type Config struct {
-	Method     string
-	Lambda     float64 // TrAct's λ (ignored by the baseline)
-	Epochs     int
-	BatchSize  int
-	LR         float64 // learning rate
-	Optimizer  string  // "sgd" (plain SGD, the paper's ResNet setting without momentum) or "adam"
-	Filters    int     // first layer's filters; the second has twice as many
-	Spread     float64 // contrast varies log-uniformly in [1/Spread, Spread]
-	Brightness float64 // brightness varies uniformly in [−Brightness, Brightness]
-	Seed       uint64  // split, shuffling and initialisation
+	Method    string
+	Arch      string
+	Lambda    float64 // TrAct's λ (ignored by the baseline)
+	Epochs    int
+	BatchSize int
+	LR        float64 // learning rate
+	Optimizer string  // "sgd" (plain, no momentum) or "adam"
+	Width     int     // first layer's units / filters (see the architectures)
+	Seed      uint64  // shuffling and initialisation
 }
 
 // Point is the state after an epoch.
@@ -57,9 +66,17 @@ type Point struct {
 // Run is a finished run.
 type Run struct {
 	Config    Config
+	Task      string
+	Backend   string
 	Curve     []Point
-	MsPerStep float64 // training steps after the first epoch (which compiles)
-	Steps     int
+	MsPerStep float64 // mean time of the training steps after the first epoch (which compiles)
+	Steps     int     // training steps taken
+	// TimedSteps and TimedSeconds are the steps after the first epoch and
+	// their time, of which MsPerStep is the mean.
+	TimedSteps   int
+	TimedSeconds float64
+	Seconds   float64 // wall time of the training and evaluation
+	FromCache bool    `json:"-"`
 }
 
 // FinalAcc is the test accuracy after the last epoch.
@@ -79,72 +96,106 @@ func (c Config) check() error {
 	switch {
 	case c.Method != Baseline && c.Method != TrAct:
 		return fmt.Errorf("experiment: method %q (baseline, tract)", c.Method)
+	case c.Arch != MLP && c.Arch != CNN && c.Arch != ResNet18:
+		return fmt.Errorf("experiment: arch %q (mlp, cnn, resnet18)", c.Arch)
 	case c.Method == TrAct && !(c.Lambda > 0):
 		return fmt.Errorf("experiment: λ = %g must be positive", c.Lambda)
 	case c.Optimizer != "sgd" && c.Optimizer != "adam":
 		return fmt.Errorf("experiment: optimizer %q (sgd, adam)", c.Optimizer)
-	case c.Epochs < 1 || c.BatchSize < 1 || c.Filters < 1 || !(c.LR > 0):
-		return fmt.Errorf("experiment: epochs %d, batch %d, filters %d, lr %g must be positive", c.Epochs, c.BatchSize, c.Filters, c.LR)
+	case c.Epochs < 1 || c.BatchSize < 1 || c.Width < 1 || !(c.LR > 0):
+		return fmt.Errorf("experiment: epochs %d, batch %d, width %d, lr %g must be positive", c.Epochs, c.BatchSize, c.Width, c.LR)
 	}
 	return nil
 }
 
-// modelFn is the CNN: first conv 3×3 (Filters, padding 1) → ReLU → conv 3×3
-// stride 2 (2·Filters) → ReLU → dense 10.
-func modelFn(c Config) func(scope *model.Scope, _ any, inputs []*graph.Node) []*graph.Node {
+// modelFn builds cfg's model for images of task's shape.
+func modelFn(c Config, h, w, ch int) func(scope *model.Scope, _ any, inputs []*graph.Node) []*graph.Node {
 	return func(scope *model.Scope, _ any, inputs []*graph.Node) []*graph.Node {
 		x := inputs[0]
 		b := x.Shape().Dimensions[0]
-		x = graph.Reshape(x, b, digits.Side, digits.Side, 1)
-		var h *graph.Node
-		if c.Method == TrAct {
-			h = tract.Conv2D(scope.In("first"), x, c.Filters, 3, 1, 1, true, c.Lambda)
-		} else {
-			h = layers.Convolution(scope.In("first"), x).Channels(c.Filters).KernelSize(3).PadSame().UseBias(true).Done()
+		switch c.Arch {
+		case MLP:
+			x = graph.Reshape(x, b, h*w*ch)
+			var z *graph.Node
+			if c.Method == TrAct {
+				z = tract.Dense(scope.In("first"), x, true, c.Width, c.Lambda)
+			} else {
+				z = layers.Dense(scope.In("first"), x, true, c.Width)
+			}
+			return []*graph.Node{layers.Dense(scope.In("head"), graph.MaxScalar(z, 0), true, classes)}
+		case ResNet18:
+			x = graph.Reshape(x, b, h, w, ch)
+			first := resnet.PlainFirstLayer
+			if c.Method == TrAct {
+				first = func(scope *model.Scope, x *graph.Node, width int) *graph.Node {
+					return tract.Conv2D(scope, x, width, 3, 1, 1, false, c.Lambda)
+				}
+			}
+			return []*graph.Node{resnet.ResNet18(scope, x, classes, c.Width, first)}
 		}
-		h = graph.MaxScalar(h, 0)
-		h = layers.Convolution(scope.In("second"), h).Channels(2 * c.Filters).KernelSize(3).Strides(2).PadSame().UseBias(true).Done()
-		h = graph.MaxScalar(h, 0)
-		h = graph.Reshape(h, b, -1)
-		return []*graph.Node{layers.Dense(scope.In("head"), h, true, 10)}
+		x = graph.Reshape(x, b, h, w, ch)
+		var z *graph.Node
+		if c.Method == TrAct {
+			z = tract.Conv2D(scope.In("first"), x, c.Width, 3, 1, 1, true, c.Lambda)
+		} else {
+			z = layers.Convolution(scope.In("first"), x).Channels(c.Width).KernelSize(3).PadSame().UseBias(true).Done()
+		}
+		z = graph.MaxScalar(z, 0)
+		z = layers.Convolution(scope.In("second"), z).Channels(2 * c.Width).KernelSize(3).Strides(2).PadSame().UseBias(true).Done()
+		z = graph.Reshape(graph.MaxScalar(z, 0), b, -1)
+		return []*graph.Node{layers.Dense(scope.In("head"), z, true, classes)}
 	}
 }
 
-func inMemory(b compute.Backend, name string, s *digits.Set) (*dataset.InMemoryDataset, error) {
-	labels := make([][]int32, len(s.Labels))
-	for i, l := range s.Labels {
+// classes is the number of classes of every task here (digits, CIFAR-10).
+const classes = 10
+
+func inMemory(b compute.Backend, name string, x [][]float32, y []int32) (*dataset.InMemoryDataset, error) {
+	labels := make([][]int32, len(y))
+	for i, l := range y {
 		labels[i] = []int32{l}
 	}
-	return dataset.InMemoryFromData(b, name, []any{s.Pixels}, []any{labels})
+	ds, err := dataset.InMemoryFromData(b, name, []any{x}, []any{labels})
+	if err != nil {
+		return nil, fmt.Errorf("experiment: %s: %w", name, err)
+	}
+	return ds, nil
 }
 
-// Train runs cfg on backend over data (the full digits set, before the
-// split), calling progress after every epoch.
-func Train(b compute.Backend, cfg Config, data *digits.Set, progress func(Point)) (*Run, error) {
+// Train runs cfg on task, calling progress (if not nil) after every epoch.
+func Train(b compute.Backend, cfg Config, task *Task, progress func(Point)) (*Run, error) {
+	return train1(b, cfg, task, "", progress)
+}
+
+// train1 trains; with a checkpoint directory it resumes from the last
+// epoch saved there and saves after every epoch.
+func train1(b compute.Backend, cfg Config, task *Task, ckptDir string, progress func(Point)) (run *Run, err error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	varied, err := data.VaryContrast(cfg.Spread, cfg.Brightness, 7) // the same images for every method and seed
-	if err != nil {
+	if err := task.check(); err != nil {
 		return nil, err
 	}
-	trainSet, testSet, err := varied.Split(0.8, cfg.Seed)
-	if err != nil {
-		return nil, err
-	}
-	trainDS, err := inMemory(b, "digits-train", trainSet)
+	trainDS, err := inMemory(b, task.Name+"-train", task.TrainX, task.TrainY)
 	if err != nil {
 		return nil, err
 	}
 	trainDS.BatchSize(cfg.BatchSize, true).Shuffle().WithRand(rand.New(rand.NewSource(int64(cfg.Seed))))
-	testDS, err := inMemory(b, "digits-test", testSet)
+	testDS, err := inMemory(b, task.Name+"-test", task.TestX, task.TestY)
 	if err != nil {
 		return nil, err
 	}
-	testDS.BatchSize(len(testSet.Labels), false)
+	testDS.BatchSize(min(len(task.TestY), evalBatch), false)
 	store := model.NewStore()
 	if err := store.SetRNGStateFromSeed(int64(cfg.Seed)); err != nil {
 		return nil, err
+	}
+	run = &Run{Config: cfg, Task: task.Name, Backend: b.Name()}
+	var ckpt *checkpointer
+	if ckptDir != "" {
+		if ckpt, err = openCheckpoint(store, ckptDir, run); err != nil {
+			return nil, err
+		}
 	}
 	var opt optimizer.Interface
 	if cfg.Optimizer == "adam" {
@@ -152,38 +203,56 @@ func Train(b compute.Backend, cfg Config, data *digits.Set, progress func(Point)
 	} else {
 		opt = optimizer.StochasticGradientDescent().WithDecay(false).WithLearningRate(cfg.LR).Done()
 	}
-	trainer := train.NewTrainer(b, store, modelFn(cfg), loss.SparseCategoricalCrossEntropyLogits, opt, nil,
+	h, w, ch := task.Shape[0], task.Shape[1], task.Shape[2]
+	trainer := train.NewTrainer(b, store, modelFn(cfg, h, w, ch), loss.SparseCategoricalCrossEntropyLogits, opt, nil,
 		[]metric.Interface{metric.NewSparseCategoricalAccuracy("Accuracy", "acc")})
 	loop := train.NewLoop(trainer)
-	run := &Run{Config: cfg}
-	var timed time.Duration
-	timedSteps := 0
-	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+	// GoMLX reports a failure inside a graph as a panic; it must not reach
+	// a notebook's kernel.
+	defer func() {
+		if r := recover(); r != nil {
+			run, err = nil, fmt.Errorf("experiment: %s %s on %s: %v", cfg.Method, cfg.Arch, task.Name, r)
+		}
+	}()
+	wall := time.Now()
+	for epoch := len(run.Curve) + 1; epoch <= cfg.Epochs; epoch++ {
 		start, before := time.Now(), int(loop.LoopStep)
 		metrics, err := loop.RunEpochs(trainDS, 1)
 		if err != nil {
 			return nil, fmt.Errorf("experiment: epoch %d: %w", epoch, err)
 		}
 		if epoch > 1 {
-			timed += time.Since(start)
-			timedSteps += int(loop.LoopStep) - before
+			run.TimedSeconds += time.Since(start).Seconds()
+			run.TimedSteps += int(loop.LoopStep) - before
 		}
 		testEval, err := trainer.Eval(testDS)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("experiment: evaluating epoch %d: %w", epoch, err)
 		}
 		p := Point{Epoch: epoch, TrainLoss: scalar(metrics[1]), TestAcc: scalar(testEval[1])}
 		run.Curve = append(run.Curve, p)
+		run.Steps += int(loop.LoopStep) - before
+		if run.TimedSteps > 0 {
+			run.MsPerStep = 1000 * run.TimedSeconds / float64(run.TimedSteps)
+		}
+		if ckpt != nil {
+			run.Seconds += time.Since(wall).Seconds()
+			wall = time.Now()
+			if err := ckpt.save(run); err != nil {
+				return nil, err
+			}
+		}
 		if progress != nil {
 			progress(p)
 		}
 	}
-	run.Steps = int(loop.LoopStep)
-	if timedSteps > 0 {
-		run.MsPerStep = 1000 * timed.Seconds() / float64(timedSteps)
-	}
+	run.Seconds += time.Since(wall).Seconds()
 	return run, nil
 }
+
+// evalBatch bounds the evaluation batch (CIFAR's 10 000 test images in
+// one batch would take gigabytes of activations in a ResNet).
+const evalBatch = 1000
 
 func scalar(t *tensors.Tensor) float64 {
 	switch v := t.Value().(type) {

@@ -1,0 +1,113 @@
+package experiment
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"math"
+
+	"github.com/gorepro/gorepro/lib/data/cifar"
+	"github.com/gorepro/gorepro/lib/data/digits"
+)
+
+// Task is an image classification set: images channels last, flattened
+// ([y][x][c]), labels 0–9.
+type Task struct {
+	Name          string // names the data and everything that made it (part of the cache key)
+	Shape         [3]int // height, width, channels
+	TrainX, TestX [][]float32
+	TrainY, TestY []int32
+}
+
+func (t *Task) check() error {
+	if t == nil {
+		return fmt.Errorf("experiment: no task")
+	}
+	n := t.Shape[0] * t.Shape[1] * t.Shape[2]
+	if n < 1 || len(t.TrainX) == 0 || len(t.TestX) == 0 || len(t.TrainX) != len(t.TrainY) || len(t.TestX) != len(t.TestY) {
+		return fmt.Errorf("experiment: task %q: shape %v, %d/%d train and %d/%d test images/labels", t.Name, t.Shape, len(t.TrainX), len(t.TrainY), len(t.TestX), len(t.TestY))
+	}
+	for _, set := range [][][]float32{t.TrainX, t.TestX} {
+		for i, x := range set {
+			if len(x) != n {
+				return fmt.Errorf("experiment: task %q: image %d has %d values, want %d", t.Name, i, len(x), n)
+			}
+		}
+	}
+	for _, ys := range [][]int32{t.TrainY, t.TestY} {
+		for i, y := range ys {
+			if y < 0 || y >= classes {
+				return fmt.Errorf("experiment: task %q: label %d of image %d outside 0–%d", t.Name, y, i, classes-1)
+			}
+		}
+	}
+	return nil
+}
+
+// Digits is scikit-learn's 8×8 digits with varied contrast and brightness
+// (digits.Set.VaryContrast: pixels in [0, 1], then per image c·x + β with c
+// log-uniform in [1/spread, spread], β uniform in [−brightness,
+// brightness]; the same variation for every seed), split 80/20 by seed.
+func Digits(data *digits.Set, spread, brightness float64, seed uint64) (*Task, error) {
+	varied, err := data.VaryContrast(spread, brightness, 7)
+	if err != nil {
+		return nil, fmt.Errorf("experiment: %w", err)
+	}
+	tr, te, err := varied.Split(0.8, seed)
+	if err != nil {
+		return nil, fmt.Errorf("experiment: %w", err)
+	}
+	return &Task{
+		Name:   fmt.Sprintf("digits(n=%d,spread=%g,brightness=%g,split=%d)", len(data.Labels), spread, brightness, seed),
+		Shape:  [3]int{digits.Side, digits.Side, 1},
+		TrainX: tr.Pixels, TrainY: tr.Labels, TestX: te.Pixels, TestY: te.Labels,
+	}, nil
+}
+
+// CIFAR10 reads CIFAR-10's binary files from dir (cifar.Load) and
+// normalises each channel by the training set's mean and standard
+// deviation; maxTrain > 0 keeps the first maxTrain training images.
+func CIFAR10(dir string, maxTrain int) (*Task, error) {
+	tr, te, err := cifar.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	if maxTrain > 0 && maxTrain < len(tr.Labels) {
+		tr.Labels, tr.Pixels = tr.Labels[:maxTrain], tr.Pixels[:maxTrain]
+	}
+	var sum, sq [3]float64
+	for _, px := range tr.Pixels {
+		for i, v := range px {
+			f := float64(v) / 255
+			sum[i%3] += f
+			sq[i%3] += f * f
+		}
+	}
+	per := float64(len(tr.Pixels) * cifar.Side * cifar.Side)
+	var mean, std [3]float64
+	for c := range 3 {
+		mean[c] = sum[c] / per
+		std[c] = math.Sqrt(max(sq[c]/per-mean[c]*mean[c], 1e-12))
+	}
+	convert := func(s *cifar.Set) ([][]float32, []int32) {
+		xs, ys := make([][]float32, len(s.Pixels)), make([]int32, len(s.Labels))
+		for i, px := range s.Pixels {
+			x := make([]float32, len(px))
+			for j, v := range px {
+				x[j] = float32((float64(v)/255 - mean[j%3]) / std[j%3])
+			}
+			xs[i], ys[i] = x, int32(s.Labels[i])
+		}
+		return xs, ys
+	}
+	h := sha256.New()
+	for _, s := range []*cifar.Set{tr, te} {
+		h.Write(s.Labels)
+		for _, px := range s.Pixels {
+			h.Write(px)
+		}
+	}
+	t := &Task{Name: fmt.Sprintf("cifar10(train=%d,test=%d,sha256=%x)", len(tr.Labels), len(te.Labels), h.Sum(nil)[:6]), Shape: [3]int{cifar.Side, cifar.Side, 3}}
+	t.TrainX, t.TrainY = convert(tr)
+	t.TestX, t.TestY = convert(te)
+	return t, nil
+}

@@ -1,0 +1,144 @@
+// Command tract is the Go side of `make bench-tract`: it times a CIFAR
+// ResNet-18 (lib/resnet) training step — forward, backward, plain SGD
+// update, through GoMLX's train.Trainer — with the plain first convolution
+// and with TrAct's (tract.Conv2D, λ = 0.1), on random images, and prints one
+// JSON line per (batch, method): median, min and max step milliseconds
+// after the warm-up steps (the first compiles). Every step gets a fresh
+// batch from the host, as a training loop does, and waits for the loss.
+// tests/bench/tract_bench.py runs it beside PyTorch with torch-tract.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"github.com/gomlx/compute"
+	"math/rand"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train"
+	"github.com/gomlx/gomlx/ml/train/loss"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
+
+	"github.com/gorepro/gorepro/lib/backends"
+	"github.com/gorepro/gorepro/lib/resnet"
+	"github.com/gorepro/gorepro/lib/tract"
+)
+
+type result struct {
+	Backend  string  `json:"backend"`
+	Method   string  `json:"method"`
+	Batch    int     `json:"batch"`
+	Width    int     `json:"width"`
+	Side     int     `json:"side"`
+	Steps    int     `json:"steps"`
+	MedianMs float64 `json:"median_ms"`
+	MinMs    float64 `json:"min_ms"`
+	MaxMs    float64 `json:"max_ms"`
+	FirstMs  float64 `json:"first_ms"` // the first step, compilation included
+}
+
+func main() {
+	backend := flag.String("backend", "", "backend (\"\" = default)")
+	batches := flag.String("batch", "128,512", "batch sizes, comma-separated")
+	width := flag.Int("width", 64, "ResNet width (the paper's is 64)")
+	side := flag.Int("side", 32, "image side (CIFAR: 32)")
+	steps := flag.Int("steps", 10, "timed steps")
+	warmup := flag.Int("warmup", 3, "untimed steps first (the first compiles)")
+	flag.Parse()
+	if err := run(*backend, *batches, *width, *side, *steps, *warmup); err != nil {
+		fmt.Fprintln(os.Stderr, "tract bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(backend, batches string, width, side, steps, warmup int) error {
+	if width < 1 || side < 4 || steps < 1 || warmup < 1 {
+		return fmt.Errorf("want width ≥ 1, side ≥ 4, steps ≥ 1, warmup ≥ 1")
+	}
+	b, spec, err := backends.New(backend)
+	if err != nil {
+		return err
+	}
+	defer b.Finalize()
+	enc := json.NewEncoder(os.Stdout)
+	for _, f := range strings.Split(batches, ",") {
+		batch, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || batch < 1 {
+			return fmt.Errorf("batch %q", f)
+		}
+		for _, method := range []string{"baseline", "tract"} {
+			r, err := time1(b, method, batch, width, side, steps, warmup)
+			if err != nil {
+				return fmt.Errorf("%s at batch %d: %w", method, batch, err)
+			}
+			r.Backend = spec.String()
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func time1(b compute.Backend, method string, batch, width, side, steps, warmup int) (res result, err error) {
+	first := resnet.PlainFirstLayer
+	if method == "tract" {
+		first = func(scope *model.Scope, x *graph.Node, width int) *graph.Node {
+			return tract.Conv2D(scope, x, width, 3, 1, 1, false, tract.DefaultLambda)
+		}
+	}
+	modelFn := func(scope *model.Scope, _ any, inputs []*graph.Node) []*graph.Node {
+		return []*graph.Node{resnet.ResNet18(scope, inputs[0], 10, width, first)}
+	}
+	store := model.NewStore()
+	if err := store.SetRNGStateFromSeed(1); err != nil {
+		return res, err
+	}
+	trainer := train.NewTrainer(b, store, modelFn, loss.SparseCategoricalCrossEntropyLogits,
+		optimizer.StochasticGradientDescent().WithDecay(false).WithLearningRate(0.01).Done(), nil, nil)
+	r := rand.New(rand.NewSource(2))
+	pixels := make([]float32, batch*side*side*3)
+	for i := range pixels {
+		pixels[i] = float32(r.NormFloat64())
+	}
+	labels := make([]int32, batch)
+	for i := range labels {
+		labels[i] = int32(r.Intn(10))
+	}
+	var ms []float64
+	for i := range warmup + steps {
+		x := tensors.FromFlatDataAndDimensions(pixels, batch, side, side, 3)
+		y := tensors.FromFlatDataAndDimensions(labels, batch, 1)
+		start := time.Now()
+		metrics, err := trainer.TrainStep(train.Batch{Inputs: []*tensors.Tensor{x}, Labels: []*tensors.Tensor{y}})
+		if err != nil {
+			return res, err
+		}
+		lossValue := tensors.ToScalar[float32](metrics[0]) // waits for the step
+		elapsed := float64(time.Since(start).Microseconds()) / 1000
+		if lossValue != lossValue {
+			return res, fmt.Errorf("step %d: loss is NaN", i)
+		}
+		if i == 0 {
+			res.FirstMs = elapsed
+		}
+		if i >= warmup {
+			ms = append(ms, elapsed)
+		}
+	}
+	slices.Sort(ms)
+	res.Method, res.Batch, res.Width, res.Side, res.Steps = method, batch, width, side, steps
+	res.MedianMs, res.MinMs, res.MaxMs = ms[len(ms)/2], ms[0], ms[len(ms)-1]
+	if len(ms)%2 == 0 {
+		res.MedianMs = (ms[len(ms)/2-1] + ms[len(ms)/2]) / 2
+	}
+	return res, nil
+}
