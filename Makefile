@@ -18,7 +18,7 @@ export PATH := $(BIN):$(PATH)
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 GO_SOURCES := $(shell find lib kernel plugins \( -name '*.go' -o -name usage.md \) -not -path 'kernel/tools/*' 2>/dev/null) go.mod go.sum
 
-.PHONY: setup run test test-go test-python test-e2e test-browser bench-kernel bench-grokking bench-sinkhorn lint doctor lab clean
+.PHONY: setup run test test-go test-python test-e2e test-browser bench-kernel bench-grokking bench-sinkhorn bench-tract lint doctor lab clean
 
 # A failed setup step ends with one line naming it and the command to rerun.
 setup_failed = { echo "make setup: step '$(1)' failed (its output is above); rerun it with: make setup"; exit 1; }
@@ -114,6 +114,20 @@ bench-grokking: setup $(BENCH_VENV)/.jax
 ## n = 200…2000, ratios printed, numbers in build/bench/sinkhorn_bench.json (not part of make test)
 bench-sinkhorn: setup $(BENCH_VENV)/.pot
 	$(BENCH_VENV)/bin/python tests/bench/sinkhorn_bench.py
+
+## bench-tract: TrAct's per-step overhead on the CIFAR ResNet-18 step, ours (xla:cpu) against PyTorch with the
+## official torch-tract 1.0.0, one run; needs Debian's python3-torch (apt-get install python3-torch): torch-tract
+## goes into a venv of its own under build/ that sees it; numbers in build/bench/tract_bench.json (not in make test)
+TORCH_VENV := $(CURDIR)/build/bench-torch-venv
+
+$(TORCH_VENV)/.tract:
+	@/usr/bin/python3 -c "import torch" 2>/dev/null || (echo "bench-tract needs Debian's python3-torch: sudo apt-get install python3-torch"; exit 1)
+	/usr/bin/python3 -m venv --system-site-packages $(TORCH_VENV)
+	$(TORCH_VENV)/bin/pip install --disable-pip-version-check -q --no-deps torch-tract==1.0.0
+	touch $@
+
+bench-tract: setup $(TORCH_VENV)/.tract
+	$(TORCH_VENV)/bin/python tests/bench/tract_bench.py
 
 doctor: setup
 	$(GOREPRO) doctor

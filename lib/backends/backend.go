@@ -233,6 +233,11 @@ func NewFromSpec(spec Spec) (b compute.Backend, err error) {
 			b, err = nil, fmt.Errorf("backend %s: failed while loading: %v", spec, r)
 		}
 	}()
+	if spec.Name == XLACUDA && spec.Precision() == "float32" {
+		if err := fullFloat32Convolutions(); err != nil {
+			return nil, fmt.Errorf("backend %s: %w", spec, err)
+		}
+	}
 	b, err = compute.NewWithConfig(spec.Config())
 	if err != nil {
 		hint := ""
@@ -242,6 +247,27 @@ func NewFromSpec(spec Spec) (b compute.Backend, err error) {
 		return nil, fmt.Errorf("backend %s (plugin %s): %w%s", spec, spec.PluginPath, err, hint)
 	}
 	return b, nil
+}
+
+// EnvTF32Override is NVIDIA's switch for TF32 in cuBLAS and cuDNN: "0"
+// turns it off for the whole process.
+const EnvTF32Override = "NVIDIA_TF32_OVERRIDE"
+
+// fullFloat32Convolutions makes CUDA's libraries run float32 at full
+// precision. go-xla's tf32=false gives matrix products (DotGeneral)
+// HIGHEST precision but builds convolutions with the default precision,
+// which lets cuDNN use TF32 on Ampere and later GPUs (measured on an H200:
+// a float32 3×3 convolution differed from float64 by ~1e-3 relative without
+// this, see tests/bench/tract -probe). The variable is set before the plugin
+// loads cuDNN; a value the user set is kept.
+func fullFloat32Convolutions() error {
+	if _, set := os.LookupEnv(EnvTF32Override); set {
+		return nil
+	}
+	if err := os.Setenv(EnvTF32Override, "0"); err != nil {
+		return fmt.Errorf("setting $%s=0 for full float32 convolutions: %w", EnvTF32Override, err)
+	}
+	return nil
 }
 
 // MustNew is New for notebooks and examples: it panics with New's error.

@@ -207,3 +207,35 @@ func TestBrokenPluginIsAnErrorNotAPanic(t *testing.T) {
 		t.Errorf("error %q does not name the plugin file", err)
 	}
 }
+
+// On xla:cuda at full float32, NewFromSpec sets NVIDIA_TF32_OVERRIDE=0 before
+// loading the plugin (go-xla's tf32=false alone left convolutions and, with
+// the JAX 0.11.2 plugin, matrix products at TF32: measured on an H200), keeps
+// a value the user set, and leaves it alone for tf32=true and other backends.
+func TestFullFloat32OnCUDA(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "xla_cuda_plugin.so")
+	for _, tc := range []struct {
+		spec    Spec
+		preset  string // "" = unset
+		wantEnv string // "" = unset
+	}{
+		{Spec{Name: XLACUDA, PluginPath: missing}, "", "0"},
+		{Spec{Name: XLACUDA, PluginPath: missing, Options: []string{"tf32=false"}}, "", "0"},
+		{Spec{Name: XLACUDA, PluginPath: missing}, "1", "1"},
+		{Spec{Name: XLACUDA, PluginPath: missing, Options: []string{"tf32=true"}}, "", ""},
+		{Spec{Name: XLACPU, PluginPath: missing}, "", ""},
+	} {
+		t.Setenv(EnvTF32Override, "")
+		os.Unsetenv(EnvTF32Override)
+		if tc.preset != "" {
+			t.Setenv(EnvTF32Override, tc.preset)
+		}
+		if _, err := NewFromSpec(tc.spec); err == nil {
+			t.Fatalf("%s: a missing plugin loaded", tc.spec)
+		}
+		got, set := os.LookupEnv(EnvTF32Override)
+		if (tc.wantEnv == "" && set) || (tc.wantEnv != "" && got != tc.wantEnv) {
+			t.Errorf("%s (preset %q): $%s = %q (set %v), want %q", tc.spec, tc.preset, EnvTF32Override, got, set, tc.wantEnv)
+		}
+	}
+}

@@ -98,6 +98,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--tf32", action="store_true", help="let both sides use TF32 (GPU)")
     ap.add_argument("--binary", default=None, help="our bench binary (default: go build ./tests/bench/tract)")
+    ap.add_argument("--ours", default=None, help="read our side's JSON lines from this file (written by the binary) instead of running it")
     ap.add_argument("--out", default=str(ROOT / "build" / "bench" / "tract_bench.json"))
     args = ap.parse_args()
     import torch
@@ -109,18 +110,23 @@ def main():
     torch.backends.cudnn.allow_tf32 = args.tf32
     if not on_gpu:
         torch.set_num_threads(os.cpu_count())
-    binary = args.binary
-    if binary is None:
-        binary = str(ROOT / "build" / "bench" / "tract-bench")
-        subprocess.run(["go", "build", "-o", binary, "./tests/bench/tract"], cwd=ROOT, check=True)
     backend = args.backend
     if on_gpu and not args.tf32 and "tf32" not in backend:
         backend += ",tf32=false"
-    res = subprocess.run([binary, "-backend", backend, "-batch", args.batch, "-width", str(width), "-side", str(args.side),
-                          "-steps", str(steps), "-warmup", str(args.warmup)], capture_output=True, text=True)
-    if res.returncode != 0:
-        sys.exit(f"our bench failed:\n{res.stderr}")
-    ours = {(r["batch"], r["method"]): r for r in map(json.loads, res.stdout.splitlines())}
+    if args.ours:
+        lines = pathlib.Path(args.ours).read_text().splitlines()
+    else:
+        binary = args.binary
+        if binary is None:
+            binary = str(ROOT / "build" / "bench" / "tract-bench")
+            subprocess.run(["go", "build", "-o", binary, "./tests/bench/tract"], cwd=ROOT, check=True)
+        res = subprocess.run([binary, "-backend", backend, "-batch", args.batch, "-width", str(width), "-side", str(args.side),
+                              "-steps", str(steps), "-warmup", str(args.warmup)], stdout=subprocess.PIPE, text=True)
+        if res.returncode != 0:
+            sys.exit("our bench failed (its errors are above)")
+        lines = res.stdout.splitlines()
+    ours = {(r["batch"], r["method"]): r for r in map(json.loads, lines)}
+    backend = next(iter(ours.values()))["backend"]
     rows = []
     print(f"CIFAR ResNet-18 training step, width {width}, {args.side}×{args.side} images, median of {steps} steps; "
           f"{'TF32' if args.tf32 else 'full float32'}; torch {torch.__version__} on {args.device}, torch-tract "
@@ -128,6 +134,9 @@ def main():
     print(f"{'batch':>5} {'ours plain':>11} {'ours TrAct':>11} {'ours ratio':>10} {'torch plain':>11} {'torch TrAct':>11} "
           f"{'torch ratio':>11} {'ours/torch (plain)':>18}")
     for batch in [int(b) for b in args.batch.split(",")]:
+        if (batch, "baseline") not in ours or (batch, "tract") not in ours:
+            print(f"{batch:>5} our side has no result for this batch (it stopped early): skipped")
+            continue
         tp = torch_steps(args.device, batch, width, args.side, steps, args.warmup, False, 0.1)
         tt = torch_steps(args.device, batch, width, args.side, steps, args.warmup, True, 0.1)
         op, ot = ours[(batch, "baseline")]["median_ms"], ours[(batch, "tract")]["median_ms"]

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -52,7 +53,15 @@ func main() {
 	side := flag.Int("side", 32, "image side (CIFAR: 32)")
 	steps := flag.Int("steps", 10, "timed steps")
 	warmup := flag.Int("warmup", 3, "untimed steps first (the first compiles)")
+	probe := flag.Bool("probe", false, "instead: the relative error of a float32 3×3 convolution and matrix product against float64 on the backend (full float32 ≈ 1e-6, TF32 ≈ 1e-3)")
 	flag.Parse()
+	if *probe {
+		if err := precisionProbe(*backend); err != nil {
+			fmt.Fprintln(os.Stderr, "tract bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*backend, *batches, *width, *side, *steps, *warmup); err != nil {
 		fmt.Fprintln(os.Stderr, "tract bench:", err)
 		os.Exit(1)
@@ -75,6 +84,7 @@ func run(backend, batches string, width, side, steps, warmup int) error {
 			return fmt.Errorf("batch %q", f)
 		}
 		for _, method := range []string{"baseline", "tract"} {
+			fmt.Fprintf(os.Stderr, "tract bench: %s, batch %d, width %d, %d×%d images: %d warm-up + %d timed steps …\n", method, batch, width, side, side, warmup, steps)
 			r, err := time1(b, method, batch, width, side, steps, warmup)
 			if err != nil {
 				return fmt.Errorf("%s at batch %d: %w", method, batch, err)
@@ -141,4 +151,43 @@ func time1(b compute.Backend, method string, batch, width, side, steps, warmup i
 		res.MedianMs = (ms[len(ms)/2-1] + ms[len(ms)/2]) / 2
 	}
 	return res, nil
+}
+
+// precisionProbe prints the relative error of float32 convolution and
+// matrix product results against the same computation in float64.
+func precisionProbe(backend string) error {
+	b, spec, err := backends.New(backend)
+	if err != nil {
+		return err
+	}
+	defer b.Finalize()
+	r := rand.New(rand.NewSource(3))
+	randT := func(dims ...int) *tensors.Tensor {
+		n := 1
+		for _, d := range dims {
+			n *= d
+		}
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
+		}
+		return tensors.FromFlatDataAndDimensions(v, dims...)
+	}
+	relErr := func(lo, hi *graph.Node) *graph.Node {
+		hi = graph.ConvertDType(hi, lo.DType())
+		return graph.Div(graph.ReduceAllMax(graph.Abs(graph.Sub(lo, hi))), graph.ReduceAllMax(graph.Abs(hi)))
+	}
+	out, err := graph.CallOnce(b, func(x, k, a, m *graph.Node) *graph.Node {
+		conv := func(x, k *graph.Node) *graph.Node { return graph.Convolve(x, k).PadSame().Done() }
+		x64, k64 := graph.ConvertDType(x, dtypes.Float64), graph.ConvertDType(k, dtypes.Float64)
+		a64, m64 := graph.ConvertDType(a, dtypes.Float64), graph.ConvertDType(m, dtypes.Float64)
+		return graph.Concatenate([]*graph.Node{graph.Reshape(relErr(conv(x, k), conv(x64, k64)), 1),
+			graph.Reshape(relErr(graph.MatMul(a, m), graph.MatMul(a64, m64)), 1)}, 0)
+	}, randT(32, 32, 32, 64), randT(3, 3, 64, 64), randT(512, 512), randT(512, 512))
+	if err != nil {
+		return err
+	}
+	errs := out.Value().([]float32)
+	return json.NewEncoder(os.Stdout).Encode(map[string]any{"backend": spec.String(), "precision": spec.Precision(),
+		"conv3x3_float32_rel_err": errs[0], "matmul_float32_rel_err": errs[1]})
 }
