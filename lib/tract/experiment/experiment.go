@@ -75,8 +75,8 @@ type Run struct {
 	// their time, of which MsPerStep is the mean.
 	TimedSteps   int
 	TimedSeconds float64
-	Seconds   float64 // wall time of the training and evaluation
-	FromCache bool    `json:"-"`
+	Seconds      float64 // wall time of the training and evaluation
+	FromCache    bool    `json:"-"`
 }
 
 // FinalAcc is the test accuracy after the last epoch.
