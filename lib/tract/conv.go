@@ -46,8 +46,12 @@ func Patches(x *graph.Node, k, stride, padding int) *graph.Node {
 // d = k·k·C). With k = stride and no padding it is a ViT patch embedding.
 // Variables: "conv/weights" [k, k, C, filters] and "conv/biases" [filters].
 func Conv2D(scope *model.Scope, x *graph.Node, filters, k, stride, padding int, useBias bool, lambda float64) *graph.Node {
-	if x.Rank() != 4 || filters < 1 {
-		exceptions.Panicf("tract.Conv2D: want x [b, H, W, C] and filters ≥ 1, got %s, %d", x.Shape(), filters)
+	checkFloat("tract.Conv2D", "x", x)
+	if x.Rank() != 4 || filters < 1 || k < 1 || stride < 1 || padding < 0 {
+		exceptions.Panicf("tract.Conv2D: want x [b, H, W, C], filters ≥ 1, k ≥ 1, stride ≥ 1, padding ≥ 0; got %s, %d, %d, %d, %d", x.Shape(), filters, k, stride, padding)
+	}
+	if !(lambda > 0) {
+		exceptions.Panicf("tract.Conv2D: λ = %g must be positive", lambda)
 	}
 	scope = scope.In("conv")
 	g := x.Graph()

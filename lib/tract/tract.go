@@ -27,6 +27,11 @@ const DefaultLambda = 0.1
 // (the result is [d, m]). For b ≥ d it solves the d×d system; for b < d the
 // equal Woodbury form xᵀ (x xᵀ/b + λI_b)⁻¹ g, a b×b system. λ must be > 0.
 func WeightGradient(x, g *graph.Node, lambda float64) *graph.Node {
+	checkFloat("tract.WeightGradient", "x", x)
+	checkFloat("tract.WeightGradient", "g", g)
+	if x.DType() != g.DType() {
+		exceptions.Panicf("tract.WeightGradient: x is %s and g is %s: want one float dtype", x.DType(), g.DType())
+	}
 	if x.Rank() != 2 || g.Rank() != 2 || x.Shape().Dimensions[0] != g.Shape().Dimensions[0] {
 		exceptions.Panicf("tract.WeightGradient: want x [b, d] and g [b, m], got %s and %s", x.Shape(), g.Shape())
 	}
@@ -42,6 +47,17 @@ func WeightGradient(x, g *graph.Node, lambda float64) *graph.Node {
 	return graph.Einsum("bd,bm->dm", x, linalg.SolveSPD(k, g))
 }
 
+// checkFloat panics, naming fn and the argument, when n is missing or not
+// a float.
+func checkFloat(fn, arg string, n *graph.Node) {
+	if n == nil {
+		exceptions.Panicf("%s: %s is missing (nil)", fn, arg)
+	}
+	if !n.DType().IsFloat() {
+		exceptions.Panicf("%s: %s is %s, want a float dtype", fn, arg, n.DType())
+	}
+}
+
 // ridgeGram is gram/b + λI for a square gram.
 func ridgeGram(gram *graph.Node, b int, lambda float64) *graph.Node {
 	n := gram.Shape().Dimensions[0]
@@ -55,6 +71,8 @@ func ridgeGram(gram *graph.Node, b int, lambda float64) *graph.Node {
 // right before the product; any product (MatMul, Dense, a convolution on
 // unfolded patches) then trains with TrAct.
 func Kernel(w, x *graph.Node, lambda float64) *graph.Node {
+	checkFloat("tract.Kernel", "w (the layer's weights)", w)
+	checkFloat("tract.Kernel", "x", x)
 	if x.Rank() != 2 || w.Rank() != 2 || x.Shape().Dimensions[1] != w.Shape().Dimensions[0] {
 		exceptions.Panicf("tract.Kernel: want x [b, d] and w [d, m], got %s and %s", x.Shape(), w.Shape())
 	}
@@ -73,8 +91,12 @@ func Kernel(w, x *graph.Node, lambda float64) *graph.Node {
 // forward pass and input/bias gradients, TrAct's weight gradient. The input
 // is [..., d]; all leading axes are rows of x.
 func Dense(scope *model.Scope, input *graph.Node, useBias bool, outputDim int, lambda float64) *graph.Node {
+	checkFloat("tract.Dense", "input", input)
 	if input.Rank() < 1 || outputDim < 1 {
-		exceptions.Panicf("tract.Dense: input %s, outputDim %d", input.Shape(), outputDim)
+		exceptions.Panicf("tract.Dense: want input [..., d] and outputDim ≥ 1, got %s, %d", input.Shape(), outputDim)
+	}
+	if !(lambda > 0) {
+		exceptions.Panicf("tract.Dense: λ = %g must be positive", lambda)
 	}
 	scope = scope.In("dense")
 	g := input.Graph()
