@@ -1,0 +1,119 @@
+package beir
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func fixture() *Dataset {
+	return &Dataset{
+		Name: "tiny",
+		Corpus: []Doc{{ID: "d1", Title: "Go", Text: "a language"}, {ID: "d2", Text: "tabs\tand \"quotes\" and ünïcode"},
+			{ID: "d3", Text: ""}},
+		Queries: []Query{{ID: "q1", Text: "what is go"}, {ID: "q2", Text: "quotes"}},
+		Qrels:   map[string]map[string]int{"q1": {"d1": 2, "d3": 0}, "q2": {"d2": 1}},
+	}
+}
+
+// Write then Load gives the dataset back; an unjudged query is dropped;
+// LoadCollection reads a NanoBEIR-style directory of datasets.
+func TestRoundTrip(t *testing.T) {
+	root := t.TempDir()
+	ds := fixture()
+	withExtra := *ds
+	withExtra.Queries = append(append([]Query(nil), ds.Queries...), Query{ID: "q3", Text: "unjudged"})
+	if err := Write(filepath.Join(root, "NanoA"), "test", &withExtra); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(filepath.Join(root, "NanoB"), "test", ds); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(filepath.Join(root, "NanoA"), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Name = ds.Name
+	if !reflect.DeepEqual(got, ds) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", got, ds)
+	}
+	all, err := LoadCollection(root, "test")
+	if err != nil || len(all) != 2 || all[0].Name != "NanoA" || all[1].Name != "NanoB" {
+		t.Fatalf("LoadCollection: %v, %d datasets", err, len(all))
+	}
+	one, err := LoadCollection(filepath.Join(root, "NanoB"), "test")
+	if err != nil || len(one) != 1 {
+		t.Fatalf("LoadCollection of one dataset: %v", err)
+	}
+	if _, err := LoadCollection(t.TempDir(), "test"); err == nil || !strings.Contains(err.Error(), "no BEIR dataset") {
+		t.Errorf("empty collection: %v", err)
+	}
+}
+
+// Malformed input: one error naming the file and line.
+func TestBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		file, content, want string
+	}{
+		{"corpus.jsonl", "{\"_id\": \"d1\", \"text\": \"x\"}\n{\"_id\": \"d2\", \"text\": \n", "corpus.jsonl:2: not a JSON object"},
+		{"corpus.jsonl", "{\"_id\": \"d1\", \"text\": \"x\"}\n\n{\"_id\": \"d1\", \"text\": \"y\"}\n", `corpus.jsonl:3: document "d1" again (first on line 1)`},
+		{"corpus.jsonl", "{\"text\": \"x\"}\n", `corpus.jsonl:1: no "_id"`},
+		{"corpus.jsonl", "[1, 2]\n", "corpus.jsonl:1: not a JSON object"},
+		{"corpus.jsonl", "{\"_id\": \"d1\"} {\"_id\": \"d2\"}\n", "corpus.jsonl:1: more than one JSON value"},
+		{"queries.jsonl", "{\"_id\": 5, \"text\": \"x\"}\n", "queries.jsonl:1: not a JSON object"},
+		{"qrels/test.tsv", "query-id\tcorpus-id\tscore\nq1\td1\n", "test.tsv:2: 2 tab-separated fields"},
+		{"qrels/test.tsv", "q1\td1\thigh\n", `test.tsv:1: score "high" is not an integer grade`},
+		{"qrels/test.tsv", "q1\td1\t1\nq1\td1\t2\n", `test.tsv:2: query "q1", document "d1" judged twice`},
+		{"qrels/test.tsv", "q1\td9\t1\n", `document "d9" (query "q1") is judged but not in corpus.jsonl`},
+		{"qrels/test.tsv", "q7\td1\t1\n", `query "q7" is judged but not in queries.jsonl`},
+	} {
+		dir := t.TempDir()
+		if err := Write(dir, "test", fixture()); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, tc.file), []byte(tc.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(dir, "test")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s %q: %v, want %q", tc.file, tc.content, err, tc.want)
+		}
+	}
+	if _, err := Load(t.TempDir(), "test"); err == nil || !strings.Contains(err.Error(), "want BEIR's corpus.jsonl") {
+		t.Errorf("missing files: %v", err)
+	}
+}
+
+func FuzzReadCorpus(f *testing.F) {
+	f.Add([]byte("{\"_id\": \"d1\", \"title\": \"t\", \"text\": \"x\"}\n"))
+	f.Add([]byte("{\"_id\": \"d1\"}\n{\"_id\": \"d1\"}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		docs, err := ReadCorpus(strings.NewReader(string(data)), "fuzz")
+		if err == nil {
+			for _, d := range docs {
+				if d.ID == "" {
+					t.Fatal("a document without an id was accepted")
+				}
+			}
+		}
+	})
+}
+
+func FuzzReadQrels(f *testing.F) {
+	f.Add([]byte("query-id\tcorpus-id\tscore\nq1\td1\t1\n"))
+	f.Add([]byte("q1\td1\t-1\r\nq2\td2\t3\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		q, err := ReadQrels(strings.NewReader(string(data)), "fuzz")
+		if err == nil {
+			for qid, m := range q {
+				for did := range m {
+					if qid == "" || did == "" {
+						t.Fatal("an empty id was accepted")
+					}
+				}
+			}
+		}
+	})
+}
