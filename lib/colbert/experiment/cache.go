@@ -1,0 +1,58 @@
+package experiment
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/gomlx/compute"
+
+	"github.com/gorepro/gorepro/lib/backends"
+	"github.com/gorepro/gorepro/lib/colbert/synth"
+)
+
+// cacheVersion names the code whose numbers a cached run holds: change it
+// when a change alters them.
+const cacheVersion = "colbert-run-v1"
+
+// Do is Train with a cache under dir: a finished run is read back from
+// dir/KEY.json (FromCache set), keyed by the configuration, the task's
+// configuration, the backend and the code version. A run takes seconds to
+// minutes, so an interrupted one starts again.
+func Do(b compute.Backend, cfg Config, task *synth.Task, dir string, progress func(epoch int, loss float64)) (*Run, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	if task == nil {
+		return nil, fmt.Errorf("experiment: no task")
+	}
+	h := sha256.Sum256([]byte(fmt.Sprintf("%s\n%#v\n%#v\n%s", cacheVersion, cfg, task.Config, backends.Identity(b))))
+	path := filepath.Join(dir, fmt.Sprintf("colbert-%x.json", h[:8]))
+	if data, err := os.ReadFile(path); err == nil {
+		var run Run
+		if err := json.Unmarshal(data, &run); err == nil && run.Steps > 0 {
+			run.FromCache = true
+			return &run, nil
+		}
+	}
+	run, err := Train(b, cfg, task, progress)
+	if err != nil {
+		return nil, err
+	}
+	data, err := json.MarshalIndent(run, "", " ")
+	if err != nil {
+		return nil, fmt.Errorf("experiment: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("experiment: %w", err)
+	}
+	if err := os.WriteFile(path+".tmp", data, 0o644); err != nil {
+		return nil, fmt.Errorf("experiment: %w", err)
+	}
+	if err := os.Rename(path+".tmp", path); err != nil {
+		return nil, fmt.Errorf("experiment: %w", err)
+	}
+	return run, nil
+}

@@ -1,0 +1,262 @@
+// Package experiment trains ColBERT-style late-interaction retrievers with
+// different projection heads (lib/colbert) and evaluates them on a BEIR
+// dataset, through GoMLX's Trainer, Loop and InMemory datasets (the path of
+// gorepro's notebooks). The encoder is trained from scratch on the
+// synthetic task of lib/colbert/synth: word embeddings and a token-wise
+// residual feed-forward layer with layer normalisation (no attention: the
+// task's words carry their meaning alone), shared by queries and documents.
+package experiment
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"strings"
+	"time"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/dataset"
+	"github.com/gomlx/gomlx/ml/layers"
+	"github.com/gomlx/gomlx/ml/layers/activation"
+	"github.com/gomlx/gomlx/ml/layers/norm"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
+
+	"github.com/gorepro/gorepro/lib/colbert"
+	"github.com/gorepro/gorepro/lib/colbert/synth"
+	"github.com/gorepro/gorepro/lib/data/beir"
+)
+
+// Config is one training run.
+type Config struct {
+	Head        colbert.Head
+	Dim         int     // encoder width D
+	K           int     // MaxSim dimension k
+	Epochs      int     // passes over the training pairs
+	BatchSize   int     // pairs per step (in-batch negatives: BatchSize − 1 per query)
+	LR          float64 // Adam
+	Temperature float64 // contrastive softmax temperature
+	QueryLen    int     // query tokens (padded or cut)
+	DocLen      int     // document tokens (padded or cut)
+	Seed        uint64  // initialisation and batch order
+}
+
+// Metrics are retrieval metrics averaged over the judged queries.
+type Metrics struct {
+	NDCG10, Recall100, MRR10 float64
+	Queries                  int
+}
+
+// Run is a finished run.
+type Run struct {
+	Config    Config
+	Head      string // Config.Head.Name()
+	Task      string
+	Metrics   Metrics
+	FinalLoss float64
+	Steps     int
+	Params    int // trainable parameters of the head
+	Seconds   float64
+	FromCache bool `json:"-"`
+}
+
+// Vocabulary maps words to ids: 0 is padding, 1 unknown.
+type Vocabulary map[string]int32
+
+// NewVocabulary numbers words from 2.
+func NewVocabulary(words []string) Vocabulary {
+	v := Vocabulary{}
+	for _, w := range words {
+		if _, ok := v[w]; !ok {
+			v[w] = int32(len(v) + 2)
+		}
+	}
+	return v
+}
+
+// Size is the number of ids (padding and unknown included).
+func (v Vocabulary) Size() int { return len(v) + 2 }
+
+// Tokenize splits text on white space into at most n ids, padded with 0.
+func (v Vocabulary) Tokenize(text string, n int) []int32 {
+	ids := make([]int32, n)
+	for i, w := range strings.Fields(strings.ToLower(text)) {
+		if i == n {
+			break
+		}
+		id, ok := v[w]
+		if !ok {
+			id = 1
+		}
+		ids[i] = id
+	}
+	return ids
+}
+
+func (c Config) check() error {
+	if err := c.Head.Check(); err != nil {
+		return err
+	}
+	switch {
+	case c.Dim < 1 || c.K < 1 || c.Epochs < 1 || c.BatchSize < 2 || c.QueryLen < 1 || c.DocLen < 1:
+		return fmt.Errorf("experiment: dim %d, k %d, epochs %d, batch %d (≥ 2), lengths %d/%d must be positive", c.Dim, c.K, c.Epochs, c.BatchSize, c.QueryLen, c.DocLen)
+	case !(c.LR > 0) || !(c.Temperature > 0):
+		return fmt.Errorf("experiment: learning rate %g and temperature %g must be positive", c.LR, c.Temperature)
+	}
+	return nil
+}
+
+// encode maps token ids [n, L] to L2-normalised token vectors [n, L, k].
+func encode(scope *model.Scope, c Config, vocab int, ids *graph.Node) *graph.Node {
+	e := layers.Embedding(scope.In("embedding"), ids, dtypes.Float32, vocab, c.Dim)
+	h := layers.Dense(scope.In("ffn_in"), e, true, 2*c.Dim)
+	h = layers.Dense(scope.In("ffn_out"), activation.Gelu(h), true, c.Dim)
+	h = norm.LayerNorm(scope.In("norm"), graph.Add(e, h), -1).Done()
+	return colbert.Normalize(c.Head.Apply(scope.In("head"), h, c.K))
+}
+
+// Train trains cfg on task's training pairs and evaluates on its
+// evaluation set, calling progress (if not nil) after each epoch.
+func Train(b compute.Backend, cfg Config, task *synth.Task, progress func(epoch int, loss float64)) (run *Run, err error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	if task == nil || len(task.Train) < cfg.BatchSize {
+		return nil, fmt.Errorf("experiment: the task needs at least one batch (%d) of training pairs", cfg.BatchSize)
+	}
+	start := time.Now()
+	vocab := NewVocabulary(task.Vocab)
+	qs := make([][]int32, len(task.Train))
+	ds := make([][]int32, len(task.Train))
+	dummy := make([][]int32, len(task.Train))
+	for i, p := range task.Train {
+		qs[i], ds[i], dummy[i] = vocab.Tokenize(p.Query, cfg.QueryLen), vocab.Tokenize(p.Doc, cfg.DocLen), []int32{0}
+	}
+	data, err := dataset.InMemoryFromData(b, "pairs", []any{qs, ds}, []any{dummy})
+	if err != nil {
+		return nil, fmt.Errorf("experiment: %w", err)
+	}
+	data.BatchSize(cfg.BatchSize, true).Shuffle().WithRand(rand.New(rand.NewSource(int64(cfg.Seed))))
+	store := model.NewStore()
+	if err := store.SetRNGStateFromSeed(int64(cfg.Seed)); err != nil {
+		return nil, err
+	}
+	modelFn := func(scope *model.Scope, _ any, inputs []*graph.Node) []*graph.Node {
+		q := encode(scope.In("encoder"), cfg, vocab.Size(), inputs[0])
+		d := encode(scope.Shared("encoder"), cfg, vocab.Size(), inputs[1])
+		mask := graph.NotEqual(inputs[1], graph.ScalarZero(inputs[1].Graph(), inputs[1].DType()))
+		return []*graph.Node{colbert.MaxSim(q, d, mask)}
+	}
+	lossFn := func(_, predictions []*graph.Node) *graph.Node {
+		return colbert.ContrastiveLoss(predictions[0], cfg.Temperature)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			run, err = nil, fmt.Errorf("experiment: head %s: %v", cfg.Head.Name(), r)
+		}
+	}()
+	trainer := train.NewTrainer(b, store, modelFn, lossFn, optimizer.Adam().LearningRate(cfg.LR).Done(), nil, nil)
+	loop := train.NewLoop(trainer)
+	run = &Run{Config: cfg, Head: cfg.Head.Name(), Task: task.Eval.Name}
+	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+		metrics, err := loop.RunEpochs(data, 1)
+		if err != nil {
+			return nil, fmt.Errorf("experiment: epoch %d: %w", epoch, err)
+		}
+		run.FinalLoss = float64(tensors.ToScalar[float32](metrics[0]))
+		if progress != nil {
+			progress(epoch, run.FinalLoss)
+		}
+	}
+	run.Steps = int(loop.LoopStep)
+	for v := range store.IterVariables() {
+		if strings.Contains(v.Scope(), "/head") && v.Trainable {
+			run.Params += v.Shape().Size()
+		}
+	}
+	if run.Metrics, err = Evaluate(b, store, cfg, vocab, task.Eval, 256); err != nil {
+		return nil, err
+	}
+	run.Seconds = time.Since(start).Seconds()
+	return run, nil
+}
+
+// Evaluate encodes ds's queries and corpus with the trained store, scores
+// every query against every document by MaxSim, chunk documents at a time,
+// and averages NDCG@10, Recall@100 and MRR@10 over the judged queries.
+func Evaluate(b compute.Backend, store *model.Store, cfg Config, vocab Vocabulary, ds *beir.Dataset, chunk int) (Metrics, error) {
+	enc, err := model.NewExec(b, store, func(scope *model.Scope, ids *graph.Node) *graph.Node {
+		return encode(scope.In("encoder"), cfg, vocab.Size(), ids)
+	})
+	if err != nil {
+		return Metrics{}, err
+	}
+	score, err := model.NewExec(b, store, func(_ *model.Scope, q, d, ids *graph.Node) *graph.Node {
+		return colbert.MaxSimScores(q, d, graph.NotEqual(ids, graph.ScalarZero(ids.Graph(), ids.DType())))
+	})
+	if err != nil {
+		return Metrics{}, err
+	}
+	qids := make([][]int32, len(ds.Queries))
+	for i, q := range ds.Queries {
+		qids[i] = vocab.Tokenize(q.Text, cfg.QueryLen)
+	}
+	qv, err := enc.Exec1(qids)
+	if err != nil {
+		return Metrics{}, fmt.Errorf("experiment: encoding queries: %w", err)
+	}
+	scores := make([][]float32, len(ds.Queries))
+	docIDs := make([]string, len(ds.Corpus))
+	for start := 0; start < len(ds.Corpus); start += chunk {
+		end := min(start+chunk, len(ds.Corpus))
+		ids := make([][]int32, chunk) // a fixed chunk shape: one compilation
+		for i := range ids {
+			if start+i < end {
+				ids[i] = vocab.Tokenize(ds.Corpus[start+i].Text, cfg.DocLen)
+				docIDs[start+i] = ds.Corpus[start+i].ID
+			} else {
+				ids[i] = make([]int32, cfg.DocLen)
+			}
+		}
+		dv, err := enc.Exec1(ids)
+		if err != nil {
+			return Metrics{}, fmt.Errorf("experiment: encoding documents %d–%d: %w", start, end, err)
+		}
+		s, err := score.Exec1(qv, dv, ids)
+		if err != nil {
+			return Metrics{}, fmt.Errorf("experiment: scoring documents %d–%d: %w", start, end, err)
+		}
+		rows := s.Value().([][]float32)
+		for q := range rows {
+			scores[q] = append(scores[q], rows[q][:end-start]...)
+		}
+	}
+	var m Metrics
+	for i, q := range ds.Queries {
+		rel := ds.Qrels[q.ID]
+		if rel == nil {
+			continue
+		}
+		ranked, err := colbert.Rank(100, docIDs, scores[i], q.ID)
+		if err != nil {
+			return Metrics{}, err
+		}
+		m.NDCG10 += colbert.NDCGAt(10, ranked, rel)
+		m.Recall100 += colbert.RecallAt(100, ranked, rel)
+		m.MRR10 += colbert.MRRAt(10, ranked, rel)
+		m.Queries++
+	}
+	if m.Queries == 0 {
+		return Metrics{}, fmt.Errorf("experiment: no judged query in %s", ds.Name)
+	}
+	n := float64(m.Queries)
+	m.NDCG10, m.Recall100, m.MRR10 = m.NDCG10/n, m.Recall100/n, m.MRR10/n
+	if math.IsNaN(m.NDCG10) {
+		return m, fmt.Errorf("experiment: NDCG@10 is NaN")
+	}
+	return m, nil
+}
