@@ -18,7 +18,7 @@ export PATH := $(BIN):$(PATH)
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 GO_SOURCES := $(shell find lib kernel plugins \( -name '*.go' -o -name usage.md \) -not -path 'kernel/tools/*' 2>/dev/null) go.mod go.sum
 
-.PHONY: setup run test test-go test-python test-e2e test-browser bench-kernel bench-grokking bench-sinkhorn bench-tract lint doctor lab clean
+.PHONY: setup run test test-go test-python test-e2e test-browser bench-kernel bench-grokking bench-sinkhorn bench-tract bench-maxsim lint doctor lab clean
 
 # A failed setup step ends with one line naming it and the command to rerun.
 setup_failed = { echo "make setup: step '$(1)' failed (its output is above); rerun it with: make setup"; exit 1; }
@@ -128,6 +128,11 @@ $(TORCH_VENV)/.tract:
 
 bench-tract: setup $(TORCH_VENV)/.tract
 	$(TORCH_VENV)/bin/python tests/bench/tract_bench.py
+
+## bench-maxsim: MaxSim scoring throughput (docs/s) of lib/colbert on xla:cpu against PyTorch (Debian's python3-torch,
+## as for bench-tract), one run; numbers in build/bench/maxsim_bench.json (not part of make test)
+bench-maxsim: setup $(TORCH_VENV)/.tract
+	$(TORCH_VENV)/bin/python tests/bench/maxsim_bench.py
 
 doctor: setup
 	$(GOREPRO) doctor

@@ -360,6 +360,32 @@ func TestTrActOnGoBackend(t *testing.T) {
 	}
 }
 
+// TestColBERTNotebook runs the ColBERT projections notebook's quick profile
+// on the default backend, every run trained now: its claim, the bar chart
+// and the ablation figure.
+func TestColBERTNotebook(t *testing.T) {
+	needE2E(t)
+	nb, r := runNotebook(t, "notebooks/colbert_projections.ipynb")
+	if r.FromCache {
+		t.Error("results were read from a cache: the end-to-end test must run today's code")
+	}
+	if len(r.Claims) != 1 || len(r.Findings) < 8 {
+		t.Errorf("%d claims and %d findings, want 1 and ≥ 8", len(r.Claims), len(r.Findings))
+	}
+	if figs := nb.Figures(); len(figs) != 2 {
+		t.Errorf("%d figures, want 2 (NDCG bars, ablation)", len(figs))
+	}
+}
+
+// TestColBERTOnGoBackend runs the ColBERT notebook on the pure-Go backend
+// (3 epochs, no ablation).
+func TestColBERTOnGoBackend(t *testing.T) {
+	needE2E(t)
+	if _, r := runNotebook(t, "notebooks/colbert_projections.ipynb", "--backend", "go"); r.Backend != "go" {
+		t.Errorf("RESULT backend = %q, want go", r.Backend)
+	}
+}
+
 // TestTourOnGoBackend runs the tour on the pure-Go backend.
 func TestTourOnGoBackend(t *testing.T) {
 	needE2E(t)

@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gomlx/compute"
@@ -66,10 +67,19 @@ func (s Spec) String() string {
 
 // Config returns the configuration string GoMLX's compute.NewWithConfig takes:
 // the plugin by absolute path, so go-xla neither searches nor downloads, and
-// tf32=false unless the spec asks for TF32 (see Precision).
+// tf32=false unless the spec asks for TF32 (see Precision). The go backend
+// runs a graph's operations one at a time (ops_sequential, each operation
+// still using several cores) unless ops_parallel is given: its parallel
+// scheduler deadlocked here on the ColBERT training step (every worker
+// waiting in workerspool.WaitToStart, 0 % CPU; the same with parallelism=4),
+// and ops_sequential ran it in 3.4 s.
 func (s Spec) Config() string {
 	if s.Name == Go {
-		return strings.Join(append([]string{"go"}, s.Options...), ",")
+		options := s.Options
+		if !slices.Contains(options, "ops_parallel") && !slices.Contains(options, "ops_sequential") {
+			options = append(slices.Clip(options), "ops_sequential")
+		}
+		return "go:" + strings.Join(options, ",")
 	}
 	options := s.Options
 	if _, set := tf32Option(options); !set {
@@ -141,8 +151,12 @@ func (l *Locator) Resolve(choice string) (Spec, error) {
 	switch {
 	case name == Go:
 		spec.Name = Go
-		if len(options) > 0 {
-			return Spec{}, fmt.Errorf("backend %q: the go backend takes no options (got %q)", choice, strings.Join(options, ","))
+		for _, opt := range options {
+			key, value, _ := strings.Cut(opt, "=")
+			if _, err := strconv.Atoi(value); (key == "parallelism" && err == nil) || ((key == "ops_sequential" || key == "ops_parallel") && value == "") {
+				continue
+			}
+			return Spec{}, fmt.Errorf("backend %q: unknown option %q for the go backend (known: parallelism=N, ops_sequential, ops_parallel)", choice, opt)
 		}
 		return spec, nil
 	case name == "xla" || name == XLACPU || name == XLACUDA || name == XLATPU:

@@ -67,7 +67,9 @@ func TestResolve(t *testing.T) {
 		{name: "xla alone means xla:cpu", choice: "xla", env: projEnv, files: []string{venvCPU}, wantName: XLACPU, wantPlugin: venvCPU},
 		{name: "options are kept", choice: "xla:cpu, tf32=false ,notf32", env: projEnv, files: []string{venvCPU},
 			wantName: XLACPU, wantPlugin: venvCPU, wantOpts: "tf32=false,notf32"},
-		{name: "go takes no options", choice: "go,tf32=false", wantErr: "takes no options"},
+		{name: "go takes only its own options", choice: "go,tf32=false", wantErr: `unknown option "tf32=false" for the go backend`},
+		{name: "go options are kept", choice: "go,parallelism=2,ops_parallel", wantName: Go, wantOpts: "parallelism=2,ops_parallel"},
+		{name: "go parallelism needs a number", choice: "go,parallelism=many", wantErr: `unknown option "parallelism=many"`},
 		{name: "unknown option", choice: "xla:cpu,turbo=1", env: projEnv, files: []string{venvCPU}, wantErr: `unknown option "turbo=1"`},
 		{name: "unknown backend", choice: "tpu", wantErr: `unknown backend "tpu"`},
 		{name: "unknown xla platform", choice: "xla:metal", wantErr: `unknown backend "xla:metal"`},
@@ -142,7 +144,8 @@ func TestSpecConfig(t *testing.T) {
 		want string
 		str  string
 	}{
-		{Spec{Name: Go}, "go", "go"},
+		{Spec{Name: Go}, "go:ops_sequential", "go"},
+		{Spec{Name: Go, Options: []string{"ops_parallel", "parallelism=2"}}, "go:ops_parallel,parallelism=2", "go,ops_parallel,parallelism=2"},
 		{Spec{Name: XLACPU, PluginPath: "/p/cpu.so"}, "xla:/p/cpu.so,tf32=false", "xla:cpu"},
 		{Spec{Name: XLACUDA, PluginPath: "/p/cuda.so"}, "xla:/p/cuda.so,tf32=false", "xla:cuda"},
 		{Spec{Name: XLACUDA, PluginPath: "/p/cuda.so", Options: []string{"tf32=false"}}, "xla:/p/cuda.so,tf32=false", "xla:cuda,tf32=false"},
