@@ -43,7 +43,9 @@ func TestBadInput(t *testing.T) {
 		{"kernel shape", func(g *graph.Graph, _ *model.Scope) { Kernel(param(g, f32, 2, 5), param(g, f32, 4, 3), 0.1) }, "want x [b, d] and w [d, m]"},
 		{"conv rank", func(g *graph.Graph, s *model.Scope) { Conv2D(s, param(g, f32, 4, 8, 8), 2, 3, 1, 1, true, 0.1) }, "tract.Conv2D: want x [b, H, W, C]"},
 		{"conv λ", func(g *graph.Graph, s *model.Scope) { Conv2D(s, param(g, f32, 4, 8, 8, 1), 2, 3, 1, 1, true, 0) }, "tract.Conv2D: λ = 0"},
-		{"conv int", func(g *graph.Graph, s *model.Scope) { Conv2D(s, param(g, dtypes.Uint8, 4, 8, 8, 1), 2, 3, 1, 1, true, 0.1) }, "tract.Conv2D: x is Uint8"},
+		{"conv int", func(g *graph.Graph, s *model.Scope) {
+			Conv2D(s, param(g, dtypes.Uint8, 4, 8, 8, 1), 2, 3, 1, 1, true, 0.1)
+		}, "tract.Conv2D: x is Uint8"},
 		{"kernel too big", func(g *graph.Graph, s *model.Scope) { Conv2D(s, param(g, f32, 4, 2, 2, 1), 2, 5, 1, 0, true, 0.1) }, "does not fit"},
 		{"dense int", func(g *graph.Graph, s *model.Scope) { Dense(s, param(g, dtypes.Int64, 4, 3), true, 2, 0.1) }, "tract.Dense: input is Int64"},
 	} {
