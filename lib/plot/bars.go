@@ -1,8 +1,6 @@
 package plot
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"math"
 
@@ -11,8 +9,6 @@ import (
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
-	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/gorepro/gorepro/lib/notebook"
 )
@@ -110,22 +106,7 @@ func (b Bars) Render() (svg, png []byte, err error) {
 	if h == 0 {
 		h = 10 * vg.Centimeter
 	}
-	sc := vgsvg.New(w, h)
-	p.Draw(draw.New(sc))
-	var svgBuf bytes.Buffer
-	if _, err := sc.WriteTo(&svgBuf); err != nil {
-		return nil, nil, fmt.Errorf("plot: rendering svg: %w", err)
-	}
-	ic := vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(144))}
-	p.Draw(draw.New(ic))
-	var pngBuf bytes.Buffer
-	if _, err := ic.WriteTo(&pngBuf); err != nil {
-		return nil, nil, fmt.Errorf("plot: rendering png: %w", err)
-	}
-	if svgBuf.Len() == 0 {
-		return nil, nil, errors.New("plot: empty svg")
-	}
-	return svgBuf.Bytes(), pngBuf.Bytes(), nil
+	return render(w, h, p.Draw)
 }
 
 // Show renders the chart and displays it in the notebook.

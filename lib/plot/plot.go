@@ -224,14 +224,19 @@ func (f Figure) Render() (svg, png []byte, err error) {
 		return nil, nil, err
 	}
 	w, h := f.size()
+	return render(w, h, func(c draw.Canvas) { f.draw(c, p, entries) })
+}
+
+// render draws a figure of w × h into SVG and into a 144-dpi PNG.
+func render(w, h vg.Length, drawOn func(draw.Canvas)) (svg, png []byte, err error) {
 	sc := vgsvg.New(w, h)
-	f.draw(draw.New(sc), p, entries)
+	drawOn(draw.New(sc))
 	var svgBuf bytes.Buffer
 	if _, err := sc.WriteTo(&svgBuf); err != nil {
 		return nil, nil, fmt.Errorf("plot: rendering svg: %w", err)
 	}
 	ic := vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(144))}
-	f.draw(draw.New(ic), p, entries)
+	drawOn(draw.New(ic))
 	var pngBuf bytes.Buffer
 	if _, err := ic.WriteTo(&pngBuf); err != nil {
 		return nil, nil, fmt.Errorf("plot: rendering png: %w", err)
