@@ -60,7 +60,7 @@ func TestHeads(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := exec.Exec1(x)
+		out, err := exec.Call1(x)
 		if err != nil {
 			t.Fatalf("%s: %v", h.Name(), err)
 		}
@@ -90,7 +90,7 @@ func TestHeads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Exec1(x); err != nil || !(float64(out.Value().(float32)) < 1e-5) {
+	if out, err := exec.Call1(x); err != nil || !(float64(out.Value().(float32)) < 1e-5) {
 		t.Errorf("deep-linear is not linear: %v, %v", out, err)
 	}
 }

@@ -205,7 +205,7 @@ func Evaluate(b compute.Backend, store *model.Store, cfg Config, vocab Vocabular
 	for i, q := range ds.Queries {
 		qids[i] = vocab.Tokenize(q.Text, cfg.QueryLen)
 	}
-	qv, err := enc.Exec1(qids)
+	qv, err := enc.Call1(qids)
 	if err != nil {
 		return Metrics{}, fmt.Errorf("experiment: encoding queries: %w", err)
 	}
@@ -222,11 +222,11 @@ func Evaluate(b compute.Backend, store *model.Store, cfg Config, vocab Vocabular
 				ids[i] = make([]int32, cfg.DocLen)
 			}
 		}
-		dv, err := enc.Exec1(ids)
+		dv, err := enc.Call1(ids)
 		if err != nil {
 			return Metrics{}, fmt.Errorf("experiment: encoding documents %d–%d: %w", start, end, err)
 		}
-		s, err := score.Exec1(qv, dv, ids)
+		s, err := score.Call1(qv, dv, ids)
 		if err != nil {
 			return Metrics{}, fmt.Errorf("experiment: scoring documents %d–%d: %w", start, end, err)
 		}
