@@ -26,6 +26,7 @@ package backends
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -153,10 +154,11 @@ func (l *Locator) Resolve(choice string) (Spec, error) {
 		spec.Name = Go
 		for _, opt := range options {
 			key, value, _ := strings.Cut(opt, "=")
-			if _, err := strconv.Atoi(value); (key == "parallelism" && err == nil) || ((key == "ops_sequential" || key == "ops_parallel") && value == "") {
+			_, err := strconv.Atoi(value)
+			if (key == "parallelism" && err == nil) || (slices.Contains(goFlags, key) && !strings.Contains(opt, "=")) {
 				continue
 			}
-			return Spec{}, fmt.Errorf("backend %q: unknown option %q for the go backend (known: parallelism=N, ops_sequential, ops_parallel)", choice, opt)
+			return Spec{}, fmt.Errorf("backend %q: unknown option %q for the go backend (known: parallelism=N, %s)", choice, opt, strings.Join(goFlags, ", "))
 		}
 		return spec, nil
 	case name == "xla" || name == XLACPU || name == XLACUDA || name == XLATPU:
@@ -201,6 +203,10 @@ func (l *Locator) Resolve(choice string) (Spec, error) {
 	}
 	return spec, nil
 }
+
+// goFlags are the go backend's own options that take no value (GoMLX's
+// compute/gobackend): how a graph's operations are scheduled.
+var goFlags = []string{"ops_sequential", "ops_parallel", "dependency_order", "creation_order"}
 
 // xlaOptions are the option keys go-xla's backend accepts (boolean ones also as "no<key>").
 var xlaOptions = []string{"tf32", "shared_buffers", "preallocate", "memory_fraction", "allocator", "visible_devices", "use_tfrt_gpu_client"}
@@ -247,7 +253,7 @@ func NewFromSpec(spec Spec) (b compute.Backend, err error) {
 			b, err = nil, fmt.Errorf("backend %s: failed while loading: %v", spec, r)
 		}
 	}()
-	if spec.Name == XLACUDA && spec.Precision() == "float32" {
+	if spec.Precision() == "float32" && (spec.Name == XLACUDA || strings.Contains(strings.ToLower(filepath.Base(spec.PluginPath)), "cuda")) {
 		if err := fullFloat32Convolutions(); err != nil {
 			return nil, fmt.Errorf("backend %s: %w", spec, err)
 		}
@@ -273,11 +279,9 @@ const EnvTF32Override = "NVIDIA_TF32_OVERRIDE"
 // which lets cuDNN use TF32 on Ampere and later GPUs (measured on an H200:
 // a float32 3×3 convolution differed from float64 by ~1e-3 relative without
 // this, see tests/bench/tract -probe). The variable is set before the plugin
-// loads cuDNN; a value the user set is kept.
+// loads cuDNN, to "0" whatever it was: float32 means full float32 (ask for
+// TF32 with tf32=true). It holds for the whole process.
 func fullFloat32Convolutions() error {
-	if _, set := os.LookupEnv(EnvTF32Override); set {
-		return nil
-	}
 	if err := os.Setenv(EnvTF32Override, "0"); err != nil {
 		return fmt.Errorf("setting $%s=0 for full float32 convolutions: %w", EnvTF32Override, err)
 	}

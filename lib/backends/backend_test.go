@@ -70,6 +70,7 @@ func TestResolve(t *testing.T) {
 		{name: "go takes only its own options", choice: "go,tf32=false", wantErr: `unknown option "tf32=false" for the go backend`},
 		{name: "go options are kept", choice: "go,parallelism=2,ops_parallel", wantName: Go, wantOpts: "parallelism=2,ops_parallel"},
 		{name: "go parallelism needs a number", choice: "go,parallelism=many", wantErr: `unknown option "parallelism=many"`},
+		{name: "go flags take no value", choice: "go,ops_parallel=1", wantErr: `unknown option "ops_parallel=1"`},
 		{name: "unknown option", choice: "xla:cpu,turbo=1", env: projEnv, files: []string{venvCPU}, wantErr: `unknown option "turbo=1"`},
 		{name: "unknown backend", choice: "tpu", wantErr: `unknown backend "tpu"`},
 		{name: "unknown xla platform", choice: "xla:metal", wantErr: `unknown backend "xla:metal"`},
@@ -146,6 +147,7 @@ func TestSpecConfig(t *testing.T) {
 	}{
 		{Spec{Name: Go}, "go:ops_sequential", "go"},
 		{Spec{Name: Go, Options: []string{"ops_parallel", "parallelism=2"}}, "go:ops_parallel,parallelism=2", "go,ops_parallel,parallelism=2"},
+		{Spec{Name: Go, Options: []string{"creation_order"}}, "go:creation_order,ops_sequential", "go,creation_order"},
 		{Spec{Name: XLACPU, PluginPath: "/p/cpu.so"}, "xla:/p/cpu.so,tf32=false", "xla:cpu"},
 		{Spec{Name: XLACUDA, PluginPath: "/p/cuda.so"}, "xla:/p/cuda.so,tf32=false", "xla:cuda"},
 		{Spec{Name: XLACUDA, PluginPath: "/p/cuda.so", Options: []string{"tf32=false"}}, "xla:/p/cuda.so,tf32=false", "xla:cuda,tf32=false"},
@@ -213,8 +215,9 @@ func TestBrokenPluginIsAnErrorNotAPanic(t *testing.T) {
 
 // On xla:cuda at full float32, NewFromSpec sets NVIDIA_TF32_OVERRIDE=0 before
 // loading the plugin (go-xla's tf32=false alone left convolutions and, with
-// the JAX 0.11.2 plugin, matrix products at TF32: measured on an H200), keeps
-// a value the user set, and leaves it alone for tf32=true and other backends.
+// the JAX 0.11.2 plugin, matrix products at TF32: measured on an H200) — also
+// for a CUDA plugin given by path, over a value the user set — and leaves it
+// alone for tf32=true and other backends.
 func TestFullFloat32OnCUDA(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "xla_cuda_plugin.so")
 	for _, tc := range []struct {
@@ -224,9 +227,10 @@ func TestFullFloat32OnCUDA(t *testing.T) {
 	}{
 		{Spec{Name: XLACUDA, PluginPath: missing}, "", "0"},
 		{Spec{Name: XLACUDA, PluginPath: missing, Options: []string{"tf32=false"}}, "", "0"},
-		{Spec{Name: XLACUDA, PluginPath: missing}, "1", "1"},
+		{Spec{Name: XLACUDA, PluginPath: missing}, "1", "0"},
+		{Spec{Name: XLACPU + "-by-path", PluginPath: filepath.Join(t.TempDir(), "xla_cuda_plugin.so")}, "", "0"},
 		{Spec{Name: XLACUDA, PluginPath: missing, Options: []string{"tf32=true"}}, "", ""},
-		{Spec{Name: XLACPU, PluginPath: missing}, "", ""},
+		{Spec{Name: XLACPU, PluginPath: filepath.Join(t.TempDir(), "pjrt_c_api_cpu_plugin.so")}, "", ""},
 	} {
 		t.Setenv(EnvTF32Override, "")
 		os.Unsetenv(EnvTF32Override)

@@ -128,8 +128,10 @@ func (h Head) Apply(scope *model.Scope, x *graph.Node, k int) *graph.Node {
 }
 
 // Normalize L2-normalises the last axis (token vectors on the unit sphere,
-// as ColBERT's MaxSim expects); a zero vector stays zero.
+// as ColBERT's MaxSim expects); a zero vector stays zero, with a finite
+// gradient (the squared norm is floored at 1e-24 before the square root,
+// so no Sqrt is differentiated at 0).
 func Normalize(x *graph.Node) *graph.Node {
-	norm := graph.Sqrt(graph.ReduceAndKeep(graph.Mul(x, x), graph.ReduceSum, -1))
-	return graph.Div(x, graph.Max(norm, graph.Scalar(x.Graph(), x.DType(), 1e-12)))
+	sumsq := graph.ReduceAndKeep(graph.Mul(x, x), graph.ReduceSum, -1)
+	return graph.Div(x, graph.Sqrt(graph.Max(sumsq, graph.Scalar(x.Graph(), x.DType(), 1e-24))))
 }

@@ -166,3 +166,40 @@ func TestLosses(t *testing.T) {
 		t.Errorf("DistillationLoss = %v, want %v", got, want)
 	}
 }
+
+// A document without a real token scores −Inf: the losses stay finite
+// (−Inf·0 would be NaN), and a zero vector normalises to zero with a finite
+// gradient.
+func TestInfiniteScoresAndZeroVectors(t *testing.T) {
+	bk := backendstest.Available(t)[0]
+	inf := math.Inf(-1)
+	scores := [][]float64{{1, inf}, {0, 2}}
+	out, err := graph.CallOnce(bk, func(s *graph.Node) *graph.Node { return ContrastiveLoss(s, 1) }, scores)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := (-(1 - 1.0) + -(2 - math.Log(1+math.Exp(2)))) / 2
+	if got := out.Value().(float64); math.IsNaN(got) || math.Abs(got-want) > 1e-12 {
+		t.Errorf("ContrastiveLoss with −Inf = %v, want %v", got, want)
+	}
+	out, err = graph.CallOnce(bk, DistillationLoss, scores, [][]float64{{0, inf}, {1, 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out.Value().(float64); math.IsNaN(got) || math.IsInf(got, 0) {
+		t.Errorf("DistillationLoss with −Inf = %v", got)
+	}
+	out, err = graph.CallOnce(bk, func(x *graph.Node) *graph.Node {
+		return graph.Gradient(graph.ReduceAllSum(Normalize(x)), x)[0]
+	}, [][]float64{{0, 0, 0}, {3, 4, 0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range out.Value().([][]float64) {
+		for _, v := range row {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				t.Fatalf("Normalize gradient %v", out.Value())
+			}
+		}
+	}
+}

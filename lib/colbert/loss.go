@@ -1,6 +1,8 @@
 package colbert
 
 import (
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/support/exceptions"
 )
@@ -18,8 +20,11 @@ func ContrastiveLoss(scores *graph.Node, temperature float64) *graph.Node {
 	}
 	n := scores.Shape().Dimensions[0]
 	logp := graph.LogSoftmax(graph.MulScalar(scores, 1/temperature), -1)
-	eye := graph.DiagonalWithValue(graph.Scalar(scores.Graph(), scores.DType(), 1), n)
-	return graph.Neg(graph.ReduceAllMean(graph.ReduceSum(graph.Mul(logp, eye), -1)))
+	// The diagonal by selection, not by multiplying with the identity: a
+	// document without a real token scores −Inf, and −Inf·0 would be NaN.
+	eye := graph.Equal(graph.Iota(scores.Graph(), shapes.Make(dtypes.Int32, n, n), 0), graph.Iota(scores.Graph(), shapes.Make(dtypes.Int32, n, n), 1))
+	zero := graph.ZerosLike(logp)
+	return graph.Neg(graph.ReduceAllMean(graph.ReduceSum(graph.Where(eye, logp, zero), -1)))
 }
 
 // DistillationLoss is KL(teacher ‖ student) over n-way candidates, averaged
@@ -32,6 +37,9 @@ func DistillationLoss(student, teacher *graph.Node) *graph.Node {
 	}
 	logS := graph.LogSoftmax(student, -1)
 	logT := graph.LogSoftmax(graph.StopGradient(teacher), -1)
-	kl := graph.ReduceSum(graph.Mul(graph.Exp(logT), graph.Sub(logT, logS)), -1)
+	pT := graph.Exp(logT)
+	// Candidates the teacher gives no mass contribute 0 (not 0·(−Inf − x) = NaN).
+	terms := graph.Where(graph.GreaterThan(pT, graph.ZerosLike(pT)), graph.Mul(pT, graph.Sub(logT, logS)), graph.ZerosLike(pT))
+	kl := graph.ReduceSum(terms, -1)
 	return graph.ReduceAllMean(kl)
 }

@@ -13,8 +13,8 @@ import (
 // rel = the qrels grade (documents absent from relevance count 0, grades ≤ 0
 // contribute nothing); the ideal DCG sorts all of the query's judged grades
 // (retrieved or not) in descending order; NDCG = DCG / IDCG, 0 when IDCG is
-// 0. ranked is the ranking, best first. Bad input — k ≤ 0, a duplicate id in
-// the first k — gives NaN (CheckRanking says why).
+// 0. ranked is the ranking, best first. Bad input — k ≤ 0, an id ranked
+// twice — gives NaN (CheckRanking says why).
 func NDCGAt(k int, ranked []string, relevance map[string]int) float64 {
 	if CheckRanking(k, ranked) != nil {
 		return math.NaN()

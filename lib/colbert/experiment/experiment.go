@@ -71,6 +71,7 @@ type Vocabulary map[string]int32
 func NewVocabulary(words []string) Vocabulary {
 	v := Vocabulary{}
 	for _, w := range words {
+		w = strings.ToLower(w) // Tokenize lowercases the text
 		if _, ok := v[w]; !ok {
 			v[w] = int32(len(v) + 2)
 		}
@@ -189,6 +190,9 @@ func Train(b compute.Backend, cfg Config, task *synth.Task, progress func(epoch 
 // every query against every document by MaxSim, chunk documents at a time,
 // and averages NDCG@10, Recall@100 and MRR@10 over the judged queries.
 func Evaluate(b compute.Backend, store *model.Store, cfg Config, vocab Vocabulary, ds *beir.Dataset, chunk int) (Metrics, error) {
+	if chunk < 1 {
+		return Metrics{}, fmt.Errorf("experiment: Evaluate: chunk %d must be positive", chunk)
+	}
 	enc, err := model.NewExec(b, store, func(scope *model.Scope, ids *graph.Node) *graph.Node {
 		return encode(scope.In("encoder"), cfg, vocab.Size(), ids)
 	})
@@ -216,7 +220,12 @@ func Evaluate(b compute.Backend, store *model.Store, cfg Config, vocab Vocabular
 		ids := make([][]int32, chunk) // a fixed chunk shape: one compilation
 		for i := range ids {
 			if start+i < end {
-				ids[i] = vocab.Tokenize(ds.Corpus[start+i].Text, cfg.DocLen)
+				doc := ds.Corpus[start+i]
+				text := doc.Text
+				if doc.Title != "" { // BEIR encodes title and text together
+					text = doc.Title + " " + doc.Text
+				}
+				ids[i] = vocab.Tokenize(text, cfg.DocLen)
 				docIDs[start+i] = ds.Corpus[start+i].ID
 			} else {
 				ids[i] = make([]int32, cfg.DocLen)

@@ -18,6 +18,9 @@ func MeanCurve(runs []*Run) (Curve, error) {
 		return Curve{}, fmt.Errorf("experiment: MeanCurve of no runs")
 	}
 	n := len(runs[0].Curve)
+	if n == 0 {
+		return Curve{}, fmt.Errorf("experiment: MeanCurve: a run without epochs")
+	}
 	var c Curve
 	for e := range n {
 		sum, lo, hi := 0.0, math.Inf(1), math.Inf(-1)

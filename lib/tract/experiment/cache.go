@@ -48,6 +48,12 @@ func Do(b compute.Backend, cfg Config, task *Task, dir string, progress func(Poi
 		}
 	}
 	run, err := train1(b, cfg, task, filepath.Join(dir, k), progress)
+	if errors.Is(err, errStaleCheckpoint) { // start the run again
+		if err := os.RemoveAll(filepath.Join(dir, k)); err != nil {
+			return nil, fmt.Errorf("experiment: %w", err)
+		}
+		run, err = train1(b, cfg, task, filepath.Join(dir, k), progress)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -77,6 +83,9 @@ func writeJSON(path string, v any) error {
 	}
 	return nil
 }
+
+// errStaleCheckpoint is a checkpoint whose variables and curve disagree.
+var errStaleCheckpoint = errors.New("experiment: the checkpoint does not match its curve")
 
 // checkpointer saves a run's variables (GoMLX checkpoint) and its curve
 // (progress.json beside them) after every epoch.

@@ -69,7 +69,7 @@ type Run struct {
 	Task      string
 	Backend   string
 	Curve     []Point
-	MsPerStep float64 // mean time of the training steps after the first epoch (which compiles)
+	MsPerStep float64 // mean time of the training steps after the first epoch a process ran (which compiles); 0 if none
 	Steps     int     // training steps taken
 	// TimedSteps and TimedSeconds are the steps after the first epoch and
 	// their time, of which MsPerStep is the mean.
@@ -196,6 +196,11 @@ func train1(b compute.Backend, cfg Config, task *Task, ckptDir string, progress 
 		if ckpt, err = openCheckpoint(store, ckptDir, run); err != nil {
 			return nil, err
 		}
+		// The variables are saved before the curve: a run stopped between
+		// the two has variables one epoch ahead of its curve.
+		if step := optimizer.GetGlobalStep(store); len(run.Curve) > 0 && step != int64(run.Steps) {
+			return nil, fmt.Errorf("%w: its variables are at step %d, its curve at step %d", errStaleCheckpoint, step, run.Steps)
+		}
 	}
 	var opt optimizer.Interface
 	if cfg.Optimizer == "adam" {
@@ -215,13 +220,14 @@ func train1(b compute.Backend, cfg Config, task *Task, ckptDir string, progress 
 		}
 	}()
 	wall := time.Now()
-	for epoch := len(run.Curve) + 1; epoch <= cfg.Epochs; epoch++ {
+	firstEpoch := len(run.Curve) + 1 // it compiles the graphs: not timed (nor after a resume)
+	for epoch := firstEpoch; epoch <= cfg.Epochs; epoch++ {
 		start, before := time.Now(), int(loop.LoopStep)
 		metrics, err := loop.RunEpochs(trainDS, 1)
 		if err != nil {
 			return nil, fmt.Errorf("experiment: epoch %d: %w", epoch, err)
 		}
-		if epoch > 1 {
+		if epoch > firstEpoch {
 			run.TimedSeconds += time.Since(start).Seconds()
 			run.TimedSteps += int(loop.LoopStep) - before
 		}

@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand"
 	"os"
@@ -97,6 +98,26 @@ func TestDoCachesAndResumes(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir2, k3)); !os.IsNotExist(err) {
 		t.Errorf("the finished run's checkpoint directory is still there: %v", err)
+	}
+	// A run stopped between saving its variables and its curve: the curve
+	// is an epoch behind. Do notices and trains the run from the start.
+	dir3 := t.TempDir()
+	if _, err := train1(bk, short, task, filepath.Join(dir3, k3), nil); err != nil {
+		t.Fatal(err)
+	}
+	curve := filepath.Join(dir3, k3, "progress.json")
+	var saved Run
+	data, _ := os.ReadFile(curve)
+	if err := json.Unmarshal(data, &saved); err != nil {
+		t.Fatal(err)
+	}
+	saved.Curve, saved.Steps = saved.Curve[:1], saved.Steps/2
+	if err := writeJSON(curve, &saved); err != nil {
+		t.Fatal(err)
+	}
+	trained = nil
+	if _, err := Do(bk, cfg, task, dir3, func(p Point) { trained = append(trained, p.Epoch) }); err != nil || len(trained) != 3 {
+		t.Errorf("stale checkpoint: %v, trained epochs %v, want 1 2 3", err, trained)
 	}
 }
 
