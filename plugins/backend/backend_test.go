@@ -71,7 +71,7 @@ func TestChoose(t *testing.T) {
 		{[]string{"go"}, want{backend: "go", output: "Later cells use backend **`go`**: GoMLX's pure-Go backend, no plugin; float32 matrix products at **float32** precision."}},
 		{[]string{"default"}, want{backend: "go", output: "chosen by $GOMLX_BACKEND"}},
 		{[]string{"nosuch"}, want{err: `%%backend: unknown backend "nosuch": choose one of go, xla:cpu, xla:cuda`}},
-		{[]string{"go,tf32=false"}, want{err: `%%backend: backend "go,tf32=false": the go backend takes no options`}},
+		{[]string{"go,tf32=false"}, want{err: `%%backend: backend "go,tf32=false": unknown option "tf32=false" for the go backend`}},
 		{[]string{"go xla:cpu"}, want{err: `%%backend: backend spec "go xla:cpu" contains white space`}},
 		{[]string{"go", "xla:cpu"}, want{err: "%%backend takes one backend spec (e.g. go, xla:cpu, xla:cuda,tf32=false), got 2 arguments: go xla:cpu"}},
 	}

@@ -34,7 +34,7 @@ func TestFlags(t *testing.T) {
 		{args: []string{"go"}, wantErr: `unexpected argument "go"`},
 		{args: []string{"--backends", "gpu"}, wantErr: `--backends "gpu": "gpu" is not a backend`},
 		{args: []string{"--backends", ","}, wantErr: `--backends "," names no backend`},
-		{args: []string{"--backends", "go,tf32=false"}, wantErr: `--backends: backend "go,tf32=false": the go backend takes no options`},
+		{args: []string{"--backends", "go,tf32=false"}, wantErr: `--backends: backend "go,tf32=false": unknown option "tf32=false" for the go backend`},
 		{args: []string{"--backends", "xla:tpu9"}, wantErr: `--backends: unknown backend "xla:tpu9"`},
 	}
 	for _, tc := range tests {
