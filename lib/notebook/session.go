@@ -79,11 +79,7 @@ func Set(key string, v any) error {
 	if err != nil {
 		return fmt.Errorf("notebook.Set(%q): %w", key, err)
 	}
-	tmp := filepath.Join(dir, key+ext+".tmp")
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("notebook.Set(%q): %w", key, err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, key+ext)); err != nil {
+	if err := WriteFileAtomic(filepath.Join(dir, key+ext), data, 0o600); err != nil {
 		return fmt.Errorf("notebook.Set(%q): %w", key, err)
 	}
 	if err := os.Remove(filepath.Join(dir, key+other)); err != nil && !errors.Is(err, os.ErrNotExist) {

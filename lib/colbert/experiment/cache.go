@@ -11,6 +11,7 @@ import (
 
 	"github.com/gorepro/gorepro/lib/backends"
 	"github.com/gorepro/gorepro/lib/colbert/synth"
+	"github.com/gorepro/gorepro/lib/notebook"
 )
 
 // cacheVersion names the code whose numbers a cached run holds: change it
@@ -45,13 +46,7 @@ func Do(b compute.Backend, cfg Config, task *synth.Task, dir string, progress fu
 	if err != nil {
 		return nil, fmt.Errorf("experiment: %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("experiment: %w", err)
-	}
-	if err := os.WriteFile(path+".tmp", data, 0o644); err != nil {
-		return nil, fmt.Errorf("experiment: %w", err)
-	}
-	if err := os.Rename(path+".tmp", path); err != nil {
+	if err := notebook.WriteFileAtomic(path, data, 0o644); err != nil {
 		return nil, fmt.Errorf("experiment: %w", err)
 	}
 	return run, nil

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gorepro/gorepro/lib/backends"
 	"github.com/gorepro/gorepro/lib/data/mnist"
+	"github.com/gorepro/gorepro/lib/notebook"
 	"github.com/gorepro/gorepro/lib/ot"
 	"github.com/gorepro/gorepro/lib/ot/pot"
 	"github.com/gorepro/gorepro/lib/ot/problems"
@@ -206,26 +207,10 @@ func save(path string, run *Run) error {
 	if err != nil {
 		return fmt.Errorf("experiment: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := notebook.WriteFileAtomic(path, data, 0o644); err != nil {
 		return fmt.Errorf("experiment: cache: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".run-*")
-	if err != nil {
-		return fmt.Errorf("experiment: cache: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("experiment: cache: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("experiment: cache: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("experiment: cache: %w", err)
-	}
-	return os.Rename(tmp.Name(), path)
+	return nil
 }
 
 // IterationRatio is Sinkhorn's iterations over SNS's (both to the tolerance);

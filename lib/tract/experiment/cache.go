@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model/checkpoint"
 
 	"github.com/gorepro/gorepro/lib/backends"
+	"github.com/gorepro/gorepro/lib/notebook"
 )
 
 // cacheVersion names the code whose numbers a cached run holds: change it
@@ -71,14 +72,7 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("experiment: encoding %s: %w", path, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("experiment: %w", err)
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return fmt.Errorf("experiment: writing %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := notebook.WriteFileAtomic(path, data, 0o644); err != nil {
 		return fmt.Errorf("experiment: %w", err)
 	}
 	return nil
