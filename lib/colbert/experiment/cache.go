@@ -51,3 +51,36 @@ func Do(b compute.Backend, cfg Config, task *synth.Task, dir string, progress fu
 	}
 	return run, nil
 }
+
+// DoHead is TrainHead with the same cache under dir, keyed by the
+// configuration, the encoded task and encoder, the backend and the code
+// version.
+func DoHead(b compute.Backend, cfg Config, enc *Encoded, dir string, progress func(epoch int, loss float64)) (*Run, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	if enc == nil {
+		return nil, fmt.Errorf("experiment: DoHead: nothing encoded")
+	}
+	h := sha256.Sum256([]byte(fmt.Sprintf("%s\nhead\n%#v\n%s\n%s\n%d/%d\n%s", cacheVersion, cfg, enc.Task, enc.Encoder, enc.QueryLen, enc.DocLen, backends.Identity(b))))
+	path := filepath.Join(dir, fmt.Sprintf("colbert-head-%x.json", h[:8]))
+	if data, err := os.ReadFile(path); err == nil {
+		var run Run
+		if err := json.Unmarshal(data, &run); err == nil && run.Metrics.Queries > 0 {
+			run.FromCache = true
+			return &run, nil
+		}
+	}
+	run, err := TrainHead(b, cfg, enc, progress)
+	if err != nil {
+		return nil, err
+	}
+	data, err := json.MarshalIndent(run, "", " ")
+	if err != nil {
+		return nil, fmt.Errorf("experiment: %w", err)
+	}
+	if err := notebook.WriteFileAtomic(path, data, 0o644); err != nil {
+		return nil, fmt.Errorf("experiment: %w", err)
+	}
+	return run, nil
+}

@@ -99,8 +99,10 @@ func (v Vocabulary) Tokenize(text string, n int) []int32 {
 }
 
 func (c Config) check() error {
-	if err := c.Head.Check(); err != nil {
-		return err
+	if c.Head.Kind != RawTokens {
+		if err := c.Head.Check(); err != nil {
+			return err
+		}
 	}
 	switch {
 	case c.Dim < 1 || c.K < 1 || c.Epochs < 1 || c.BatchSize < 2 || c.QueryLen < 1 || c.DocLen < 1:
@@ -125,6 +127,9 @@ func encode(scope *model.Scope, c Config, vocab int, ids *graph.Node) *graph.Nod
 func Train(b compute.Backend, cfg Config, task *synth.Task, progress func(epoch int, loss float64)) (run *Run, err error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
+	}
+	if cfg.Head.Kind == RawTokens {
+		return nil, fmt.Errorf("experiment: Train: head %q is for TrainHead (a pretrained encoder's own vectors)", RawTokens)
 	}
 	if task == nil || len(task.Train) < cfg.BatchSize {
 		return nil, fmt.Errorf("experiment: the task needs at least one batch (%d) of training pairs", cfg.BatchSize)

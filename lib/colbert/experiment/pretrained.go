@@ -1,0 +1,341 @@
+package experiment
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"strings"
+	"time"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/dataset"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
+
+	"github.com/gorepro/gorepro/lib/colbert"
+	"github.com/gorepro/gorepro/lib/data/beir"
+	"github.com/gorepro/gorepro/lib/data/godoc"
+	"github.com/gorepro/gorepro/lib/hfencoder"
+)
+
+// Encoded is a retrieval task passed once through a frozen pretrained
+// encoder: the token vectors projection heads are trained and evaluated
+// on. Queries are ColBERT-style: cut to QueryLen, padded with [MASK] tokens
+// that the encoder attends to and MaxSim counts (query augmentation).
+// Documents are cut to DocLen and padded with [PAD], masked out.
+type Encoded struct {
+	// Task and Encoder name what was encoded (Encoder: the checkpoint's directory and fingerprint).
+	Task, Encoder string
+	// QueryLen and DocLen are the padded lengths.
+	QueryLen, DocLen int
+	// TrainQ and TrainD are the training pairs' queries and documents.
+	TrainQ, TrainD *hfencoder.Tokens
+	// EvalQ are the evaluation queries, Corpus the evaluation documents (in Eval's order).
+	EvalQ, Corpus *hfencoder.Tokens
+	// PlainQ are the evaluation queries without [MASK] augmentation (for pooled baselines).
+	PlainQ *hfencoder.Tokens
+	// Eval is the evaluation set.
+	Eval *beir.Dataset
+	// Seconds is the time encoding took.
+	Seconds float64
+}
+
+// Encode tokenises and encodes the task with enc on b, batch sequences at
+// a time; progress (if not nil) is told what is being encoded.
+func Encode(b compute.Backend, enc *hfencoder.Encoder, task *godoc.Task, queryLen, docLen, batch int, progress func(what string, done, total int)) (*Encoded, error) {
+	if task == nil || len(task.Train) == 0 || task.Eval == nil {
+		return nil, fmt.Errorf("experiment: Encode: empty task")
+	}
+	start := time.Now()
+	out := &Encoded{Task: task.Name, Encoder: fmt.Sprintf("%s (sha256 %s)", enc.Dir, enc.Fingerprint), QueryLen: queryLen, DocLen: docLen, Eval: task.Eval}
+	tokenize := func(texts []string, n int, augment bool) ([][]int32, error) {
+		ids := make([][]int32, len(texts))
+		for i, t := range texts {
+			s, err := enc.Tokenize(t, n)
+			if err != nil {
+				return nil, fmt.Errorf("experiment: Encode: %w", err)
+			}
+			for augment && len(s) < n {
+				s = append(s, enc.MaskID)
+			}
+			ids[i] = s
+		}
+		return ids, nil
+	}
+	var trainQ, evalQ, corpus []string
+	for _, p := range task.Train {
+		trainQ = append(trainQ, p.Query)
+	}
+	for _, q := range task.Eval.Queries {
+		evalQ = append(evalQ, q.Text)
+	}
+	for _, d := range task.Eval.Corpus {
+		text := d.Text
+		if d.Title != "" {
+			text = d.Title + " " + d.Text
+		}
+		corpus = append(corpus, text)
+	}
+	for _, part := range []struct {
+		name    string
+		texts   []string
+		n       int
+		augment bool
+		dst     **hfencoder.Tokens
+	}{
+		{"training queries", trainQ, queryLen, true, &out.TrainQ},
+		{"evaluation queries", evalQ, queryLen, true, &out.EvalQ},
+		{"evaluation queries (plain)", evalQ, queryLen, false, &out.PlainQ},
+		{"corpus", corpus, docLen, false, &out.Corpus},
+	} {
+		ids, err := tokenize(part.texts, part.n, part.augment)
+		if err != nil {
+			return nil, err
+		}
+		var report func(int)
+		if progress != nil {
+			report = func(done int) { progress(part.name, done, len(ids)) }
+		}
+		if *part.dst, err = enc.Embed(b, ids, part.n, batch, report); err != nil {
+			return nil, fmt.Errorf("experiment: encoding the %s: %w", part.name, err)
+		}
+	}
+	// The training documents are in the corpus: their vectors are copied.
+	at := map[string]int{}
+	for i, d := range task.Eval.Corpus {
+		at[d.ID] = i
+	}
+	c := out.Corpus
+	out.TrainD = &hfencoder.Tokens{N: len(task.Train), T: c.T, Dim: c.Dim, Vecs: make([]float32, len(task.Train)*c.T*c.Dim), Len: make([]int32, len(task.Train))}
+	for i, p := range task.Train {
+		j, ok := at[p.DocID]
+		if !ok {
+			return nil, fmt.Errorf("experiment: Encode: training document %q is not in the corpus", p.DocID)
+		}
+		copy(out.TrainD.Vecs[i*c.T*c.Dim:(i+1)*c.T*c.Dim], c.Vecs[j*c.T*c.Dim:(j+1)*c.T*c.Dim])
+		out.TrainD.Len[i] = c.Len[j]
+	}
+	out.Seconds = time.Since(start).Seconds()
+	return out, nil
+}
+
+func vecTensor(t *hfencoder.Tokens) *tensors.Tensor {
+	return tensors.FromFlatDataAndDimensions(t.Vecs, t.N, t.T, t.Dim)
+}
+
+// lengthMask is true where position < len: [n, T] from lens [n].
+func lengthMask(lens *graph.Node, T int) *graph.Node {
+	iota := graph.Iota(lens.Graph(), shapes.Make(lens.DType(), T), 0)
+	return graph.LessThan(graph.ExpandAxes(iota, 0), graph.ExpandAxes(lens, -1))
+}
+
+// projectTokens applies the head and L2 normalisation to token vectors.
+func projectTokens(scope *model.Scope, c Config, x *graph.Node) *graph.Node {
+	if c.Head.Kind == RawTokens {
+		return colbert.Normalize(x)
+	}
+	return colbert.Normalize(c.Head.Apply(scope, x, c.K))
+}
+
+// RawTokens as a head kind skips the projection: MaxSim over the encoder's
+// own L2-normalised token vectors (the untrained reference).
+const RawTokens = "raw"
+
+// TrainHead trains cfg's projection head on the encoded task's training
+// pairs (contrastive loss, in-batch negatives; the encoder stays frozen)
+// and evaluates it on the encoded evaluation set.
+func TrainHead(b compute.Backend, cfg Config, enc *Encoded, progress func(epoch int, loss float64)) (run *Run, err error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	if enc == nil || enc.TrainQ == nil || enc.TrainQ.N < cfg.BatchSize {
+		return nil, fmt.Errorf("experiment: TrainHead: need at least one batch (%d) of encoded training pairs", cfg.BatchSize)
+	}
+	if cfg.Dim != enc.TrainQ.Dim || cfg.QueryLen != enc.QueryLen || cfg.DocLen != enc.DocLen {
+		return nil, fmt.Errorf("experiment: TrainHead: config dim %d, lengths %d/%d; the encoding has %d, %d/%d", cfg.Dim, cfg.QueryLen, cfg.DocLen, enc.TrainQ.Dim, enc.QueryLen, enc.DocLen)
+	}
+	start := time.Now()
+	store := model.NewStore()
+	if err := store.SetRNGStateFromSeed(int64(cfg.Seed)); err != nil {
+		return nil, err
+	}
+	run = &Run{Config: cfg, Head: headName(cfg), Task: enc.Task}
+	defer func() {
+		if r := recover(); r != nil {
+			run, err = nil, fmt.Errorf("experiment: head %s: %v", run.Head, r)
+		}
+	}()
+	if cfg.Head.Kind != RawTokens {
+		dummy := make([]int32, enc.TrainQ.N)
+		data, err := dataset.InMemoryFromData(b, "pretrained-pairs", []any{vecTensor(enc.TrainQ), vecTensor(enc.TrainD), enc.TrainD.Len}, []any{dummy})
+		if err != nil {
+			return nil, fmt.Errorf("experiment: %w", err)
+		}
+		data.BatchSize(cfg.BatchSize, true).Shuffle().WithRand(rand.New(rand.NewSource(int64(cfg.Seed))))
+		modelFn := func(scope *model.Scope, _ any, inputs []*graph.Node) []*graph.Node {
+			q := projectTokens(scope.In("head"), cfg, inputs[0])
+			d := projectTokens(scope.Shared("head"), cfg, inputs[1])
+			return []*graph.Node{colbert.MaxSim(q, d, lengthMask(inputs[2], cfg.DocLen))}
+		}
+		lossFn := func(_, predictions []*graph.Node) *graph.Node {
+			return colbert.ContrastiveLoss(predictions[0], cfg.Temperature)
+		}
+		trainer := train.NewTrainer(b, store, modelFn, lossFn, optimizer.Adam().LearningRate(cfg.LR).Done(), nil, nil)
+		loop := train.NewLoop(trainer)
+		for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+			metrics, err := loop.RunEpochs(data, 1)
+			if err != nil {
+				return nil, fmt.Errorf("experiment: epoch %d: %w", epoch, err)
+			}
+			run.FinalLoss = float64(tensors.ToScalar[float32](metrics[0]))
+			if progress != nil {
+				progress(epoch, run.FinalLoss)
+			}
+		}
+		run.Steps = int(loop.LoopStep)
+		for v := range store.IterVariables() {
+			if strings.Contains(v.Scope(), "/head") && v.Trainable {
+				run.Params += v.Shape().Size()
+			}
+		}
+	}
+	if run.Metrics, err = EvaluateEncoded(b, store, cfg, enc, 128); err != nil {
+		return nil, err
+	}
+	run.Seconds = time.Since(start).Seconds()
+	return run, nil
+}
+
+func headName(cfg Config) string {
+	if cfg.Head.Kind == RawTokens {
+		return "raw tokens (no head)"
+	}
+	return cfg.Head.Name()
+}
+
+// EvaluateEncoded projects the encoded evaluation queries and corpus with
+// the head in store, scores by MaxSim chunk documents at a time, and
+// averages NDCG@10, Recall@100 and MRR@10 over the judged queries.
+func EvaluateEncoded(b compute.Backend, store *model.Store, cfg Config, enc *Encoded, chunk int) (Metrics, error) {
+	if chunk < 1 {
+		return Metrics{}, fmt.Errorf("experiment: EvaluateEncoded: chunk %d must be positive", chunk)
+	}
+	project, err := model.NewExec(b, store, func(scope *model.Scope, x *graph.Node) *graph.Node {
+		return projectTokens(scope.In("head"), cfg, x)
+	})
+	if err != nil {
+		return Metrics{}, err
+	}
+	score, err := model.NewExec(b, store, func(_ *model.Scope, q, d, lens *graph.Node) *graph.Node {
+		return colbert.MaxSimScores(q, d, lengthMask(lens, cfg.DocLen))
+	})
+	if err != nil {
+		return Metrics{}, err
+	}
+	qv, err := project.Call1(vecTensor(enc.EvalQ))
+	if err != nil {
+		return Metrics{}, fmt.Errorf("experiment: projecting queries: %w", err)
+	}
+	c := enc.Corpus
+	scores := make([][]float32, enc.EvalQ.N)
+	for start := 0; start < c.N; start += chunk {
+		end := min(start+chunk, c.N)
+		vecs := make([]float32, chunk*c.T*c.Dim) // a fixed chunk shape: one compilation
+		copy(vecs, c.Vecs[start*c.T*c.Dim:end*c.T*c.Dim])
+		lens := make([]int32, chunk)
+		copy(lens, c.Len[start:end])
+		dv, err := project.Call1(tensors.FromFlatDataAndDimensions(vecs, chunk, c.T, c.Dim))
+		if err != nil {
+			return Metrics{}, fmt.Errorf("experiment: projecting documents %d–%d: %w", start, end, err)
+		}
+		s, err := score.Call1(qv, dv, lens)
+		if err != nil {
+			return Metrics{}, fmt.Errorf("experiment: scoring documents %d–%d: %w", start, end, err)
+		}
+		rows := s.Value().([][]float32)
+		for q := range rows {
+			scores[q] = append(scores[q], rows[q][:end-start]...)
+		}
+	}
+	return metricsOf(enc.Eval, scores)
+}
+
+// metricsOf ranks each judged query's scores (one per corpus document, in
+// ds.Corpus order) and averages the metrics.
+func metricsOf(ds *beir.Dataset, scores [][]float32) (Metrics, error) {
+	docIDs := make([]string, len(ds.Corpus))
+	for i, d := range ds.Corpus {
+		docIDs[i] = d.ID
+	}
+	var m Metrics
+	for i, q := range ds.Queries {
+		rel := ds.Qrels[q.ID]
+		if rel == nil {
+			continue
+		}
+		ranked, err := colbert.Rank(100, docIDs, scores[i], q.ID)
+		if err != nil {
+			return Metrics{}, err
+		}
+		m.NDCG10 += colbert.NDCGAt(10, ranked, rel)
+		m.Recall100 += colbert.RecallAt(100, ranked, rel)
+		m.MRR10 += colbert.MRRAt(10, ranked, rel)
+		m.Queries++
+	}
+	if m.Queries == 0 {
+		return Metrics{}, fmt.Errorf("experiment: no judged query in %s", ds.Name)
+	}
+	n := float64(m.Queries)
+	m.NDCG10, m.Recall100, m.MRR10 = m.NDCG10/n, m.Recall100/n, m.MRR10/n
+	if math.IsNaN(m.NDCG10) {
+		return m, fmt.Errorf("experiment: NDCG@10 is NaN")
+	}
+	return m, nil
+}
+
+// PooledBaseline scores the evaluation set the way the checkpoint is meant
+// to be used as a sentence encoder: cosine similarity of mean-pooled token
+// vectors (plain queries, real document tokens), computed in float64 on the
+// host.
+func PooledBaseline(enc *Encoded) (Metrics, error) {
+	pool := func(t *hfencoder.Tokens) [][]float64 {
+		out := make([][]float64, t.N)
+		for i := range out {
+			v := make([]float64, t.Dim)
+			for j := 0; j < int(t.Len[i]); j++ {
+				for k := range v {
+					v[k] += float64(t.Vecs[(i*t.T+j)*t.Dim+k])
+				}
+			}
+			var n float64
+			for _, x := range v {
+				n += x * x
+			}
+			n = math.Sqrt(n)
+			for k := range v {
+				if n > 0 {
+					v[k] /= n
+				}
+			}
+			out[i] = v
+		}
+		return out
+	}
+	q, d := pool(enc.PlainQ), pool(enc.Corpus)
+	scores := make([][]float32, len(q))
+	for i := range q {
+		scores[i] = make([]float32, len(d))
+		for j := range d {
+			var s float64
+			for k := range q[i] {
+				s += q[i][k] * d[j][k]
+			}
+			scores[i][j] = float32(s)
+		}
+	}
+	return metricsOf(enc.Eval, scores)
+}
