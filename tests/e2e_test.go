@@ -568,3 +568,47 @@ func TestDoctorJSON(t *testing.T) {
 		t.Errorf("problems: %v", doc.Problems)
 	}
 }
+
+// TestRunJobsGrid: a sweep `-p seed=1,2` run two at a time writes one report
+// with both runs, each executed notebook in its own file, and `gorepro report`
+// merges that directory back into the same two runs.
+func TestRunJobsGrid(t *testing.T) {
+	needE2E(t)
+	out := t.TempDir()
+	res := runCmd(t, gorepro, "run", "--jobs", "2", "--out", out, "-p", "seed=1,2", "notebooks/00_tour.ipynb")
+	if res.code != 0 {
+		t.Fatalf("gorepro run exited %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	for _, seed := range []string{"1", "2"} {
+		nb, r := executedResult(t, filepath.Join(out, "runs", "00_tour", "seed="+seed+".ipynb"))
+		checkClaims(t, r)
+		if src := injectedSource(nb); !strings.Contains(src, "seed = "+seed) {
+			t.Errorf("seed=%s: injected parameters cell = %q", seed, src)
+		}
+		if !strings.Contains(res.stdout, "  [00_tour seed="+seed+"] RESULT {") ||
+			!strings.Contains(res.stdout, "gorepro run: 00_tour.ipynb [seed="+seed+"]: ok") {
+			t.Errorf("stdout lacks seed=%s's prefixed lines:\n%s", seed, res.stdout)
+		}
+	}
+	md, err := os.ReadFile(filepath.Join(out, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| [00_tour.ipynb](runs/00_tour/seed=1.ipynb) | seed=1 | ok | xla:cpu | quick | 3/3 |",
+		"| [00_tour.ipynb](runs/00_tour/seed=2.ipynb) | seed=2 | ok | xla:cpu | quick | 3/3 |",
+		"## 00_tour.ipynb: 2 runs", "## 00_tour.ipynb (seed=1)", "## 00_tour.ipynb (seed=2)",
+	} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q:\n%s", want, md)
+		}
+	}
+	merged := filepath.Join(t.TempDir(), "merged.md")
+	res = runCmd(t, gorepro, "report", "-o", merged, out)
+	if res.code != 0 {
+		t.Fatalf("gorepro report exited %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	if !strings.Contains(res.stdout, "gorepro report: 2 runs;") {
+		t.Errorf("gorepro report:\n%s", res.stdout)
+	}
+}

@@ -49,20 +49,51 @@ func holds(c Claim) string {
 
 func mdCell(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "|", `\|`), "\n", " ") }
 
+// reportNote is a titled list at the end of a report (a merge's problems,
+// duplicates, conflicts); an empty one is left out.
+type reportNote struct {
+	title, intro string
+	items        []string
+}
+
 // MarkdownReport renders the outcomes as Markdown; figure links are relative to outDir.
 func MarkdownReport(outDir string, outcomes []Outcome) string {
+	return markdownReport(outDir, outcomes, nil)
+}
+
+func markdownReport(outDir string, outcomes []Outcome, notes []reportNote) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# gorepro report\n\nGenerated %s.\n\n", now().UTC().Format("2006-01-02 15:04 MST"))
-	b.WriteString("| notebook | status | backend | profile | claims held | seconds (notebook) | seconds (with kernel start) |\n|---|---|---|---|---|---|---|\n")
-	for _, o := range outcomes {
-		backend, profile, held, secs := summary(o)
-		fmt.Fprintf(&b, "| [%s](%s) | %s | %s | %s | %s | %s | %.1f |\n", filepath.Base(o.Notebook), rel(outDir, o.Executed),
-			status(o), mdCell(backend), mdCell(profile), held, secs, o.WallSeconds)
+	sweep := isSweep(outcomes)
+	if sweep {
+		b.WriteString("| notebook | parameters | status | backend | profile | claims held | seconds (notebook) | seconds (with kernel start) |\n|---|---|---|---|---|---|---|---|\n")
+	} else {
+		b.WriteString("| notebook | status | backend | profile | claims held | seconds (notebook) | seconds (with kernel start) |\n|---|---|---|---|---|---|---|\n")
 	}
 	for _, o := range outcomes {
-		fmt.Fprintf(&b, "\n## %s\n\n", filepath.Base(o.Notebook))
+		backend, profile, held, secs := summary(o)
+		fmt.Fprintf(&b, "| [%s](%s) |", filepath.Base(o.Notebook), rel(outDir, o.Executed))
+		if sweep {
+			fmt.Fprintf(&b, " %s |", mdCell(orDash(o.Run)))
+		}
+		fmt.Fprintf(&b, " %s | %s | %s | %s | %s | %s |\n", status(o), mdCell(backend), mdCell(profile), held, secs, wallSeconds(o))
+	}
+	for _, g := range acrossRuns(outcomes) {
+		fmt.Fprintf(&b, "\n## %s: %d runs\n\n| claim | paper | held | ours (min / mean / max) |\n|---|---|---|---|\n", g.notebook, g.runs)
+		for _, c := range g.claims {
+			fmt.Fprintf(&b, "| %s | %s | %d/%d | %s |\n", mdCell(c.name), mdCell(c.paper), c.held, c.n, mdCell(c.ours))
+		}
+	}
+	for _, o := range outcomes {
+		fmt.Fprintf(&b, "\n## %s\n\n", heading(o))
+		if len(o.Params) > 0 {
+			fmt.Fprintf(&b, "Parameters: %s\n\n", mdCell(paramsText(o.Params, "`")))
+		}
 		if o.Err != "" {
-			fmt.Fprintf(&b, "**Failed:** %s\n\nLog: `%s`\n\n", mdCell(o.Err), rel(outDir, o.LogFile))
+			fmt.Fprintf(&b, "**Failed:** %s\n\n", mdCell(o.Err))
+			if o.LogFile != "" {
+				fmt.Fprintf(&b, "Log: `%s`\n\n", rel(outDir, o.LogFile))
+			}
 		}
 		if r := o.Result; r != nil {
 			writeClaimsMD(&b, "Claims (asserted)", r.Claims)
@@ -72,7 +103,151 @@ func MarkdownReport(outDir string, outcomes []Outcome) string {
 			fmt.Fprintf(&b, "![%s figure %d](%s)\n\n", filepath.Base(o.Notebook), i+1, f)
 		}
 	}
+	for _, n := range notes {
+		if len(n.items) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\n## %s\n\n%s\n\n", n.title, n.intro)
+		for _, item := range n.items {
+			fmt.Fprintf(&b, "- %s\n", strings.ReplaceAll(item, "\n", " "))
+		}
+	}
 	return b.String()
+}
+
+// isSweep is whether the report shows a parameters column: some notebook ran
+// more than once with different parameters.
+func isSweep(outcomes []Outcome) bool {
+	for _, o := range outcomes {
+		if o.Run != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func heading(o Outcome) string {
+	if o.Run != "" {
+		return filepath.Base(o.Notebook) + " (" + o.Run + ")"
+	}
+	return filepath.Base(o.Notebook)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "–"
+	}
+	return s
+}
+
+func wallSeconds(o Outcome) string {
+	if o.WallSeconds == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f", o.WallSeconds)
+}
+
+// paramsText is "a=1, b=x", each pair between quote (a Markdown backtick or nothing).
+func paramsText(params []Param, quote string) string {
+	parts := make([]string, len(params))
+	for i, p := range params {
+		parts[i] = quote + p.Name + "=" + p.Value + quote
+	}
+	return strings.Join(parts, ", ")
+}
+
+// claimAcrossRuns is one claim (or finding) of a notebook over its runs.
+type claimAcrossRuns struct {
+	name, paper, ours string
+	held, n           int
+}
+
+type notebookAcrossRuns struct {
+	notebook string
+	runs     int
+	claims   []claimAcrossRuns
+}
+
+// acrossRuns summarises each notebook that ran more than once with a RESULT:
+// per claim, in how many runs it held and the spread of our numbers.
+func acrossRuns(outcomes []Outcome) []notebookAcrossRuns {
+	var order []string
+	byNotebook := map[string][]*Result{}
+	for _, o := range outcomes {
+		name := filepath.Base(o.Notebook)
+		if o.Result == nil {
+			continue
+		}
+		if _, ok := byNotebook[name]; !ok {
+			order = append(order, name)
+		}
+		byNotebook[name] = append(byNotebook[name], o.Result)
+	}
+	var out []notebookAcrossRuns
+	for _, name := range order {
+		results := byNotebook[name]
+		if len(results) < 2 {
+			continue
+		}
+		g := notebookAcrossRuns{notebook: name, runs: len(results)}
+		for _, kind := range []string{"claim", "finding"} {
+			var names []string
+			values := map[string][]Claim{}
+			for _, r := range results {
+				list := r.Claims
+				if kind == "finding" {
+					list = r.Findings
+				}
+				for _, c := range list {
+					if _, ok := values[c.Name]; !ok {
+						names = append(names, c.Name)
+					}
+					values[c.Name] = append(values[c.Name], c)
+				}
+			}
+			for _, n := range names {
+				cs := values[n]
+				c := claimAcrossRuns{name: n, paper: FormatValue(cs[0].Paper), n: len(cs), ours: spread(cs)}
+				if kind == "finding" {
+					c.name += " (finding)"
+				}
+				for _, x := range cs {
+					if x.Holds {
+						c.held++
+					}
+				}
+				g.claims = append(g.claims, c)
+			}
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+// spread is "min / mean / max" of numeric values, else the distinct values.
+func spread(claims []Claim) string {
+	var nums []float64
+	for _, c := range claims {
+		if f, ok := c.Ours.(float64); ok {
+			nums = append(nums, f)
+		}
+	}
+	if len(nums) == len(claims) && len(nums) > 0 {
+		lo, hi, sum := nums[0], nums[0], 0.0
+		for _, f := range nums {
+			lo, hi, sum = min(lo, f), max(hi, f), sum+f
+		}
+		return fmt.Sprintf("%s / %s / %s", FormatValue(lo), FormatValue(sum/float64(len(nums))), FormatValue(hi))
+	}
+	var distinct []string
+	seen := map[string]bool{}
+	for _, c := range claims {
+		if v := FormatValue(c.Ours); !seen[v] {
+			seen[v] = true
+			distinct = append(distinct, v)
+		}
+	}
+	return strings.Join(distinct, ", ")
 }
 
 // summary is an outcome's backend, profile, claims held and notebook seconds
@@ -125,21 +300,47 @@ figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}
 
 // HTMLReport renders the outcomes as one self-contained HTML page (figures inlined).
 func HTMLReport(outDir string, outcomes []Outcome) string {
+	return htmlReport(outDir, outcomes, nil)
+}
+
+func htmlReport(outDir string, outcomes []Outcome, notes []reportNote) string {
 	var b strings.Builder
 	b.WriteString(htmlHead)
 	fmt.Fprintf(&b, "<h1>gorepro report</h1>\n<p>Generated %s.</p>\n", html.EscapeString(now().UTC().Format("2006-01-02 15:04 MST")))
-	b.WriteString("<table><tr><th>notebook</th><th>status</th><th>backend</th><th>profile</th><th>claims held</th><th>seconds (notebook)</th><th>seconds (with kernel start)</th></tr>\n")
+	sweep := isSweep(outcomes)
+	b.WriteString("<table><tr><th>notebook</th>")
+	if sweep {
+		b.WriteString("<th>parameters</th>")
+	}
+	b.WriteString("<th>status</th><th>backend</th><th>profile</th><th>claims held</th><th>seconds (notebook)</th><th>seconds (with kernel start)</th></tr>\n")
 	for _, o := range outcomes {
 		backend, profile, held, secs := summary(o)
-		fmt.Fprintf(&b, "<tr><td><a href=\"%s\">%s</a></td><td class=\"%s\">%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%.1f</td></tr>\n",
-			html.EscapeString(rel(outDir, o.Executed)), html.EscapeString(filepath.Base(o.Notebook)),
-			strings.ToLower(status(o)), status(o), html.EscapeString(backend), html.EscapeString(profile), held, secs, o.WallSeconds)
+		fmt.Fprintf(&b, "<tr><td><a href=\"%s\">%s</a></td>", html.EscapeString(rel(outDir, o.Executed)), html.EscapeString(filepath.Base(o.Notebook)))
+		if sweep {
+			fmt.Fprintf(&b, "<td>%s</td>", html.EscapeString(orDash(o.Run)))
+		}
+		fmt.Fprintf(&b, "<td class=\"%s\">%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
+			strings.ToLower(status(o)), status(o), html.EscapeString(backend), html.EscapeString(profile), held, html.EscapeString(secs), wallSeconds(o))
 	}
 	b.WriteString("</table>\n")
+	for _, g := range acrossRuns(outcomes) {
+		fmt.Fprintf(&b, "<h2>%s: %d runs</h2>\n<table><tr><th>claim</th><th>paper</th><th>held</th><th>ours (min / mean / max)</th></tr>\n", html.EscapeString(g.notebook), g.runs)
+		for _, c := range g.claims {
+			fmt.Fprintf(&b, "<tr><td>%s</td><td>%s</td><td>%d/%d</td><td>%s</td></tr>\n", html.EscapeString(c.name), html.EscapeString(c.paper), c.held, c.n, html.EscapeString(c.ours))
+		}
+		b.WriteString("</table>\n")
+	}
 	for _, o := range outcomes {
-		fmt.Fprintf(&b, "<h2>%s</h2>\n", html.EscapeString(filepath.Base(o.Notebook)))
+		fmt.Fprintf(&b, "<h2>%s</h2>\n", html.EscapeString(heading(o)))
+		if len(o.Params) > 0 {
+			fmt.Fprintf(&b, "<p>Parameters: <code>%s</code></p>\n", html.EscapeString(paramsText(o.Params, "")))
+		}
 		if o.Err != "" {
-			fmt.Fprintf(&b, "<p class=\"failed\">Failed: %s</p><p>Log: <code>%s</code></p>\n", html.EscapeString(o.Err), html.EscapeString(rel(outDir, o.LogFile)))
+			fmt.Fprintf(&b, "<p class=\"failed\">Failed: %s</p>", html.EscapeString(o.Err))
+			if o.LogFile != "" {
+				fmt.Fprintf(&b, "<p>Log: <code>%s</code></p>", html.EscapeString(rel(outDir, o.LogFile)))
+			}
+			b.WriteString("\n")
 		}
 		if r := o.Result; r != nil {
 			writeClaimsHTML(&b, "Claims (asserted)", r.Claims)
@@ -153,6 +354,16 @@ func HTMLReport(outDir string, outcomes []Outcome) string {
 			fmt.Fprintf(&b, "<figure><img alt=\"%s figure %d\" src=\"data:image/svg+xml;base64,%s\"></figure>\n",
 				html.EscapeString(filepath.Base(o.Notebook)), i+1, base64.StdEncoding.EncodeToString(svg))
 		}
+	}
+	for _, n := range notes {
+		if len(n.items) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "<h2>%s</h2>\n<p>%s</p>\n<ul>\n", html.EscapeString(n.title), html.EscapeString(n.intro))
+		for _, item := range n.items {
+			fmt.Fprintf(&b, "<li>%s</li>\n", html.EscapeString(item))
+		}
+		b.WriteString("</ul>\n")
 	}
 	b.WriteString("</body></html>\n")
 	return b.String()

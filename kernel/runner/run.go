@@ -7,6 +7,12 @@
 // clear error. After the run the runner reads the executed notebook: the first
 // error cell, the last `RESULT {json}` line (the notebook contract), and the
 // figures; it writes build/report.md and build/report.html.
+//
+// A parameter given several values (`-p seed=1,2,3`) makes a sweep: one run
+// per combination of values, each with its own kernel and its own executed
+// notebook under build/runs/<notebook>/, at most Options.Jobs at a time, all
+// in one report. Collect and WriteMergedReport do the same for runs gathered
+// from elsewhere (`gorepro report`): executed notebooks and RESULT lines.
 package runner
 
 import (
@@ -33,8 +39,9 @@ import (
 
 // Options configures a run.
 type Options struct {
-	// Params are set in every notebook (each must declare them).
-	Params []Param
+	// Params are set in every notebook (each must declare them); a parameter
+	// with several values makes a sweep: one run per combination (see Grid).
+	Params []ParamValues
 	// Backend, if set, is passed as the notebook's `backend` parameter.
 	Backend string
 	// OutDir receives the executed notebooks, logs, figures and the report.
@@ -43,6 +50,9 @@ type Options struct {
 	CellTimeout int
 	// Kernel is the kernelspec name (default "gorepro").
 	Kernel string
+	// Jobs is how many notebooks run at once, each in its own kernel
+	// (0 or 1: one after the other).
+	Jobs int
 	// Log receives progress lines (cell output as it happens).
 	Log io.Writer
 }
@@ -52,16 +62,30 @@ type Outcome struct {
 	// Notebook is the input path, Executed the executed copy.
 	Notebook string `json:"notebook"`
 	Executed string `json:"executed"`
+	// Run names the run among a sweep's runs of the same notebook by the
+	// swept parameters' values ("seed=1"); empty outside a sweep.
+	Run string `json:"run,omitempty"`
+	// Params are the parameters the run was given (values as text).
+	Params []Param `json:"params,omitempty"`
 	// Result is the notebook's RESULT line, if it printed one.
 	Result *Result `json:"result,omitempty"`
 	// Err says why the notebook failed (error cell, failed claim, no RESULT line).
 	Err string `json:"error,omitempty"`
-	// WallSeconds is the time papermill took, kernel start included.
+	// WallSeconds is the time papermill took, kernel start included (0: unknown).
 	WallSeconds float64 `json:"wall_seconds"`
 	// Figures are the SVG files written from the notebook's figures.
 	Figures []string `json:"figures,omitempty"`
 	// LogFile has papermill's full output.
 	LogFile string `json:"log"`
+}
+
+// label names the outcome in messages: "00_tour.ipynb", or
+// "00_tour.ipynb [seed=1]" in a sweep.
+func (o Outcome) label() string {
+	if o.Run != "" {
+		return filepath.Base(o.Notebook) + " [" + o.Run + "]"
+	}
+	return filepath.Base(o.Notebook)
 }
 
 // Summary is the outcome of every notebook of a run.
@@ -73,24 +97,46 @@ type Summary struct {
 // Err is non-nil when a notebook failed.
 func (s *Summary) Err() error {
 	var failed []string
+	what := "notebooks"
 	for _, o := range s.Outcomes {
+		if o.Run != "" {
+			what = "runs"
+		}
 		if o.Err != "" {
-			failed = append(failed, filepath.Base(o.Notebook))
+			failed = append(failed, o.label())
 		}
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("%d of %d notebooks failed (%s); report: %s", len(failed), len(s.Outcomes), strings.Join(failed, ", "), s.Report)
+		return fmt.Errorf("%d of %d %s failed (%s); report: %s", len(failed), len(s.Outcomes), what, strings.Join(failed, ", "), s.Report)
 	}
 	return nil
 }
 
-// Run executes the notebooks in order and writes the report. It returns an
-// error only for problems that stop the whole run (bad arguments, missing
-// setup); a notebook's own failure is in its Outcome.
+// plannedRun is one notebook with one set of parameters, and where its
+// files go.
+type plannedRun struct {
+	notebook string
+	// name prefixes its output lines: "00_tour", "00_tour seed=1".
+	name string
+	// run is Outcome.Run; params the parameters as given, values converted.
+	run    string
+	params []Param
+	values map[string]any
+	// executed, logFile and paramFile are paths; figures is the figures'
+	// path prefix relative to the output directory.
+	executed, logFile, paramFile, figures string
+}
+
+// Run executes the notebooks, every combination of the parameters' values
+// for each (at most opts.Jobs at a time), and writes one report of all runs.
+// It returns an error only for problems that stop the whole run (bad
+// arguments, missing setup), found before any notebook starts; a run's own
+// failure is in its Outcome and does not stop the others.
 func Run(p *project.Project, notebooks []string, opts Options) (*Summary, error) {
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
+	opts.Log = &lockedWriter{w: opts.Log}
 	if opts.Kernel == "" {
 		opts.Kernel = install.KernelName
 	}
@@ -105,12 +151,72 @@ func Run(p *project.Project, notebooks []string, opts Options) (*Summary, error)
 	if _, err := os.Stat(filepath.Join(p.JupyterData(), "kernels", opts.Kernel, "kernel.json")); err != nil {
 		return nil, fmt.Errorf("kernelspec %q is not installed in %s: run `make setup`", opts.Kernel, p.JupyterData())
 	}
-	// Check every notebook and its parameters before running any.
-	type job struct {
-		path   string
-		params map[string]any
+	runs, err := planRuns(notebooks, opts)
+	if err != nil {
+		return nil, err
 	}
-	var jobs []job
+	for _, r := range runs {
+		for _, path := range []string{r.executed, r.logFile, filepath.Join(opts.OutDir, r.figures)} {
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				return nil, err
+			}
+		}
+	}
+	jobs := max(opts.Jobs, 1)
+	if len(runs) > 1 {
+		fmt.Fprintf(opts.Log, "gorepro run: %d runs, %d at a time\n", len(runs), min(jobs, len(runs)))
+	}
+	s := &Summary{Outcomes: execute(runs, jobs, func(r plannedRun) Outcome {
+		o := runOne(p, r, opts)
+		status := "ok"
+		if o.Err != "" {
+			status = "FAILED: " + o.Err
+		}
+		fmt.Fprintf(opts.Log, "gorepro run: %s: %s (%.1fs)\n", o.label(), status, o.WallSeconds)
+		return o
+	})}
+	report, err := WriteReport(opts.OutDir, s.Outcomes)
+	if err != nil {
+		return s, fmt.Errorf("writing the report: %w", err)
+	}
+	s.Report = report
+	fmt.Fprintf(opts.Log, "gorepro run: report: %s\n", report)
+	return s, nil
+}
+
+// execute runs every planned run, at most jobs at a time, and returns the
+// outcomes in the runs' order whatever order they finish in.
+func execute(runs []plannedRun, jobs int, runOne func(plannedRun) Outcome) []Outcome {
+	outcomes := make([]Outcome, len(runs))
+	slots := make(chan struct{}, max(jobs, 1))
+	var wg sync.WaitGroup
+	for i, r := range runs {
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			outcomes[i] = runOne(r)
+		}()
+	}
+	wg.Wait()
+	return outcomes
+}
+
+// planRuns checks every notebook and every parameter value before anything
+// runs, and decides where each run's files go: build/<notebook>.ipynb (logs/,
+// figures/) for a single run of a notebook, build/runs/<notebook>/<values>.ipynb
+// (.log, .params.json and figures beside it) for each run of a sweep.
+func planRuns(notebooks []string, opts Options) ([]plannedRun, error) {
+	params := opts.Params
+	if opts.Backend != "" {
+		params = append(append([]ParamValues{}, params...), ParamValues{Name: "backend", Values: []string{opts.Backend}})
+	}
+	if err := checkBackendValues(params); err != nil {
+		return nil, err
+	}
+	grid, swept := Grid(params), Swept(params)
+	names := uniqueNames{}
+	var runs []plannedRun
 	for _, path := range notebooks {
 		nb, err := ReadNotebook(path)
 		if err != nil {
@@ -119,38 +225,86 @@ func Run(p *project.Project, notebooks []string, opts Options) (*Summary, error)
 			}
 			return nil, err
 		}
-		params := opts.Params
-		if opts.Backend != "" {
-			params = append(append([]Param{}, params...), Param{Name: "backend", Value: opts.Backend})
-		}
-		values, err := nb.CheckParams(params)
-		if err != nil {
+		if err := checkEachValue(nb, params); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		jobs = append(jobs, job{path, values})
-	}
-	for _, dir := range []string{opts.OutDir, filepath.Join(opts.OutDir, "logs"), filepath.Join(opts.OutDir, "figures")} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
+		base := names.take(strings.TrimSuffix(filepath.Base(path), ".ipynb"))
+		slugs := uniqueNames{}
+		for _, point := range grid {
+			values, err := nb.CheckParams(point)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+			r := plannedRun{notebook: path, name: base, params: point, values: values,
+				executed:  filepath.Join(opts.OutDir, base+".ipynb"),
+				logFile:   filepath.Join(opts.OutDir, "logs", base+".log"),
+				paramFile: filepath.Join(opts.OutDir, "logs", base+".params.json"),
+				figures:   filepath.Join("figures", base)}
+			if len(swept) > 0 {
+				r.run = describeRun(point, swept)
+				r.name = base + " " + r.run
+				stem := filepath.Join(opts.OutDir, "runs", base, slugs.take(fileSlug(r.run)))
+				r.executed, r.logFile, r.paramFile = stem+".ipynb", stem+".log", stem+".params.json"
+				r.figures, _ = filepath.Rel(opts.OutDir, stem)
+			}
+			runs = append(runs, r)
 		}
 	}
-	s := &Summary{}
-	for _, j := range jobs {
-		o := runOne(p, j.path, j.params, opts)
-		status := "ok"
-		if o.Err != "" {
-			status = "FAILED: " + o.Err
+	return runs, nil
+}
+
+// sweepHint follows an error about one of several values of a -p flag.
+const sweepHint = " (a comma in -p separates a sweep's values: write \\, for a comma inside a value)"
+
+// checkEachValue checks each value of each parameter on its own, so that an
+// error names the value at fault.
+func checkEachValue(nb *Notebook, params []ParamValues) error {
+	for _, p := range params {
+		for _, v := range p.Values {
+			if _, err := nb.CheckParams([]Param{{Name: p.Name, Value: v}}); err != nil {
+				if len(p.Values) > 1 {
+					return fmt.Errorf("%w%s", err, sweepHint)
+				}
+				return err
+			}
 		}
-		fmt.Fprintf(opts.Log, "gorepro run: %s: %s (%.1fs)\n", filepath.Base(j.path), status, o.WallSeconds)
-		s.Outcomes = append(s.Outcomes, o)
 	}
-	report, err := WriteReport(opts.OutDir, s.Outcomes)
-	if err != nil {
-		return s, fmt.Errorf("writing the report: %w", err)
+	return nil
+}
+
+// checkBackendValues resolves each value given to the `backend` parameter,
+// as --backend is: a backend that is unknown or not installed stops the run
+// before it starts.
+func checkBackendValues(params []ParamValues) error {
+	for _, p := range params {
+		if p.Name != "backend" {
+			continue
+		}
+		for _, v := range p.Values {
+			if strings.TrimSpace(v) == "" {
+				continue
+			}
+			if _, err := backends.Resolve(v); err != nil {
+				if len(p.Values) > 1 {
+					return fmt.Errorf("parameter backend: %w%s", err, sweepHint)
+				}
+				return fmt.Errorf("parameter backend: %w", err)
+			}
+		}
 	}
-	s.Report = report
-	fmt.Fprintf(opts.Log, "gorepro run: report: %s\n", report)
-	return s, nil
+	return nil
+}
+
+// lockedWriter keeps the lines of runs that print at the same time whole.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }
 
 // CheckParams validates params against the notebook's parameters cell and
@@ -210,25 +364,19 @@ func checkPluginParams(body string, params []Param) (map[string]any, error) {
 	return values, nil
 }
 
-func runOne(p *project.Project, path string, params map[string]any, opts Options) Outcome {
-	base := strings.TrimSuffix(filepath.Base(path), ".ipynb")
-	o := Outcome{
-		Notebook: path,
-		Executed: filepath.Join(opts.OutDir, base+".ipynb"),
-		LogFile:  filepath.Join(opts.OutDir, "logs", base+".log"),
-	}
-	paramFile := filepath.Join(opts.OutDir, "logs", base+".params.json")
-	data, err := json.Marshal(params)
+func runOne(p *project.Project, r plannedRun, opts Options) Outcome {
+	o := Outcome{Notebook: r.notebook, Executed: r.executed, Run: r.run, Params: r.params, LogFile: r.logFile}
+	data, err := json.Marshal(r.values)
 	if err != nil {
 		o.Err = fmt.Sprintf("writing the parameters for papermill: %v", err)
 		return o
 	}
-	if err := os.WriteFile(paramFile, data, 0o644); err != nil {
+	if err := os.WriteFile(r.paramFile, data, 0o644); err != nil {
 		o.Err = fmt.Sprintf("writing the parameters for papermill: %v", err)
 		return o
 	}
-	absIn, _ := filepath.Abs(path)
-	args := []string{absIn, o.Executed, "-f", paramFile, "-k", opts.Kernel,
+	absIn, _ := filepath.Abs(r.notebook)
+	args := []string{absIn, o.Executed, "-f", r.paramFile, "-k", opts.Kernel,
 		"--cwd", filepath.Dir(absIn), "--log-output", "--no-progress-bar"}
 	if opts.CellTimeout > 0 {
 		args = append(args, "--execution-timeout", strconv.Itoa(opts.CellTimeout))
@@ -247,7 +395,7 @@ func runOne(p *project.Project, path string, params map[string]any, opts Options
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		relayCellOutput(pr, logFile, opts.Log, base)
+		relayCellOutput(pr, logFile, opts.Log, r.name)
 	}()
 	start := time.Now()
 	runErr := cmd.Run()
@@ -264,24 +412,32 @@ func runOne(p *project.Project, path string, params map[string]any, opts Options
 		o.Err = fmt.Sprintf("reading the executed notebook: %v", readErr)
 		return o
 	}
-	o.Figures = writeFigures(opts.OutDir, base, nb.Figures())
-	o.Result, err = ParseResult(nb.Text())
-	if failed := o.Result.FailedClaims(); len(failed) > 0 {
-		o.Err = "claims do not hold: " + strings.Join(failed, "; ")
-		return o
-	}
-	if cellErr := nb.FirstError(); cellErr != nil {
-		o.Err = cellErr.Error()
-		return o
-	}
-	if runErr != nil {
+	o.Figures = writeFigures(opts.OutDir, r.figures, nb.Figures())
+	var parseErr error
+	o.Result, o.Err, parseErr = verdict(nb)
+	switch {
+	case o.Err != "":
+	case runErr != nil:
 		o.Err = fmt.Sprintf("papermill: %v; see %s", runErr, o.LogFile)
-		return o
-	}
-	if err != nil {
-		o.Err = err.Error()
+	case parseErr != nil:
+		o.Err = parseErr.Error()
 	}
 	return o
+}
+
+// verdict reads an executed notebook's RESULT line and says why it failed:
+// a claim that does not hold, else the first error cell. A missing or
+// malformed RESULT line is parseErr, which callers rank after their own
+// reasons (papermill's exit status).
+func verdict(nb *Notebook) (r *Result, failure string, parseErr error) {
+	r, parseErr = ParseResult(nb.Text())
+	if failed := r.FailedClaims(); len(failed) > 0 {
+		return r, "claims do not hold: " + strings.Join(failed, "; "), parseErr
+	}
+	if cellErr := nb.FirstError(); cellErr != nil {
+		return r, cellErr.Error(), parseErr
+	}
+	return r, "", parseErr
 }
 
 // maxShownLine is how much of one output line relayCellOutput shows; the log
@@ -347,10 +503,12 @@ func isKernelNoise(line string) bool {
 		strings.Contains(line, "gopls failed with: signal: killed")
 }
 
-func writeFigures(outDir, base string, figs []string) []string {
+// writeFigures writes the figures as <prefix>-1.svg, … under outDir (prefix
+// is relative to it) and returns their paths relative to outDir.
+func writeFigures(outDir, prefix string, figs []string) []string {
 	var paths []string
 	for i, svg := range figs {
-		rel := filepath.Join("figures", fmt.Sprintf("%s-%d.svg", base, i+1))
+		rel := fmt.Sprintf("%s-%d.svg", prefix, i+1)
 		if err := os.WriteFile(filepath.Join(outDir, rel), []byte(svg), 0o644); err == nil {
 			paths = append(paths, rel)
 		}

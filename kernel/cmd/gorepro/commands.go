@@ -25,16 +25,23 @@ commands:
   doctor [--json]          report backends (available or not, and why), plugins, devices and versions
   install                  build GoNB/goimports/gopls into .venv, write the kernelspecs, prime the Go cache
   run [flags] NOTEBOOK...  execute notebooks headless through papermill and write build/report.{md,html}
+  report [-o FILE] PATH... merge executed notebooks and RESULT lines (files or directories) into one report
   lab [jupyter args]       start JupyterLab on notebooks/, bound to 127.0.0.1
   kernel --connection-file F
                            the gorepro Jupyter kernel (started by Jupyter through the kernelspec)
 
 run flags:
   -p name=value            set a notebook parameter (repeatable); the notebook must declare it
+  -p name=v1,v2,...        a sweep: one run per value (several such flags: every combination);
+                           \, is a comma inside a value; a [..] or {..} JSON value keeps its commas
+  --jobs N                 run N notebooks at once, each in its own kernel (default 1)
   --backend B              run on backend B (go, xla:cpu, xla:cuda, options after commas)
   --profile P              shorthand for -p profile=P
   --out DIR                where executed notebooks and the report go (default build/)
   --timeout SECONDS        per-cell timeout (default none)
+
+report flags:
+  -o FILE                  the merged Markdown report (default merged-report.md); the HTML goes beside it
 `
 
 // usageError is a mistake in the command line: exit code 2.
@@ -66,6 +73,8 @@ func run(args []string) error {
 		return install.Install(p, os.Stdout)
 	case "run":
 		return runCmd(args[1:])
+	case "report":
+		return reportCmd(args[1:])
 	case "lab":
 		return labCmd(args[1:])
 	case "kernel":
@@ -76,7 +85,7 @@ func run(args []string) error {
 		fmt.Print(usage)
 		return nil
 	}
-	return usageError{fmt.Sprintf("unknown command %q (commands: doctor, install, run, lab, kernel)", args[0])}
+	return usageError{fmt.Sprintf("unknown command %q (commands: doctor, install, run, report, lab, kernel)", args[0])}
 }
 
 func doctorCmd(args []string) error {
@@ -112,6 +121,7 @@ func runCmd(args []string) error {
 	profile := fs.String("profile", "", "profile for every notebook (quick or full)")
 	out := fs.String("out", "", "output directory (default build/)")
 	timeout := fs.Int("timeout", 0, "per-cell timeout in seconds (0: none)")
+	jobs := fs.Int("jobs", 1, "how many notebooks run at once, each in its own kernel")
 	// Accept flags after the notebook names too.
 	var notebooks []string
 	for len(args) > 0 {
@@ -135,15 +145,19 @@ func runCmd(args []string) error {
 	if opts.OutDir == "" {
 		opts.OutDir = filepath.Join(p.Root, "build")
 	}
+	if *jobs < 1 {
+		return usageError{fmt.Sprintf("run: --jobs %d: want at least 1", *jobs)}
+	}
+	opts.Jobs = *jobs
 	for _, kv := range params {
-		name, value, ok := strings.Cut(kv, "=")
-		if !ok || strings.TrimSpace(name) == "" {
-			return usageError{fmt.Sprintf("run: malformed -p %q: want name=value", kv)}
+		pv, err := runner.ParseParamFlag(kv)
+		if err != nil {
+			return usageError{"run: " + err.Error()}
 		}
-		opts.Params = append(opts.Params, runner.Param{Name: strings.TrimSpace(name), Value: value})
+		opts.Params = append(opts.Params, pv)
 	}
 	if *profile != "" {
-		opts.Params = append(opts.Params, runner.Param{Name: "profile", Value: *profile})
+		opts.Params = append(opts.Params, runner.ParamValues{Name: "profile", Values: []string{*profile}})
 	}
 	summary, err := runner.Run(p, notebooks, opts)
 	if err != nil {
@@ -170,4 +184,50 @@ func labCmd(args []string) error {
 		return err
 	}
 	return syscall.Exec(argv[0], argv, p.Env())
+}
+
+// reportCmd merges executed notebooks and RESULT lines, e.g. collected from
+// several machines, into one report.
+func reportCmd(args []string) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	out := fs.String("o", "merged-report.md", "the merged Markdown report; the HTML goes beside it")
+	var paths []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return usageError{err.Error()}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		paths = append(paths, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(paths) == 0 {
+		return usageError{"report: no directory or file given (e.g. gorepro report build/ results/*.log)"}
+	}
+	if filepath.Ext(*out) != ".md" {
+		return usageError{fmt.Sprintf("report: -o %s: want a .md file (the HTML report goes beside it)", *out)}
+	}
+	merged, err := runner.Collect(paths)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+		return err
+	}
+	htmlPath, err := runner.WriteMergedReport(*out, merged)
+	if err != nil {
+		return fmt.Errorf("writing the report: %w", err)
+	}
+	for _, problem := range merged.Problems {
+		fmt.Printf("gorepro report: problem: %s\n", problem)
+	}
+	for _, conflict := range merged.Conflicts {
+		fmt.Printf("gorepro report: conflict: %s\n", conflict)
+	}
+	if n := len(merged.Duplicates); n > 0 {
+		fmt.Printf("gorepro report: %d runs found more than once (e.g. a notebook and its log), kept once\n", n)
+	}
+	fmt.Printf("gorepro report: %d runs; report: %s, %s\n", len(merged.Outcomes), *out, htmlPath)
+	return merged.Err(*out)
 }
