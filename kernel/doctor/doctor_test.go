@@ -60,3 +60,35 @@ func TestReportJSON(t *testing.T) {
 		t.Errorf("text report:\n%s", text.String())
 	}
 }
+
+// The text report has a row for xla:tpu saying whether libtpu was found and,
+// when it cannot be used, why; a found file is named.
+func TestTextReportListsTPU(t *testing.T) {
+	r := Run()
+	var text bytes.Buffer
+	if err := r.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	tpu := r.Backends[len(r.Backends)-1]
+	if tpu.Name != "xla:tpu" {
+		t.Fatalf("last backend = %q, want xla:tpu", tpu.Name)
+	}
+	var row string
+	for line := range strings.Lines(text.String()) {
+		if strings.HasPrefix(line, "xla:tpu ") {
+			row = line // the table's row comes before the plugin lines
+			break
+		}
+	}
+	switch {
+	case row == "":
+		t.Errorf("no xla:tpu row in the text report:\n%s", text.String())
+	case tpu.Available && !strings.Contains(row, "yes"):
+		t.Errorf("xla:tpu available but its row says %q", row)
+	case !tpu.Available && (tpu.Reason == "" || !strings.Contains(row, " no ") || !strings.Contains(row, tpu.Reason)):
+		t.Errorf("xla:tpu row %q does not say no, with the reason %q", row, tpu.Reason)
+	}
+	if tpu.Plugin != "" && !strings.Contains(text.String(), "xla:tpu plugin: "+tpu.Plugin) {
+		t.Errorf("libtpu found at %s but the report does not name it:\n%s", tpu.Plugin, text.String())
+	}
+}

@@ -6,12 +6,23 @@
 //	go                    pure Go, no cgo, no plugin: always available, ~15× slower for training
 //	xla:cpu               XLA's CPU PJRT plugin (PyPI wheel lammps-jax-pjrt-cpu, installed in the project's venv)
 //	xla:cuda              a JAX CUDA PJRT plugin found in an installed Python environment
+//	xla:tpu               libtpu.so (PyPI wheel libtpu, or $GOREPRO_XLA_TPU_PLUGIN), only where a TPU chip is seen;
+//	                      discovery is tested, but gorepro has never run on a TPU
 //	xla:/abs/plugin.so    any PJRT plugin, by absolute path
 //
-// Options follow the name after commas, as in GoMLX. Float32 matmuls run at
-// full float32 precision on every backend by default, as PyTorch's do (go-xla
-// alone would let CUDA use TF32 tensor cores, which changes the 4th digit of
-// a training loss): "xla:cuda,tf32=true" opts into TF32 for speed.
+// Options follow the name after commas, as in GoMLX. "devices=N" asks for N
+// devices of one backend, for distributed (data-parallel) execution:
+// "xla:cpu,devices=4" gives 4 virtual CPU devices (XLA's CPU plugin reports 4
+// on any machine unless told otherwise, and ignores
+// XLA_FLAGS=--xla_force_host_platform_device_count; the count is its create
+// option cpu_device_count), "xla:cuda,devices=2" the GPUs 0 and 1
+// (visible_devices=0;1, which picks others by number). The go backend has one
+// device. lib/parallel trains on all of a backend's devices.
+//
+// Float32 matmuls run at full float32 precision on every backend by default,
+// as PyTorch's do (go-xla alone would let CUDA use TF32 tensor cores, which
+// changes the 4th digit of a training loss): "xla:cuda,tf32=true" opts into
+// TF32 for speed.
 //
 // The spec comes, in order of precedence, from the caller (a notebook's
 // `backend` parameter), from $GOMLX_BACKEND, or from the default: xla:cpu when
@@ -51,7 +62,7 @@ const EnvBackend = "GOMLX_BACKEND"
 type Spec struct {
 	// Name is "go", "xla:cpu", "xla:cuda", "xla:tpu", or "xla:<abs path>" for a plugin given by path.
 	Name string
-	// Options are the comma-separated options after the name, e.g. ["tf32=false"].
+	// Options are the comma-separated options after the name, e.g. ["tf32=false", "devices=4"].
 	Options []string
 	// PluginPath is the absolute path of the PJRT plugin for xla backends; empty for go.
 	PluginPath string
@@ -68,7 +79,9 @@ func (s Spec) String() string {
 
 // Config returns the configuration string GoMLX's compute.NewWithConfig takes:
 // the plugin by absolute path, so go-xla neither searches nor downloads, and
-// tf32=false unless the spec asks for TF32 (see Precision). The go backend
+// tf32=false unless the spec asks for TF32 (see Precision); devices=N
+// becomes visible_devices=0;…;N-1 on CUDA, and on CPU a create option go-xla's
+// config string cannot carry (NewFromSpec passes it). The go backend
 // runs a graph's operations one at a time (ops_sequential, each operation
 // still using several cores) unless ops_parallel is given: its parallel
 // scheduler deadlocked here on the ColBERT training step (every worker
@@ -82,11 +95,103 @@ func (s Spec) Config() string {
 		}
 		return "go:" + strings.Join(options, ",")
 	}
-	options := s.Options
+	var options []string
+	for _, opt := range s.Options {
+		if key, _, _ := strings.Cut(opt, "="); key != optionDevices {
+			options = append(options, opt)
+		}
+	}
 	if _, set := tf32Option(options); !set {
-		options = append(slices.Clip(options), "tf32=false")
+		options = append(options, "tf32=false")
+	}
+	if n := s.Devices(); n > 0 && s.platform() == "cuda" {
+		ids := make([]string, n)
+		for i := range ids {
+			ids[i] = strconv.Itoa(i)
+		}
+		options = append(options, "visible_devices="+strings.Join(ids, ";"))
 	}
 	return "xla:" + strings.Join(append([]string{s.PluginPath}, options...), ",")
+}
+
+// optionDevices is the option that asks for a number of devices ("devices=4").
+const optionDevices = "devices"
+
+// Devices is the number of devices the spec asks for with devices=N, or 0
+// when it leaves the count to the plugin (XLA's CPU plugin then reports 4,
+// a CUDA plugin every GPU it sees). Resolve has checked the value.
+func (s Spec) Devices() int {
+	n, _, _ := devicesOption(s.Options)
+	return n
+}
+
+// platform is "cpu", "cuda" or "tpu" for XLA plugins gorepro knows, by
+// name or, for a plugin given by path, by its file name; "" otherwise.
+func (s Spec) platform() string {
+	switch s.Name {
+	case Go:
+		return ""
+	case XLACPU, XLACUDA, XLATPU:
+		return strings.TrimPrefix(s.Name, "xla:")
+	}
+	base := strings.ToLower(filepath.Base(s.PluginPath))
+	for _, p := range []string{"cpu", "cuda", "tpu"} {
+		if strings.Contains(base, p) {
+			return p
+		}
+	}
+	return ""
+}
+
+// pluginOptions are the PJRT client create options the spec needs beyond
+// what go-xla's config string can say: the CPU plugin's device count.
+func (s Spec) pluginOptions() map[string]any {
+	if n := s.Devices(); n > 0 && s.platform() == "cpu" {
+		return map[string]any{"cpu_device_count": int64(n)}
+	}
+	return nil
+}
+
+// devicesOption reads devices=N: N must be a whole number ≥ 1, given once.
+func devicesOption(options []string) (n int, set bool, err error) {
+	for _, opt := range options {
+		key, value, hasValue := strings.Cut(opt, "=")
+		if key != optionDevices {
+			continue
+		}
+		if set {
+			return 0, true, fmt.Errorf("%s= is given twice", optionDevices)
+		}
+		set = true
+		n, err = strconv.Atoi(strings.TrimSpace(value))
+		if !hasValue || err != nil || n < 1 {
+			return 0, true, fmt.Errorf("%q: the number of devices must be a whole number ≥ 1, e.g. devices=4", opt)
+		}
+	}
+	return n, set, nil
+}
+
+// checkDevices validates devices=N against the backend: only XLA's CPU and
+// CUDA plugins take a device count, and CUDA takes it or an explicit
+// visible_devices list, not both.
+func checkDevices(spec Spec) error {
+	_, set, err := devicesOption(spec.Options)
+	if err != nil || !set {
+		return err
+	}
+	switch spec.platform() {
+	case "cpu":
+		return nil
+	case "cuda":
+		for _, opt := range spec.Options {
+			if key, _, _ := strings.Cut(opt, "="); key == "visible_devices" {
+				return fmt.Errorf("give devices=N (GPUs 0…N-1) or visible_devices=i;j (those GPUs), not both")
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("devices=N is supported on %s (plugin option cpu_device_count) and %s (visible_devices), not on %s",
+		XLACPU, XLACUDA, spec.Name)
 }
 
 // Precision names the precision float32 matrix products run at on this
@@ -154,6 +259,9 @@ func (l *Locator) Resolve(choice string) (Spec, error) {
 		spec.Name = Go
 		for _, opt := range options {
 			key, value, _ := strings.Cut(opt, "=")
+			if key == optionDevices {
+				return Spec{}, fmt.Errorf("backend %q: the go backend has one device; devices=N needs %s or %s", choice, XLACPU, XLACUDA)
+			}
 			_, err := strconv.Atoi(value)
 			if (key == "parallelism" && err == nil) || (slices.Contains(goFlags, key) && !strings.Contains(opt, "=")) {
 				continue
@@ -173,6 +281,11 @@ func (l *Locator) Resolve(choice string) (Spec, error) {
 		if err != nil {
 			return Spec{}, fmt.Errorf("backend %q: %w", choice, err)
 		}
+		if name == XLATPU {
+			if err := l.checkTPU(p); err != nil {
+				return Spec{}, fmt.Errorf("backend %q: %w", choice, err)
+			}
+		}
 		spec.PluginPath, spec.PluginSource = p.Path, p.Source
 	case strings.HasPrefix(name, "xla:/"):
 		path := strings.TrimPrefix(name, "xla:")
@@ -185,16 +298,24 @@ func (l *Locator) Resolve(choice string) (Spec, error) {
 		}
 		spec.PluginPath, spec.PluginSource = path, "given by path"
 		// Give it its short name when it is one of the plugins we would find anyway.
-		for _, known := range []string{XLACPU, XLACUDA} {
+		for _, known := range []string{XLACPU, XLACUDA, XLATPU} {
 			if p, err := l.FindPlugin(known); err == nil && p.Path == path {
 				spec.Name, spec.PluginSource = known, p.Source
 			}
 		}
+		if isTPUPlugin(spec.Name, path) {
+			if err := l.checkTPU(Plugin{Path: path, Source: spec.PluginSource}); err != nil {
+				return Spec{}, fmt.Errorf("backend %q: %w", choice, err)
+			}
+		}
 	default:
 		return Spec{}, fmt.Errorf("unknown backend %q: choose one of %s, or xla:/absolute/path/to/pjrt_plugin.so",
-			choice, strings.Join([]string{Go, XLACPU, XLACUDA}, ", "))
+			choice, strings.Join([]string{Go, XLACPU, XLACUDA, XLATPU}, ", "))
 	}
 	if err := checkOptions(spec.Name, options); err != nil {
+		return Spec{}, fmt.Errorf("backend %q: %w", choice, err)
+	}
+	if err := checkDevices(spec); err != nil {
 		return Spec{}, fmt.Errorf("backend %q: %w", choice, err)
 	}
 	if on, _ := tf32Option(options); on && (spec.Name == XLACPU || spec.Name == XLATPU) {
@@ -208,8 +329,9 @@ func (l *Locator) Resolve(choice string) (Spec, error) {
 // compute/gobackend): how a graph's operations are scheduled.
 var goFlags = []string{"ops_sequential", "ops_parallel", "dependency_order", "creation_order"}
 
-// xlaOptions are the option keys go-xla's backend accepts (boolean ones also as "no<key>").
-var xlaOptions = []string{"tf32", "shared_buffers", "preallocate", "memory_fraction", "allocator", "visible_devices", "use_tfrt_gpu_client"}
+// xlaOptions are the option keys go-xla's backend accepts (boolean ones also
+// as "no<key>"), and gorepro's devices.
+var xlaOptions = []string{optionDevices, "tf32", "shared_buffers", "preallocate", "memory_fraction", "allocator", "visible_devices", "use_tfrt_gpu_client"}
 
 func checkOptions(name string, options []string) error {
 	for _, opt := range options {
@@ -258,13 +380,22 @@ func NewFromSpec(spec Spec) (b compute.Backend, err error) {
 			return nil, fmt.Errorf("backend %s: %w", spec, err)
 		}
 	}
-	b, err = compute.NewWithConfig(spec.Config())
+	if options := spec.pluginOptions(); options != nil {
+		b, err = newXLAWithOptions(strings.TrimPrefix(spec.Config(), "xla:"), options)
+	} else {
+		b, err = compute.NewWithConfig(spec.Config())
+	}
 	if err != nil {
 		hint := ""
 		if spec.IsXLA() {
 			hint = " (" + installHint(spec.Name) + ")"
 		}
 		return nil, fmt.Errorf("backend %s (plugin %s): %w%s", spec, spec.PluginPath, err, hint)
+	}
+	if want := spec.Devices(); want > 0 && b.NumDevices() != want {
+		got := b.NumDevices()
+		b.Finalize()
+		return nil, fmt.Errorf("backend %s: asked for %d devices, the plugin %s gives %d", spec, want, spec.PluginPath, got)
 	}
 	return b, nil
 }

@@ -9,7 +9,7 @@ import (
 )
 
 // fakeTree builds a directory tree with fake plugin files and returns a locator over it.
-func fakeTree(t *testing.T, env map[string]string, files ...string) (*Locator, string) {
+func fakeTree(t testing.TB, env map[string]string, files ...string) (*Locator, string) {
 	t.Helper()
 	root := t.TempDir()
 	for _, f := range files {
@@ -30,8 +30,23 @@ func fakeTree(t *testing.T, env map[string]string, files ...string) (*Locator, s
 		WorkDir:          filepath.Join(root, "work"),
 		SystemPythonDirs: []string{filepath.Join(root, "sys/lib/python3*/site-packages")},
 		GoXLADirs:        []string{filepath.Join(root, "goxla")},
+		PCIDevicesDir:    filepath.Join(root, "pci"),
 	}
 	return l, root
+}
+
+// fakePCIDevice adds a PCI device with the given vendor and device ids to a fake tree.
+func fakePCIDevice(t *testing.T, root, slot, vendor, device string) {
+	t.Helper()
+	dir := filepath.Join(root, "pci", slot)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, value := range map[string]string{"vendor": vendor + "\n", "device": device + "\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(value), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 const (
@@ -72,6 +87,22 @@ func TestResolve(t *testing.T) {
 		{name: "go parallelism needs a number", choice: "go,parallelism=many", wantErr: `unknown option "parallelism=many"`},
 		{name: "go flags take no value", choice: "go,ops_parallel=1", wantErr: `unknown option "ops_parallel=1"`},
 		{name: "unknown option", choice: "xla:cpu,turbo=1", env: projEnv, files: []string{venvCPU}, wantErr: `unknown option "turbo=1"`},
+		{name: "devices on cpu", choice: "xla:cpu,devices=4", env: projEnv, files: []string{venvCPU},
+			wantName: XLACPU, wantPlugin: venvCPU, wantOpts: "devices=4"},
+		{name: "devices on cuda", choice: "xla:cuda,devices=2,tf32=false", env: projEnv, files: []string{sysCUDA},
+			wantName: XLACUDA, wantPlugin: sysCUDA, wantOpts: "devices=2,tf32=false"},
+		{name: "devices on a cpu plugin given by path", choice: "xla:$ROOT/custom/my_cpu_plugin.so,devices=2", files: []string{"custom/my_cpu_plugin.so"},
+			wantName: "xla:$ROOT/custom/my_cpu_plugin.so", wantPlugin: "custom/my_cpu_plugin.so", wantOpts: "devices=2"},
+		{name: "devices=0", choice: "xla:cpu,devices=0", env: projEnv, files: []string{venvCPU}, wantErr: `"devices=0": the number of devices must be a whole number ≥ 1`},
+		{name: "negative devices", choice: "xla:cpu,devices=-2", env: projEnv, files: []string{venvCPU}, wantErr: "whole number ≥ 1"},
+		{name: "devices not an integer", choice: "xla:cpu,devices=2.5", env: projEnv, files: []string{venvCPU}, wantErr: `"devices=2.5"`},
+		{name: "devices without a value", choice: "xla:cpu,devices", env: projEnv, files: []string{venvCPU}, wantErr: "whole number ≥ 1"},
+		{name: "devices twice", choice: "xla:cpu,devices=2,devices=4", env: projEnv, files: []string{venvCPU}, wantErr: "given twice"},
+		{name: "devices on go", choice: "go,devices=4", wantErr: "the go backend has one device"},
+		{name: "devices and visible_devices", choice: "xla:cuda,devices=2,visible_devices=0;1", env: projEnv, files: []string{sysCUDA},
+			wantErr: "not both"},
+		{name: "devices on an unknown plugin", choice: "xla:$ROOT/other.so,devices=2", files: []string{"other.so"},
+			wantErr: "devices=N is supported on xla:cpu"},
 		{name: "unknown backend", choice: "tpu", wantErr: `unknown backend "tpu"`},
 		{name: "unknown xla platform", choice: "xla:metal", wantErr: `unknown backend "xla:metal"`},
 		{name: "missing cpu plugin says what to install", choice: "xla:cpu", env: projEnv, wantErr: "lammps-jax-pjrt-cpu==0.11.2"},
@@ -110,8 +141,8 @@ func TestResolve(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Resolve(%q): %v", choice, err)
 			}
-			if spec.Name != tc.wantName {
-				t.Errorf("Name = %q, want %q", spec.Name, tc.wantName)
+			if wantName := strings.ReplaceAll(tc.wantName, "$ROOT", root); spec.Name != wantName {
+				t.Errorf("Name = %q, want %q", spec.Name, wantName)
 			}
 			wantPlugin := ""
 			if tc.wantPlugin != "" {
@@ -153,6 +184,12 @@ func TestSpecConfig(t *testing.T) {
 		{Spec{Name: XLACUDA, PluginPath: "/p/cuda.so", Options: []string{"tf32=false"}}, "xla:/p/cuda.so,tf32=false", "xla:cuda,tf32=false"},
 		{Spec{Name: XLACUDA, PluginPath: "/p/cuda.so", Options: []string{"tf32=true"}}, "xla:/p/cuda.so,tf32=true", "xla:cuda,tf32=true"},
 		{Spec{Name: XLACUDA, PluginPath: "/p/cuda.so", Options: []string{"tf32"}}, "xla:/p/cuda.so,tf32", "xla:cuda,tf32"},
+		// An absolute path: go-xla neither searches nor auto-installs (it would download libtpu from PyPI).
+		{Spec{Name: XLATPU, PluginPath: "/p/libtpu/libtpu.so"}, "xla:/p/libtpu/libtpu.so,tf32=false", "xla:tpu"},
+		// The CPU device count is a create option, not part of go-xla's config string (it rejects unknown options).
+		{Spec{Name: XLACPU, PluginPath: "/p/cpu.so", Options: []string{"devices=4"}}, "xla:/p/cpu.so,tf32=false", "xla:cpu,devices=4"},
+		{Spec{Name: XLACUDA, PluginPath: "/p/cuda.so", Options: []string{"devices=3", "tf32=true"}},
+			"xla:/p/cuda.so,tf32=true,visible_devices=0;1;2", "xla:cuda,devices=3,tf32=true"},
 	}
 	for _, tc := range tests {
 		if got := tc.spec.Config(); got != tc.want {

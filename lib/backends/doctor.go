@@ -44,7 +44,11 @@ type Status struct {
 // devices and runs a tiny computation (a 64×64 matmul checked against float64).
 // It never panics; each failure becomes the backend's Reason.
 func Diagnose() []Status {
-	l := DefaultLocator()
+	return DefaultLocator().Diagnose()
+}
+
+// Diagnose is Diagnose with this locator's environment and search paths.
+func (l *Locator) Diagnose() []Status {
 	def, defErr := l.Resolve("")
 	var out []Status
 	for _, name := range []string{Go, XLACPU, XLACUDA, XLATPU} {
@@ -58,21 +62,17 @@ func Diagnose() []Status {
 }
 
 func diagnoseOne(l *Locator, name string, st Status) Status {
-	if name == XLATPU {
-		st.Reason = installHint(XLATPU)
-		if p, err := l.FindPlugin(XLATPU); err == nil {
-			st.Plugin, st.PluginSource = p.Path, p.Source
-			st.Reason = "libtpu found but xla:tpu is not verified in gorepro yet; try GOMLX_BACKEND=xla:" + p.Path
-		}
-		return st
-	}
 	spec, err := l.Resolve(name)
 	if err != nil {
 		var missing *MissingPluginError
 		if errors.As(err, &missing) {
 			st.Reason = missing.Error()
-		} else {
-			st.Reason = err.Error()
+			return st
+		}
+		st.Reason = strings.TrimPrefix(err.Error(), fmt.Sprintf("backend %q: ", name))
+		if p, err := l.FindPlugin(name); err == nil {
+			// Found but not usable (e.g. libtpu on a machine without a TPU): say which file.
+			st.Plugin, st.PluginSource = p.Path, p.Source
 		}
 		return st
 	}
@@ -103,7 +103,19 @@ func diagnoseOne(l *Locator, name string, st Status) Status {
 	}
 	st.Check = result
 	st.Available = true
+	st.Reason = devicesNote(spec)
 	return st
+}
+
+// devicesNote tells how to ask an available backend for several devices.
+func devicesNote(spec Spec) string {
+	switch spec.platform() {
+	case "cpu":
+		return spec.Name + ",devices=N gives N virtual devices (plugin option cpu_device_count)"
+	case "cuda":
+		return spec.Name + ",devices=N uses GPUs 0…N-1 (visible_devices=i;j picks others)"
+	}
+	return ""
 }
 
 func firstLine(s string) string {

@@ -14,6 +14,8 @@ const (
 	EnvCPUPlugin = "GOREPRO_XLA_CPU_PLUGIN"
 	// EnvCUDAPlugin names the XLA CUDA plugin file explicitly.
 	EnvCUDAPlugin = "GOREPRO_XLA_CUDA_PLUGIN"
+	// EnvTPUPlugin names the TPU plugin file (libtpu.so) explicitly.
+	EnvTPUPlugin = "GOREPRO_XLA_TPU_PLUGIN"
 	// EnvRoot is the checkout of gorepro (set by the kernelspec and the Makefile).
 	EnvRoot = "GOREPRO_ROOT"
 	// EnvVenv is the project's Python virtual environment (default $GOREPRO_ROOT/.venv).
@@ -46,13 +48,15 @@ type Locator struct {
 	SystemPythonDirs []string
 	// GoXLADirs are go-xla's default plugin directories, used when $PJRT_PLUGIN_LIBRARY_PATH is unset.
 	GoXLADirs []string
+	// PCIDevicesDir is sysfs's list of PCI devices, where TPU chips are recognised.
+	PCIDevicesDir string
 }
 
 // DefaultLocator searches this process's environment and the usual places.
 func DefaultLocator() *Locator {
 	wd, _ := os.Getwd()
 	home, _ := os.UserHomeDir()
-	l := &Locator{LookupEnv: os.LookupEnv, WorkDir: wd, Home: home}
+	l := &Locator{LookupEnv: os.LookupEnv, WorkDir: wd, Home: home, PCIDevicesDir: "/sys/bus/pci/devices"}
 	l.SystemPythonDirs = []string{
 		"/usr/local/lib/python3*/site-packages", "/usr/local/lib/python3*/dist-packages",
 		"/usr/lib/python3/dist-packages", "/usr/lib/python3*/site-packages",
@@ -131,7 +135,7 @@ var goXLAFileNames = map[string]string{
 	XLATPU:  "pjrt_c_api_tpu_plugin.so",
 }
 
-var envPlugin = map[string]string{XLACPU: EnvCPUPlugin, XLACUDA: EnvCUDAPlugin}
+var envPlugin = map[string]string{XLACPU: EnvCPUPlugin, XLACUDA: EnvCUDAPlugin, XLATPU: EnvTPUPlugin}
 
 // wheelNames says which Python package ships each plugin, for messages.
 var wheelNames = map[string]string{
@@ -159,7 +163,8 @@ func (l *Locator) FindPlugin(name string) (Plugin, error) {
 		}
 	}
 	var searched []string
-	for _, venv := range l.Venvs() {
+	venvs := l.Venvs()
+	for _, venv := range venvs {
 		for _, pattern := range patterns {
 			glob := filepath.Join(venv, "lib", "python3*", "site-packages", pattern)
 			searched = append(searched, glob)
@@ -194,17 +199,33 @@ func (l *Locator) FindPlugin(name string) (Plugin, error) {
 			return Plugin{Path: abs, Source: "go-xla plugin directory " + dir}, nil
 		}
 	}
-	return Plugin{}, &MissingPluginError{Backend: name, Searched: searched}
+	return Plugin{}, &MissingPluginError{Backend: name, EnvVar: envPlugin[name], Venvs: venvs, Searched: searched}
 }
 
 // MissingPluginError says a plugin was not found, where we looked, and what to install.
 type MissingPluginError struct {
-	Backend  string
+	// Backend is the backend name, e.g. "xla:tpu".
+	Backend string
+	// EnvVar is the variable that would have named the plugin file (unset when searched).
+	EnvVar string
+	// Venvs are the Python environments searched first.
+	Venvs []string
+	// Searched lists every path and glob tried, in order.
 	Searched []string
 }
 
 func (e *MissingPluginError) Error() string {
-	return fmt.Sprintf("PJRT plugin for %s not found (searched %d places); %s", e.Backend, len(e.Searched), installHint(e.Backend))
+	var where []string
+	if e.EnvVar != "" {
+		where = append(where, "$"+e.EnvVar+" unset")
+	}
+	if len(e.Venvs) == 0 {
+		where = append(where, fmt.Sprintf("no project venv ($%s, $%s/.venv, $VIRTUAL_ENV)", EnvVenv, EnvRoot))
+	} else {
+		where = append(where, "venv "+strings.Join(e.Venvs, ", "))
+	}
+	where = append(where, fmt.Sprintf("%d places searched in all", len(e.Searched)))
+	return fmt.Sprintf("PJRT plugin for %s not found (%s); %s", e.Backend, strings.Join(where, "; "), installHint(e.Backend))
 }
 
 func installHint(name string) string {
@@ -214,7 +235,7 @@ func installHint(name string) string {
 	case XLACUDA:
 		return "install a JAX CUDA plugin (pip install jax-cuda13-plugin) on a machine with an NVIDIA GPU, or set $" + EnvCUDAPlugin + " to its xla_cuda_plugin.so"
 	case XLATPU:
-		return "xla:tpu is planned, not supported yet: install PyPI libtpu on a TPU VM and pass xla:/path/to/libtpu.so to try it"
+		return "on a TPU VM, pip install libtpu==0.0.51 into the project's venv (a 205 MB wheel; libtpu/libtpu.so is 575 MB), or set $" + EnvTPUPlugin + " to a libtpu.so; gorepro has not run on a TPU yet"
 	}
 	return "pass an absolute plugin path as xla:/path/to/plugin.so"
 }

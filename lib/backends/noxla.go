@@ -18,4 +18,8 @@ func pluginVersion(string) (string, error) {
 	return "", errors.New("built without XLA support (noxla tag or CGO_ENABLED=0)")
 }
 
+func newXLAWithOptions(string, map[string]any) (compute.Backend, error) {
+	return nil, errors.New("built without XLA support (noxla tag or CGO_ENABLED=0)")
+}
+
 func tf32Of(compute.Backend) (on, known bool) { return false, false }

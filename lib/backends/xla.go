@@ -31,6 +31,16 @@ func pluginVersion(path string) (version string, err error) {
 	return fmt.Sprintf("%d.%d", major, minor), nil
 }
 
+// newXLAWithOptions creates go-xla's backend from a config ("/abs/plugin.so,tf32=false")
+// with PJRT client create options its config string cannot carry (cpu_device_count).
+func newXLAWithOptions(config string, options map[string]any) (compute.Backend, error) {
+	b, err := xla.NewWithOptions(config, pjrt.NamedValuesMap(options))
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
 // tf32Of reports whether an XLA backend lets float32 matmuls use TF32.
 func tf32Of(b compute.Backend) (on, known bool) {
 	if x, ok := b.(*xla.Backend); ok {
