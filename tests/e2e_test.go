@@ -394,6 +394,20 @@ func TestColBERTMiniLMNotebook(t *testing.T) {
 	}
 }
 
+// TestMultiDeviceNotebook trains the same model on 1 and 4 virtual CPU
+// devices (xla:cpu,devices=4) through GoMLX's distributed training: equal
+// loss curves, and a check that can fail.
+func TestMultiDeviceNotebook(t *testing.T) {
+	needE2E(t)
+	nb, r := runNotebook(t, "notebooks/multidevice.ipynb")
+	if len(r.Claims) != 3 {
+		t.Errorf("%d claims, want 3", len(r.Claims))
+	}
+	if figs := nb.Figures(); len(figs) != 2 {
+		t.Errorf("%d figures, want 2 (loss curves, relative difference)", len(figs))
+	}
+}
+
 // TestColBERTOnGoBackend runs the ColBERT notebook on the pure-Go backend
 // (3 epochs, no ablation).
 func TestColBERTOnGoBackend(t *testing.T) {

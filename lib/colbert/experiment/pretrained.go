@@ -104,20 +104,40 @@ func Encode(b compute.Backend, enc *hfencoder.Encoder, task *godoc.Task, queryLe
 			return nil, fmt.Errorf("experiment: encoding the %s: %w", part.name, err)
 		}
 	}
-	// The training documents are in the corpus: their vectors are copied.
+	// Training documents in the corpus have their vectors copied; when the
+	// evaluation set is another dataset (e.g. BEIR), they are encoded.
 	at := map[string]int{}
 	for i, d := range task.Eval.Corpus {
 		at[d.ID] = i
 	}
 	c := out.Corpus
 	out.TrainD = &hfencoder.Tokens{N: len(task.Train), T: c.T, Dim: c.Dim, Vecs: make([]float32, len(task.Train)*c.T*c.Dim), Len: make([]int32, len(task.Train))}
+	inCorpus := true
 	for i, p := range task.Train {
 		j, ok := at[p.DocID]
-		if !ok {
-			return nil, fmt.Errorf("experiment: Encode: training document %q is not in the corpus", p.DocID)
+		if !ok || task.Eval.Corpus[j].Text != p.Doc { // absent, or the same id in another dataset
+			inCorpus = false
+			break
 		}
 		copy(out.TrainD.Vecs[i*c.T*c.Dim:(i+1)*c.T*c.Dim], c.Vecs[j*c.T*c.Dim:(j+1)*c.T*c.Dim])
 		out.TrainD.Len[i] = c.Len[j]
+	}
+	if !inCorpus {
+		docs := make([]string, len(task.Train))
+		for i, p := range task.Train {
+			docs[i] = p.Doc
+		}
+		ids, err := tokenize(docs, docLen, false)
+		if err != nil {
+			return nil, err
+		}
+		var report func(int)
+		if progress != nil {
+			report = func(done int) { progress("training documents", done, len(ids)) }
+		}
+		if out.TrainD, err = enc.Embed(b, ids, docLen, batch, report); err != nil {
+			return nil, fmt.Errorf("experiment: encoding the training documents: %w", err)
+		}
 	}
 	out.Seconds = time.Since(start).Seconds()
 	return out, nil

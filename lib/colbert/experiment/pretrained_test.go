@@ -8,6 +8,7 @@ import (
 
 	"github.com/gorepro/gorepro/lib/backends"
 	"github.com/gorepro/gorepro/lib/colbert"
+	"github.com/gorepro/gorepro/lib/data/beir"
 	"github.com/gorepro/gorepro/lib/data/godoc"
 	"github.com/gorepro/gorepro/lib/hfencoder"
 )
@@ -71,6 +72,30 @@ func TestPretrainedHeads(t *testing.T) {
 	for i := range enc.EvalQ.N {
 		if enc.EvalQ.Len[i] != qLen || enc.PlainQ.Len[i] > qLen {
 			t.Fatalf("query %d: augmented length %d (want %d), plain %d", i, enc.EvalQ.Len[i], qLen, enc.PlainQ.Len[i])
+		}
+	}
+
+	// Evaluating on another dataset (BEIR files): the training documents are
+	// then encoded, and equal the corpus copies above.
+	other := *task
+	other.Eval = &beir.Dataset{Name: "fixture", Corpus: task.Eval.Corpus[:5], Queries: task.Eval.Queries[:2], Qrels: map[string]map[string]int{}}
+	for _, q := range other.Eval.Queries {
+		other.Eval.Qrels[q.ID] = map[string]int{other.Eval.Corpus[0].ID: 1}
+	}
+	bdir := t.TempDir()
+	if err := beir.Write(bdir, "test", other.Eval); err != nil {
+		t.Fatal(err)
+	}
+	if other.Eval, err = beir.Load(bdir, "test"); err != nil {
+		t.Fatal(err)
+	}
+	encOther, err := Encode(b, e, &other, qLen, dLen, 32, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range enc.TrainD.Vecs {
+		if d := math.Abs(float64(v - encOther.TrainD.Vecs[k])); d > 1e-4 {
+			t.Fatalf("training documents encoded directly differ from their corpus copies by %g at %d", d, k)
 		}
 	}
 
