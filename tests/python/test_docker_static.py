@@ -387,7 +387,7 @@ def test_binder_dockerfile_is_the_cpu_dockerfile(repo):
     binder = ROOT / "binder" / "Dockerfile"
     if not binder.exists():
         pytest.skip("no binder/Dockerfile in this checkout")
-    assert binder.read_text() == repo["dockerfile"], "binder/Dockerfile must be a copy of docker/Dockerfile"
+    assert binder.read_text() == repo["dockerfile"], "binder/Dockerfile must read as docker/Dockerfile (a link to it)"
 
 
 def test_readme_names_the_pins(repo):

@@ -30,15 +30,20 @@ func Do(b compute.Backend, cfg Config, task *synth.Task, dir string, progress fu
 		return nil, fmt.Errorf("experiment: no task")
 	}
 	h := sha256.Sum256([]byte(fmt.Sprintf("%s\n%#v\n%#v\n%s", cacheVersion, cfg, task.Config, backends.Identity(b))))
-	path := filepath.Join(dir, fmt.Sprintf("colbert-%x.json", h[:8]))
+	return cached(filepath.Join(dir, fmt.Sprintf("colbert-%x.json", h[:8])), func() (*Run, error) { return Train(b, cfg, task, progress) })
+}
+
+// cached reads a finished run back from path (FromCache set), or runs
+// compute and writes its result there atomically.
+func cached(path string, compute func() (*Run, error)) (*Run, error) {
 	if data, err := os.ReadFile(path); err == nil {
 		var run Run
-		if err := json.Unmarshal(data, &run); err == nil && run.Steps > 0 {
+		if err := json.Unmarshal(data, &run); err == nil && run.Metrics.Queries > 0 {
 			run.FromCache = true
 			return &run, nil
 		}
 	}
-	run, err := Train(b, cfg, task, progress)
+	run, err := compute()
 	if err != nil {
 		return nil, err
 	}
@@ -53,8 +58,8 @@ func Do(b compute.Backend, cfg Config, task *synth.Task, dir string, progress fu
 }
 
 // DoHead is TrainHead with the same cache under dir, keyed by the
-// configuration, the encoded task and encoder, the backend and the code
-// version.
+// configuration, the encoded task, evaluation set and encoder, the backend
+// and the code version.
 func DoHead(b compute.Backend, cfg Config, enc *Encoded, dir string, progress func(epoch int, loss float64)) (*Run, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -62,25 +67,6 @@ func DoHead(b compute.Backend, cfg Config, enc *Encoded, dir string, progress fu
 	if enc == nil {
 		return nil, fmt.Errorf("experiment: DoHead: nothing encoded")
 	}
-	h := sha256.Sum256([]byte(fmt.Sprintf("%s\nhead\n%#v\n%s\n%s\n%d/%d\n%s", cacheVersion, cfg, enc.Task, enc.Encoder, enc.QueryLen, enc.DocLen, backends.Identity(b))))
-	path := filepath.Join(dir, fmt.Sprintf("colbert-head-%x.json", h[:8]))
-	if data, err := os.ReadFile(path); err == nil {
-		var run Run
-		if err := json.Unmarshal(data, &run); err == nil && run.Metrics.Queries > 0 {
-			run.FromCache = true
-			return &run, nil
-		}
-	}
-	run, err := TrainHead(b, cfg, enc, progress)
-	if err != nil {
-		return nil, err
-	}
-	data, err := json.MarshalIndent(run, "", " ")
-	if err != nil {
-		return nil, fmt.Errorf("experiment: %w", err)
-	}
-	if err := notebook.WriteFileAtomic(path, data, 0o644); err != nil {
-		return nil, fmt.Errorf("experiment: %w", err)
-	}
-	return run, nil
+	h := sha256.Sum256([]byte(fmt.Sprintf("%s\nhead\n%#v\n%s\n%s\n%s\n%d/%d\n%s", cacheVersion, cfg, enc.Task, enc.EvalHash, enc.Encoder, enc.QueryLen, enc.DocLen, backends.Identity(b))))
+	return cached(filepath.Join(dir, fmt.Sprintf("colbert-head-%x.json", h[:8])), func() (*Run, error) { return TrainHead(b, cfg, enc, progress) })
 }

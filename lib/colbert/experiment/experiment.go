@@ -9,7 +9,6 @@ package experiment
 
 import (
 	"fmt"
-	"math"
 	"math/rand"
 	"strings"
 	"time"
@@ -219,7 +218,6 @@ func Evaluate(b compute.Backend, store *model.Store, cfg Config, vocab Vocabular
 		return Metrics{}, fmt.Errorf("experiment: encoding queries: %w", err)
 	}
 	scores := make([][]float32, len(ds.Queries))
-	docIDs := make([]string, len(ds.Corpus))
 	for start := 0; start < len(ds.Corpus); start += chunk {
 		end := min(start+chunk, len(ds.Corpus))
 		ids := make([][]int32, chunk) // a fixed chunk shape: one compilation
@@ -231,7 +229,6 @@ func Evaluate(b compute.Backend, store *model.Store, cfg Config, vocab Vocabular
 					text = doc.Title + " " + doc.Text
 				}
 				ids[i] = vocab.Tokenize(text, cfg.DocLen)
-				docIDs[start+i] = ds.Corpus[start+i].ID
 			} else {
 				ids[i] = make([]int32, cfg.DocLen)
 			}
@@ -249,28 +246,5 @@ func Evaluate(b compute.Backend, store *model.Store, cfg Config, vocab Vocabular
 			scores[q] = append(scores[q], rows[q][:end-start]...)
 		}
 	}
-	var m Metrics
-	for i, q := range ds.Queries {
-		rel := ds.Qrels[q.ID]
-		if rel == nil {
-			continue
-		}
-		ranked, err := colbert.Rank(100, docIDs, scores[i], q.ID)
-		if err != nil {
-			return Metrics{}, err
-		}
-		m.NDCG10 += colbert.NDCGAt(10, ranked, rel)
-		m.Recall100 += colbert.RecallAt(100, ranked, rel)
-		m.MRR10 += colbert.MRRAt(10, ranked, rel)
-		m.Queries++
-	}
-	if m.Queries == 0 {
-		return Metrics{}, fmt.Errorf("experiment: no judged query in %s", ds.Name)
-	}
-	n := float64(m.Queries)
-	m.NDCG10, m.Recall100, m.MRR10 = m.NDCG10/n, m.Recall100/n, m.MRR10/n
-	if math.IsNaN(m.NDCG10) {
-		return m, fmt.Errorf("experiment: NDCG@10 is NaN")
-	}
-	return m, nil
+	return metricsOf(ds, scores)
 }

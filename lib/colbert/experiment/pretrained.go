@@ -1,9 +1,11 @@
 package experiment
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"math"
 	"math/rand"
+	"sort"
 	"strings"
 	"time"
 
@@ -38,8 +40,9 @@ type Encoded struct {
 	EvalQ, Corpus *hfencoder.Tokens
 	// PlainQ are the evaluation queries without [MASK] augmentation (for pooled baselines).
 	PlainQ *hfencoder.Tokens
-	// Eval is the evaluation set.
-	Eval *beir.Dataset
+	// Eval is the evaluation set; EvalHash a sha256 over its documents, queries and judgements (for cache keys).
+	Eval     *beir.Dataset
+	EvalHash string
 	// Seconds is the time encoding took.
 	Seconds float64
 }
@@ -139,8 +142,29 @@ func Encode(b compute.Backend, enc *hfencoder.Encoder, task *godoc.Task, queryLe
 			return nil, fmt.Errorf("experiment: encoding the training documents: %w", err)
 		}
 	}
+	out.EvalHash = datasetHash(task.Eval)
 	out.Seconds = time.Since(start).Seconds()
 	return out, nil
+}
+
+// datasetHash is a sha256 over a dataset's documents, queries and judgements.
+func datasetHash(ds *beir.Dataset) string {
+	h := sha256.New()
+	for _, d := range ds.Corpus {
+		fmt.Fprintf(h, "d\x00%s\x00%s\x00%s\x00", d.ID, d.Title, d.Text)
+	}
+	for _, q := range ds.Queries {
+		fmt.Fprintf(h, "q\x00%s\x00%s\x00", q.ID, q.Text)
+		docs := make([]string, 0, len(ds.Qrels[q.ID]))
+		for d := range ds.Qrels[q.ID] {
+			docs = append(docs, d)
+		}
+		sort.Strings(docs)
+		for _, d := range docs {
+			fmt.Fprintf(h, "r\x00%s\x00%d\x00", d, ds.Qrels[q.ID][d])
+		}
+	}
+	return fmt.Sprintf("%x", h.Sum(nil)[:12])
 }
 
 func vecTensor(t *hfencoder.Tokens) *tensors.Tensor {
