@@ -154,6 +154,12 @@ func runCmd(args []string) error {
 		if err != nil {
 			return usageError{"run: " + err.Error()}
 		}
+		if *backendFlag != "" && pv.Name == "backend" {
+			return usageError{fmt.Sprintf("run: -p %s and --backend %s both choose the backend: give one", kv, *backendFlag)}
+		}
+		if *profile != "" && pv.Name == "profile" {
+			return usageError{fmt.Sprintf("run: -p %s and --profile %s both choose the profile: give one", kv, *profile)}
+		}
 		opts.Params = append(opts.Params, pv)
 	}
 	if *profile != "" {

@@ -14,6 +14,8 @@ func TestRunUsageErrors(t *testing.T) {
 	}{
 		{[]string{"run", "--jobs", "0", "nb.ipynb"}, "run: --jobs 0: want at least 1"},
 		{[]string{"run", "-p", "seed", "nb.ipynb"}, `run: malformed -p "seed": want name=value`},
+		{[]string{"run", "--backend", "go", "-p", "backend=xla:cpu,go", "nb.ipynb"}, "run: -p backend=xla:cpu,go and --backend go both choose the backend"},
+		{[]string{"run", "--profile", "full", "-p", "profile=quick", "nb.ipynb"}, "run: -p profile=quick and --profile full both choose the profile"},
 		{[]string{"report"}, "report: no directory or file given"},
 		{[]string{"report", "-o", "out.html", "build"}, "report: -o out.html: want a .md file"},
 	} {

@@ -241,7 +241,10 @@ func Evaluate(b compute.Backend, store *model.Store, cfg Config, vocab Vocabular
 		if err != nil {
 			return Metrics{}, fmt.Errorf("experiment: scoring documents %d–%d: %w", start, end, err)
 		}
-		rows := s.Value().([][]float32)
+		rows, ok := s.Value().([][]float32)
+		if !ok {
+			return Metrics{}, fmt.Errorf("experiment: scores are %s, want float32 [queries, documents]", s.Shape())
+		}
 		for q := range rows {
 			scores[q] = append(scores[q], rows[q][:end-start]...)
 		}

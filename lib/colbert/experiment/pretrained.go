@@ -50,6 +50,9 @@ type Encoded struct {
 // Encode tokenises and encodes the task with enc on b, batch sequences at
 // a time; progress (if not nil) is told what is being encoded.
 func Encode(b compute.Backend, enc *hfencoder.Encoder, task *godoc.Task, queryLen, docLen, batch int, progress func(what string, done, total int)) (*Encoded, error) {
+	if enc == nil {
+		return nil, fmt.Errorf("experiment: Encode: no encoder")
+	}
 	if task == nil || len(task.Train) == 0 || task.Eval == nil {
 		return nil, fmt.Errorf("experiment: Encode: empty task")
 	}
@@ -77,11 +80,7 @@ func Encode(b compute.Backend, enc *hfencoder.Encoder, task *godoc.Task, queryLe
 		evalQ = append(evalQ, q.Text)
 	}
 	for _, d := range task.Eval.Corpus {
-		text := d.Text
-		if d.Title != "" {
-			text = d.Title + " " + d.Text
-		}
-		corpus = append(corpus, text)
+		corpus = append(corpus, docText(d))
 	}
 	for _, part := range []struct {
 		name    string
@@ -118,7 +117,7 @@ func Encode(b compute.Backend, enc *hfencoder.Encoder, task *godoc.Task, queryLe
 	inCorpus := true
 	for i, p := range task.Train {
 		j, ok := at[p.DocID]
-		if !ok || task.Eval.Corpus[j].Text != p.Doc { // absent, or the same id in another dataset
+		if !ok || docText(task.Eval.Corpus[j]) != p.Doc { // absent, or the same id in another dataset
 			inCorpus = false
 			break
 		}
@@ -145,6 +144,14 @@ func Encode(b compute.Backend, enc *hfencoder.Encoder, task *godoc.Task, queryLe
 	out.EvalHash = datasetHash(task.Eval)
 	out.Seconds = time.Since(start).Seconds()
 	return out, nil
+}
+
+// docText is what a document is encoded from: BEIR encodes title and text together.
+func docText(d beir.Doc) string {
+	if d.Title != "" {
+		return d.Title + " " + d.Text
+	}
+	return d.Text
 }
 
 // datasetHash is a sha256 over a dataset's documents, queries and judgements.
@@ -265,6 +272,9 @@ func headName(cfg Config) string {
 // the head in store, scores by MaxSim chunk documents at a time, and
 // averages NDCG@10, Recall@100 and MRR@10 over the judged queries.
 func EvaluateEncoded(b compute.Backend, store *model.Store, cfg Config, enc *Encoded, chunk int) (Metrics, error) {
+	if enc == nil || enc.EvalQ == nil || enc.Corpus == nil || enc.Eval == nil {
+		return Metrics{}, fmt.Errorf("experiment: EvaluateEncoded: nothing encoded")
+	}
 	if chunk < 1 {
 		return Metrics{}, fmt.Errorf("experiment: EvaluateEncoded: chunk %d must be positive", chunk)
 	}
@@ -300,7 +310,10 @@ func EvaluateEncoded(b compute.Backend, store *model.Store, cfg Config, enc *Enc
 		if err != nil {
 			return Metrics{}, fmt.Errorf("experiment: scoring documents %d–%d: %w", start, end, err)
 		}
-		rows := s.Value().([][]float32)
+		rows, ok := s.Value().([][]float32)
+		if !ok {
+			return Metrics{}, fmt.Errorf("experiment: scores are %s, want float32 [queries, documents]", s.Shape())
+		}
 		for q := range rows {
 			scores[q] = append(scores[q], rows[q][:end-start]...)
 		}
@@ -343,9 +356,13 @@ func metricsOf(ds *beir.Dataset, scores [][]float32) (Metrics, error) {
 
 // PooledBaseline scores the evaluation set the way the checkpoint is meant
 // to be used as a sentence encoder: cosine similarity of mean-pooled token
-// vectors (plain queries, real document tokens), computed in float64 on the
-// host.
+// vectors (plain queries, real document tokens, [CLS] and [SEP] included as
+// sentence-transformers pools them), computed in float64 on the host. The
+// texts are cut to the encoding's QueryLen and DocLen, as for MaxSim.
 func PooledBaseline(enc *Encoded) (Metrics, error) {
+	if enc == nil || enc.PlainQ == nil || enc.Corpus == nil || enc.Eval == nil {
+		return Metrics{}, fmt.Errorf("experiment: PooledBaseline: nothing encoded")
+	}
 	pool := func(t *hfencoder.Tokens) [][]float64 {
 		out := make([][]float64, t.N)
 		for i := range out {

@@ -148,6 +148,36 @@ func TestPretrainedHeads(t *testing.T) {
 		t.Errorf("raw tokens trained: %d steps, %d params", raw.Steps, raw.Params)
 	}
 
+	// The pooled reference: mean of the real tokens, cosine, recomputed here.
+	pooled, err := PooledBaseline(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mean := func(t *hfencoder.Tokens, i int) []float64 {
+		v := make([]float64, t.Dim)
+		for j := range int(t.Len[i]) {
+			for k := range v {
+				v[k] += float64(t.Vecs[(i*t.T+j)*t.Dim+k]) / float64(t.Len[i])
+			}
+		}
+		return v
+	}
+	cos := make([][]float32, enc.PlainQ.N)
+	for i := range enc.PlainQ.N {
+		qm := mean(enc.PlainQ, i)
+		for j := range c.N {
+			dm := mean(c, j)
+			var dot, nq, nd float64
+			for k := range qm {
+				dot, nq, nd = dot+qm[k]*dm[k], nq+qm[k]*qm[k], nd+dm[k]*dm[k]
+			}
+			cos[i] = append(cos[i], float32(dot/math.Sqrt(nq*nd)))
+		}
+	}
+	if wantPooled, err := metricsOf(enc.Eval, cos); err != nil || math.Abs(pooled.NDCG10-wantPooled.NDCG10) > 1e-6 || math.Abs(pooled.MRR10-wantPooled.MRR10) > 1e-6 {
+		t.Errorf("pooled baseline NDCG@10 %.6f MRR@10 %.6f; recomputed %+v (%v)", pooled.NDCG10, pooled.MRR10, wantPooled, err)
+	}
+
 	// A linear head learns: final contrastive loss below chance level, ln(batch).
 	cfg.Head, cfg.K, cfg.Epochs = colbert.Head{Kind: colbert.Linear}, 64, 12
 	dir := t.TempDir()
@@ -172,5 +202,31 @@ func TestPretrainedHeads(t *testing.T) {
 	}
 	if _, err := Train(b, Config{Head: colbert.Head{Kind: RawTokens}, Dim: 8, K: 8, Epochs: 1, BatchSize: 2, LR: 1, Temperature: 1, QueryLen: 1, DocLen: 1}, nil, nil); err == nil || !strings.Contains(err.Error(), "TrainHead") {
 		t.Errorf("raw head in Train: %v", err)
+	}
+}
+
+// The evaluation set's hash, part of DoHead's cache key, sees every part of
+// the dataset (two BEIR folders with the same name must not share runs).
+func TestDatasetHash(t *testing.T) {
+	base := func() *beir.Dataset {
+		return &beir.Dataset{Name: "scifact", Corpus: []beir.Doc{{ID: "d1", Title: "T", Text: "x"}, {ID: "d2", Text: "y"}},
+			Queries: []beir.Query{{ID: "q1", Text: "z"}}, Qrels: map[string]map[string]int{"q1": {"d1": 1, "d2": 2}}}
+	}
+	h := datasetHash(base())
+	if datasetHash(base()) != h {
+		t.Fatal("not deterministic")
+	}
+	for name, change := range map[string]func(*beir.Dataset){
+		"document text":  func(d *beir.Dataset) { d.Corpus[1].Text = "y2" },
+		"document title": func(d *beir.Dataset) { d.Corpus[0].Title = "" },
+		"query text":     func(d *beir.Dataset) { d.Queries[0].Text = "z2" },
+		"grade":          func(d *beir.Dataset) { d.Qrels["q1"]["d2"] = 1 },
+		"judged doc":     func(d *beir.Dataset) { delete(d.Qrels["q1"], "d2") },
+	} {
+		d := base()
+		change(d)
+		if datasetHash(d) == h {
+			t.Errorf("changing the %s keeps the hash", name)
+		}
 	}
 }
