@@ -329,8 +329,8 @@ def check_report(report_text):
     problems = [] if job.get("kind") == "Job" and job.get("apiVersion") == "batch/v1" else ["report-job.yaml: not a Job"]
     pod = job["spec"]["template"]["spec"]
     problems += check_pod_spec(pod, "report Job")
-    if "gorepro report /results/run-*" not in " ".join(pod["containers"][0].get("args", [])):
-        problems.append("report Job does not run `gorepro report /results/run-*`")
+    if "gorepro report -o /results/report.md /results/run-*" not in " ".join(pod["containers"][0].get("args", [])):
+        problems.append("report Job does not run `gorepro report -o /results/report.md /results/run-*` (the report must land on the volume)")
     return problems
 
 
