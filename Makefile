@@ -73,7 +73,7 @@ test-python:
 	$(BIN)/python -m pytest -q tests/python
 
 test-e2e:
-	GOREPRO_E2E=1 go test -count=1 -timeout 40m ./tests/...
+	GOREPRO_E2E=1 go test -count=1 -timeout 55m ./tests/...
 
 ## test-browser: JupyterLab in Debian's Chromium driven by playwright-core (pinned in tests/browser/package-lock.json;
 ## no browser download): Run → Run All Cells on a copy of the tour; screenshots in build/screenshots/
