@@ -164,24 +164,9 @@ func Train(b compute.Backend, cfg Config, task *synth.Task, progress func(epoch 
 			run, err = nil, fmt.Errorf("experiment: head %s: %v", cfg.Head.Name(), r)
 		}
 	}()
-	trainer := train.NewTrainer(b, store, modelFn, lossFn, optimizer.Adam().LearningRate(cfg.LR).Done(), nil, nil)
-	loop := train.NewLoop(trainer)
 	run = &Run{Config: cfg, Head: cfg.Head.Name(), Task: task.Eval.Name}
-	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
-		metrics, err := loop.RunEpochs(data, 1)
-		if err != nil {
-			return nil, fmt.Errorf("experiment: epoch %d: %w", epoch, err)
-		}
-		run.FinalLoss = float64(tensors.ToScalar[float32](metrics[0]))
-		if progress != nil {
-			progress(epoch, run.FinalLoss)
-		}
-	}
-	run.Steps = int(loop.LoopStep)
-	for v := range store.IterVariables() {
-		if strings.Contains(v.Scope(), "/head") && v.Trainable {
-			run.Params += v.Shape().Size()
-		}
+	if err := fit(b, store, cfg, data, modelFn, lossFn, run, progress); err != nil {
+		return nil, err
 	}
 	if run.Metrics, err = Evaluate(b, store, cfg, vocab, task.Eval, 256); err != nil {
 		return nil, err
@@ -250,4 +235,29 @@ func Evaluate(b compute.Backend, store *model.Store, cfg Config, vocab Vocabular
 		}
 	}
 	return metricsOf(ds, scores)
+}
+
+// fit trains with Adam for cfg.Epochs epochs through GoMLX's Trainer and
+// Loop, calling progress after each, and records the final loss, the steps
+// and the head's trainable parameters in run.
+func fit(b compute.Backend, store *model.Store, cfg Config, data train.Dataset, modelFn train.ModelFn, lossFn train.LossFn, run *Run, progress func(epoch int, loss float64)) error {
+	trainer := train.NewTrainer(b, store, modelFn, lossFn, optimizer.Adam().LearningRate(cfg.LR).Done(), nil, nil)
+	loop := train.NewLoop(trainer)
+	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+		metrics, err := loop.RunEpochs(data, 1)
+		if err != nil {
+			return fmt.Errorf("experiment: epoch %d: %w", epoch, err)
+		}
+		run.FinalLoss = float64(tensors.ToScalar[float32](metrics[0]))
+		if progress != nil {
+			progress(epoch, run.FinalLoss)
+		}
+	}
+	run.Steps = int(loop.LoopStep)
+	for v := range store.IterVariables() {
+		if strings.Contains(v.Scope(), "/head") && v.Trainable {
+			run.Params += v.Shape().Size()
+		}
+	}
+	return nil
 }

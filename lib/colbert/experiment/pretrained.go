@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/rand"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/gomlx/compute"
@@ -15,8 +14,6 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/dataset"
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/gomlx/gomlx/ml/train"
-	"github.com/gomlx/gomlx/ml/train/optimizer"
 
 	"github.com/gorepro/gorepro/lib/colbert"
 	"github.com/gorepro/gorepro/lib/data/beir"
@@ -235,23 +232,8 @@ func TrainHead(b compute.Backend, cfg Config, enc *Encoded, progress func(epoch 
 		lossFn := func(_, predictions []*graph.Node) *graph.Node {
 			return colbert.ContrastiveLoss(predictions[0], cfg.Temperature)
 		}
-		trainer := train.NewTrainer(b, store, modelFn, lossFn, optimizer.Adam().LearningRate(cfg.LR).Done(), nil, nil)
-		loop := train.NewLoop(trainer)
-		for epoch := 1; epoch <= cfg.Epochs; epoch++ {
-			metrics, err := loop.RunEpochs(data, 1)
-			if err != nil {
-				return nil, fmt.Errorf("experiment: epoch %d: %w", epoch, err)
-			}
-			run.FinalLoss = float64(tensors.ToScalar[float32](metrics[0]))
-			if progress != nil {
-				progress(epoch, run.FinalLoss)
-			}
-		}
-		run.Steps = int(loop.LoopStep)
-		for v := range store.IterVariables() {
-			if strings.Contains(v.Scope(), "/head") && v.Trainable {
-				run.Params += v.Shape().Size()
-			}
+		if err := fit(b, store, cfg, data, modelFn, lossFn, run, progress); err != nil {
+			return nil, err
 		}
 	}
 	if run.Metrics, err = EvaluateEncoded(b, store, cfg, enc, 128); err != nil {
