@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/gorepro/gorepro/lib/backends"
+	"github.com/gorepro/gorepro/lib/backends/backendstest"
 )
 
 // A hand-computed case: grades 3, 2, 0 and an unjudged document; one judged
@@ -138,18 +136,5 @@ print(json.dumps(ev.evaluate(d["run"])))
 }
 
 func venvPython(t *testing.T) string {
-	t.Helper()
-	for _, v := range backends.DefaultLocator().Venvs() {
-		p := filepath.Join(v, "bin", "python")
-		if _, err := os.Stat(p); err == nil {
-			if exec.Command(p, "-c", "import pytrec_eval").Run() == nil {
-				return p
-			}
-		}
-	}
-	if os.Getenv("GOREPRO_REQUIRE_PYTREC") != "" {
-		t.Fatal("pytrec_eval is required ($GOREPRO_REQUIRE_PYTREC) but no project Python environment has it: run make setup")
-	}
-	t.Skip("pytrec_eval not installed (make setup installs it)")
-	return ""
+	return backendstest.Python(t, "GOREPRO_REQUIRE_PYTREC", "pytrec_eval")
 }

@@ -33,18 +33,7 @@ func minilm(t *testing.T) *Encoder {
 
 // referencePython is a project venv's python with numpy, scipy and tokenizers.
 func referencePython(t *testing.T) string {
-	t.Helper()
-	for _, v := range backends.DefaultLocator().Venvs() {
-		p := filepath.Join(v, "bin", "python")
-		if exec.Command(p, "-c", "import numpy, scipy, tokenizers").Run() == nil {
-			return p
-		}
-	}
-	if os.Getenv("GOREPRO_REQUIRE_MINILM") != "" {
-		t.Fatal("the reference needs a project venv with numpy, scipy and tokenizers ($GOREPRO_REQUIRE_MINILM): run make setup")
-	}
-	t.Skip("no project venv with numpy, scipy and tokenizers (make setup installs them)")
-	return ""
+	return backendstest.Python(t, "GOREPRO_REQUIRE_MINILM", "numpy", "scipy", "tokenizers")
 }
 
 type reference struct {

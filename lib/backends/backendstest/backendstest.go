@@ -9,6 +9,8 @@ package backendstest
 
 import (
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -48,4 +50,24 @@ func Available(t testing.TB) []compute.Backend {
 		out = append(out, b)
 	}
 	return out
+}
+
+// Python returns the python of a project venv that imports every one of
+// modules (reference implementations the numerical tests compare with). It
+// skips the test when there is none, or fails it when the environment
+// variable requireEnv is set (make test sets such variables).
+func Python(t testing.TB, requireEnv string, modules ...string) string {
+	t.Helper()
+	imports := "import " + strings.Join(modules, ", ")
+	for _, v := range backends.DefaultLocator().Venvs() {
+		p := filepath.Join(v, "bin", "python")
+		if _, err := os.Stat(p); err == nil && exec.Command(p, "-c", imports).Run() == nil {
+			return p
+		}
+	}
+	if os.Getenv(requireEnv) != "" {
+		t.Fatalf("a project venv with %s is required ($%s) but none has it: run make setup", strings.Join(modules, ", "), requireEnv)
+	}
+	t.Skipf("no project venv with %s (make setup installs it)", strings.Join(modules, ", "))
+	return ""
 }

@@ -226,12 +226,8 @@ func Evaluate(b compute.Backend, store *model.Store, cfg Config, vocab Vocabular
 		if err != nil {
 			return Metrics{}, fmt.Errorf("experiment: scoring documents %d–%d: %w", start, end, err)
 		}
-		rows, ok := s.Value().([][]float32)
-		if !ok {
-			return Metrics{}, fmt.Errorf("experiment: scores are %s, want float32 [queries, documents]", s.Shape())
-		}
-		for q := range rows {
-			scores[q] = append(scores[q], rows[q][:end-start]...)
+		if err := appendScores(scores, s, end-start); err != nil {
+			return Metrics{}, err
 		}
 	}
 	return metricsOf(ds, scores)

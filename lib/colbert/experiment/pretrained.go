@@ -292,15 +292,24 @@ func EvaluateEncoded(b compute.Backend, store *model.Store, cfg Config, enc *Enc
 		if err != nil {
 			return Metrics{}, fmt.Errorf("experiment: scoring documents %d–%d: %w", start, end, err)
 		}
-		rows, ok := s.Value().([][]float32)
-		if !ok {
-			return Metrics{}, fmt.Errorf("experiment: scores are %s, want float32 [queries, documents]", s.Shape())
-		}
-		for q := range rows {
-			scores[q] = append(scores[q], rows[q][:end-start]...)
+		if err := appendScores(scores, s, end-start); err != nil {
+			return Metrics{}, err
 		}
 	}
 	return metricsOf(enc.Eval, scores)
+}
+
+// appendScores appends the first n columns of a chunk's scores [queries,
+// chunk] to each query's row (the rest of a chunk is padding).
+func appendScores(scores [][]float32, s *tensors.Tensor, n int) error {
+	rows, ok := s.Value().([][]float32)
+	if !ok || len(rows) != len(scores) {
+		return fmt.Errorf("experiment: scores are %s, want float32 [%d queries, documents]", s.Shape(), len(scores))
+	}
+	for q := range rows {
+		scores[q] = append(scores[q], rows[q][:n]...)
+	}
+	return nil
 }
 
 // metricsOf ranks each judged query's scores (one per corpus document, in
