@@ -288,24 +288,104 @@ func TestGrokkingNotebook(t *testing.T) {
 	if r.FromCache {
 		t.Error("results were read from a cache: the end-to-end test must run today's code")
 	}
-	if len(r.Claims) < 4 {
-		t.Errorf("%d claims, want at least 4 (softmax collapse, no generalisation, StableMax, ⊥Grad)", len(r.Claims))
+	checkRecord(t, r, grokkingRecord("quick"))
+	if len(r.Checks) == 0 || len(r.Findings) == 0 {
+		t.Errorf("%d sanity checks and %d findings (the controls), want some of each", len(r.Checks), len(r.Findings))
 	}
 	if figs := nb.Figures(); len(figs) != 3 {
 		t.Errorf("%d figures, want 3 (accuracy, collapse, NLM)", len(figs))
 	}
 }
 
-// TestGrokkingOnGoBackend runs the grokking notebook on the pure-Go backend,
-// whose quick setting checks the collapse and ⊥Grad claims on the small task.
+// TestGrokkingOnGoBackend runs the grokking notebook's smoke profile on the
+// pure-Go backend: the float32 collapse and ⊥Grad on the small task, every
+// other claim recorded as not measured there.
 func TestGrokkingOnGoBackend(t *testing.T) {
 	needE2E(t)
-	_, r := runNotebook(t, "notebooks/grokking_stablemax.ipynb", "--backend", "go")
-	if r.Backend != "go" {
-		t.Errorf("RESULT backend = %q, want go", r.Backend)
+	_, r := runNotebook(t, "notebooks/grokking_stablemax.ipynb", "--backend", "go", "-p", "profile=smoke")
+	if r.Backend != "go" || r.Profile != "smoke" {
+		t.Errorf("RESULT backend %q profile %q, want go smoke", r.Backend, r.Profile)
 	}
-	if len(r.Claims) < 3 {
-		t.Errorf("%d claims, want 3 (no generalisation, collapse, ⊥Grad)", len(r.Claims))
+	checkRecord(t, r, grokkingRecord("smoke"))
+}
+
+// wantClaim is what an end-to-end test expects of one pre-registered claim
+// in a RESULT line: its threshold and its status, measured and recorded.
+type wantClaim struct {
+	id, threshold, status string
+}
+
+// checkRecord compares a RESULT's pre-registered claims with the record the
+// test expects: the same IDs in the same order, thresholds and statuses.
+func checkRecord(t *testing.T, r *runner.Result, want []wantClaim) {
+	t.Helper()
+	if len(r.Claims) != len(want) {
+		t.Errorf("%d claims, want %d", len(r.Claims), len(want))
+	}
+	for i, w := range want {
+		if i >= len(r.Claims) {
+			break
+		}
+		c := r.Claims[i]
+		if c.ID != w.id || runner.FormatValue(c.Tolerance) != w.threshold || c.Status != w.status || c.Expected != w.status {
+			t.Errorf("claim %d: %s %v measured %q recorded %q, want %s %s %q", i, c.ID, c.Tolerance, c.Status, c.Expected, w.id, w.threshold, w.status)
+		}
+	}
+}
+
+// grokkingRecord is the grokking notebook's claim record at a profile, as
+// this test pins it: a change to the record must change this test too.
+func grokkingRecord(profile string) []wantClaim {
+	const r, n = "replicated", "not replicated"
+	statuses := map[string][]string{
+		"smoke": {r, n, r, n, n, r, n, n, r, n},
+		"quick": {r, r, r, r, r, r, n, r, r, r},
+	}[profile]
+	ids := []wantClaim{
+		{"softmax32-overfits", "<= 0.2", ""}, {"softmax32-collapses", ">= 0.5", ""}, {"collapse-rises", "> 0", ""},
+		{"float64-collapses-later", "> 0", ""}, {"float16-collapses-sooner", "> 0", ""}, {"nlm-alignment", ">= 0.9", ""},
+		{"stablemax-groks", ">= 0.9", ""}, {"stablemax-no-collapse", "<= 0.01", ""}, {"orthograd-generalises", ">= 0.95", ""},
+		{"orthograd-beats-adamw", "> 0", ""},
+	}
+	for i := range ids {
+		ids[i].status = statuses[i]
+	}
+	return ids
+}
+
+// TestPreregisteredStatusFlip: the fixture's record passes as written
+// (one claim replicated, one not, both as recorded); flipping one recorded
+// status in a copy makes gorepro run fail with a line naming the claim, the
+// recorded and the measured status.
+func TestPreregisteredStatusFlip(t *testing.T) {
+	needE2E(t)
+	_, r := runNotebook(t, "tests/notebooks/preregistered.ipynb")
+	checkRecord(t, r, []wantClaim{{"accuracy", ">= 0.9", "replicated"}, {"gain", "> 0.02", "not replicated"}})
+	src, err := os.ReadFile("tests/notebooks/preregistered.ipynb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipped := strings.Replace(string(src), `\"quick\": \"replicated\"`, `\"quick\": \"not replicated: flipped by the test\"`, 1)
+	if flipped == string(src) {
+		t.Fatal("the fixture no longer has the status this test flips")
+	}
+	dir := t.TempDir()
+	copyPath := filepath.Join(dir, "preregistered.ipynb")
+	if err := os.WriteFile(copyPath, []byte(flipped), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	res := runCmd(t, gorepro, "run", "--out", out, copyPath)
+	if res.code == 0 {
+		t.Fatalf("a flipped status passed:\n%s\n%s", res.stdout, res.stderr)
+	}
+	want := `claim "accuracy": recorded "not replicated", measured "replicated"`
+	if !strings.Contains(res.stdout+res.stderr, want) {
+		t.Errorf("output does not name the claim (%q):\n%s\n%s", want, res.stdout, res.stderr)
+	}
+	md, err := os.ReadFile(filepath.Join(out, "report.md"))
+	if err != nil || !strings.Contains(string(md), want) || !strings.Contains(string(md), "replicated 1 of 2 pre-registered") {
+		t.Errorf("report.md (%v) lacks the claim line or the k of n summary:\n%s", err, md)
 	}
 }
 

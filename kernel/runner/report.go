@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/gorepro/gorepro/lib/notebook"
 )
 
 // now is the report's timestamp source (tests fix it).
@@ -40,13 +42,6 @@ func status(o Outcome) string {
 	return "ok"
 }
 
-func holds(c Claim) string {
-	if c.Holds {
-		return "yes"
-	}
-	return "**no**"
-}
-
 func mdCell(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "|", `\|`), "\n", " ") }
 
 // reportNote is a titled list at the end of a report (a merge's problems,
@@ -66,9 +61,9 @@ func markdownReport(outDir string, outcomes []Outcome, notes []reportNote) strin
 	fmt.Fprintf(&b, "# gorepro report\n\nGenerated %s.\n\n", now().UTC().Format("2006-01-02 15:04 MST"))
 	sweep := isSweep(outcomes)
 	if sweep {
-		b.WriteString("| notebook | parameters | status | backend | profile | claims held | seconds (notebook) | seconds (with kernel start) |\n|---|---|---|---|---|---|---|---|\n")
+		b.WriteString("| notebook | parameters | status | backend | profile | claims | seconds (notebook) | seconds (with kernel start) |\n|---|---|---|---|---|---|---|---|\n")
 	} else {
-		b.WriteString("| notebook | status | backend | profile | claims held | seconds (notebook) | seconds (with kernel start) |\n|---|---|---|---|---|---|---|\n")
+		b.WriteString("| notebook | status | backend | profile | claims | seconds (notebook) | seconds (with kernel start) |\n|---|---|---|---|---|---|---|\n")
 	}
 	for _, o := range outcomes {
 		backend, profile, held, secs := summary(o)
@@ -96,8 +91,9 @@ func markdownReport(outDir string, outcomes []Outcome, notes []reportNote) strin
 			}
 		}
 		if r := o.Result; r != nil {
-			writeClaimsMD(&b, "Claims (asserted)", r.Claims)
-			writeClaimsMD(&b, "Findings (compared, not asserted)", r.Findings)
+			for _, sec := range claimSections(r) {
+				writeSectionMD(&b, sec)
+			}
 		}
 		for i, f := range o.Figures {
 			fmt.Fprintf(&b, "![%s figure %d](%s)\n\n", filepath.Base(o.Notebook), i+1, f)
@@ -265,25 +261,108 @@ func summary(o Outcome) (backend, profile, held, secs string) {
 		if r.Profile != "" {
 			profile = r.Profile
 		}
-		n := 0
-		for _, c := range r.Claims {
-			if c.Holds {
-				n++
-			}
-		}
-		held = fmt.Sprintf("%d/%d", n, len(r.Claims))
+		held = claimsSummary(r)
 	}
 	return backend, profile, held, secs
 }
 
-func writeClaimsMD(b *strings.Builder, title string, claims []Claim) {
-	if len(claims) == 0 {
-		return
+// claimsSummary is the report's claims column: "replicated k of n
+// pre-registered" for a notebook with a claim record, else how many of its
+// (legacy, not pre-registered) asserted claims held.
+func claimsSummary(r *Result) string {
+	if k, n := r.Replicated(); n > 0 {
+		s := fmt.Sprintf("replicated %d of %d pre-registered", k, n)
+		if failed := r.FailedClaims(); len(failed) > 0 {
+			s += fmt.Sprintf(" (%d differ from the record)", len(failed))
+		}
+		return s
 	}
-	fmt.Fprintf(b, "%s:\n\n| claim | paper | ours | tolerance | holds |\n|---|---|---|---|---|\n", title)
-	for _, c := range claims {
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", mdCell(c.Name), mdCell(FormatValue(c.Paper)),
-			mdCell(FormatValue(c.Ours)), mdCell(FormatValue(c.Tolerance)), holds(c))
+	n := 0
+	for _, c := range r.Claims {
+		if c.Holds {
+			n++
+		}
+	}
+	return fmt.Sprintf("%d/%d held (not pre-registered)", n, len(r.Claims))
+}
+
+// section is one table of a notebook's claims in the report; bad marks the
+// rows that make the run fail.
+type section struct {
+	title  string
+	header []string
+	rows   [][]string
+	bad    []bool
+}
+
+// claimSections are the tables of a result: the pre-registered claims
+// (measured status beside the recorded one, interval, p, n), legacy
+// asserted claims, sanity checks and findings.
+func claimSections(r *Result) []section {
+	pre := section{header: []string{"claim", "quantity", "paper", "replicated when", "ours", "CI", "p", "n", "status", "recorded"}}
+	legacy := section{title: "Claims (asserted, not pre-registered)", header: []string{"claim", "paper", "ours", "tolerance", "holds"}}
+	for _, c := range r.Claims {
+		if c.Preregistered() {
+			recorded := c.Expected
+			if c.Reason != "" {
+				recorded += ": " + c.Reason
+			}
+			test := c.Test
+			if test == "" {
+				test = FormatValue(c.Tolerance)
+			}
+			pre.rows = append(pre.rows, []string{c.ID, c.Name, FormatValue(c.Paper), test, FormatValue(c.Ours),
+				orDash(notebook.FormatCI(c.CI)), orDash(notebook.FormatP(c.P)), fmt.Sprint(c.N), c.Status, recorded})
+			pre.bad = append(pre.bad, c.Status != c.Expected)
+			continue
+		}
+		legacy.rows = append(legacy.rows, []string{c.Name, FormatValue(c.Paper), FormatValue(c.Ours), FormatValue(c.Tolerance), yesNo(c.Holds)})
+		legacy.bad = append(legacy.bad, !c.Holds)
+	}
+	if k, n := r.Replicated(); n > 0 {
+		pre.title = fmt.Sprintf("Pre-registered claims: replicated %d of %d", k, n)
+	}
+	checks := section{title: "Sanity checks (must hold)", header: []string{"check", "ours", "holds"}}
+	for _, c := range r.Checks {
+		checks.rows = append(checks.rows, []string{c.Name, FormatValue(c.Ours), yesNo(c.Holds)})
+		checks.bad = append(checks.bad, !c.Holds)
+	}
+	findings := section{title: "Findings (compared, not asserted)", header: []string{"finding", "paper", "ours", "tolerance", "holds"}}
+	for _, c := range r.Findings {
+		findings.rows = append(findings.rows, []string{c.Name, FormatValue(c.Paper), FormatValue(c.Ours), FormatValue(c.Tolerance), yesNo(c.Holds)})
+		findings.bad = append(findings.bad, false)
+	}
+	var out []section
+	for _, s := range []section{pre, legacy, checks, findings} {
+		if len(s.rows) > 0 {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func writeSectionMD(b *strings.Builder, s section) {
+	fmt.Fprintf(b, "%s:\n\n|", s.title)
+	for _, h := range s.header {
+		fmt.Fprintf(b, " %s |", mdCell(h))
+	}
+	b.WriteString("\n|" + strings.Repeat("---|", len(s.header)) + "\n")
+	for i, row := range s.rows {
+		b.WriteString("|")
+		for j, cell := range row {
+			if j == len(row)-1 && s.bad[i] {
+				cell = "**" + cell + "**"
+			}
+			fmt.Fprintf(b, " %s |", mdCell(cell))
+		}
+		b.WriteString("\n")
 	}
 	b.WriteString("\n")
 }
@@ -312,7 +391,7 @@ func htmlReport(outDir string, outcomes []Outcome, notes []reportNote) string {
 	if sweep {
 		b.WriteString("<th>parameters</th>")
 	}
-	b.WriteString("<th>status</th><th>backend</th><th>profile</th><th>claims held</th><th>seconds (notebook)</th><th>seconds (with kernel start)</th></tr>\n")
+	b.WriteString("<th>status</th><th>backend</th><th>profile</th><th>claims</th><th>seconds (notebook)</th><th>seconds (with kernel start)</th></tr>\n")
 	for _, o := range outcomes {
 		backend, profile, held, secs := summary(o)
 		fmt.Fprintf(&b, "<tr><td><a href=\"%s\">%s</a></td>", html.EscapeString(rel(outDir, o.Executed)), html.EscapeString(filepath.Base(o.Notebook)))
@@ -343,8 +422,9 @@ func htmlReport(outDir string, outcomes []Outcome, notes []reportNote) string {
 			b.WriteString("\n")
 		}
 		if r := o.Result; r != nil {
-			writeClaimsHTML(&b, "Claims (asserted)", r.Claims)
-			writeClaimsHTML(&b, "Findings (compared, not asserted)", r.Findings)
+			for _, sec := range claimSections(r) {
+				writeSectionHTML(&b, sec)
+			}
 		}
 		for i, f := range o.Figures {
 			svg, err := os.ReadFile(filepath.Join(outDir, f))
@@ -369,19 +449,25 @@ func htmlReport(outDir string, outcomes []Outcome, notes []reportNote) string {
 	return b.String()
 }
 
-func writeClaimsHTML(b *strings.Builder, title string, claims []Claim) {
-	if len(claims) == 0 {
-		return
+func writeSectionHTML(b *strings.Builder, s section) {
+	fmt.Fprintf(b, "<h3>%s</h3>\n<table><tr>", html.EscapeString(s.title))
+	for _, h := range s.header {
+		fmt.Fprintf(b, "<th>%s</th>", html.EscapeString(h))
 	}
-	fmt.Fprintf(b, "<h3>%s</h3>\n<table><tr><th>claim</th><th>paper</th><th>ours</th><th>tolerance</th><th>holds</th></tr>\n", html.EscapeString(title))
-	for _, c := range claims {
-		cls, txt := "ok", "yes"
-		if !c.Holds {
-			cls, txt = "failed", "no"
+	b.WriteString("</tr>\n")
+	for i, row := range s.rows {
+		b.WriteString("<tr>")
+		for j, cell := range row {
+			cls := ""
+			if j == len(row)-1 {
+				cls = " class=\"ok\""
+				if s.bad[i] {
+					cls = " class=\"failed\""
+				}
+			}
+			fmt.Fprintf(b, "<td%s>%s</td>", cls, html.EscapeString(cell))
 		}
-		fmt.Fprintf(b, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td class=\"%s\">%s</td></tr>\n",
-			html.EscapeString(c.Name), html.EscapeString(FormatValue(c.Paper)), html.EscapeString(FormatValue(c.Ours)),
-			html.EscapeString(FormatValue(c.Tolerance)), cls, txt)
+		b.WriteString("</tr>\n")
 	}
 	b.WriteString("</table>\n")
 }

@@ -33,6 +33,21 @@ func TestReportGolden(t *testing.T) {
 			},
 		},
 		{
+			Notebook: "notebooks/grokking.ipynb", Executed: filepath.Join(out, "grokking.ipynb"), WallSeconds: 200,
+			Err: `claims differ from their record: claim "stablemax-groks": recorded "not replicated", measured "replicated"`,
+			Result: &Result{Notebook: "grokking", Backend: "xla:cpu", Profile: "quick", Seconds: 190,
+				Claims: []Claim{
+					{ID: "orthograd-beats-adamw", Name: "⊥Grad − AdamW test accuracy", Paper: "generalises (Sec. 5.1)", Ours: 0.97,
+						Tolerance: "> 0", Test: "95% t-interval of the mean paired difference (A − B) over seeds > 0", CI: []float64{0.95, 0.99},
+						P: ptr(0.25), N: 3, Unit: "seed", Status: "replicated", Expected: "replicated", Holds: true},
+					{ID: "stablemax-groks", Name: "StableMax test accuracy", Paper: "groks (Fig. 1)", Ours: 0.95, Tolerance: ">= 0.9",
+						Test: "every seed >= 0.9", CI: []float64{0.93, 0.97}, N: 3, Unit: "seed", Status: "replicated", Expected: "not replicated",
+						Reason: "too few epochs at p = 31", Holds: true},
+				},
+				Checks: []Claim{{Name: "the model fits", Ours: 1.0, Holds: true}},
+			},
+		},
+		{
 			Notebook: "notebooks/broken.ipynb", Executed: filepath.Join(out, "broken.ipynb"), WallSeconds: 3,
 			LogFile: filepath.Join(out, "logs", "broken.log"),
 			Err:     "code cell 2 failed: ERROR: <undefined: x>",
@@ -59,7 +74,7 @@ func TestReportGolden(t *testing.T) {
 		}
 	}
 	s := &Summary{Outcomes: outcomes, Report: "r.md"}
-	if err := s.Err(); err == nil || err.Error() != "1 of 2 notebooks failed (broken.ipynb); report: r.md" {
+	if err := s.Err(); err == nil || err.Error() != "2 of 3 notebooks failed (grokking.ipynb, broken.ipynb); report: r.md" {
 		t.Errorf("Summary.Err = %v", err)
 	}
 }
@@ -78,3 +93,5 @@ func TestKernelNoise(t *testing.T) {
 		}
 	}
 }
+
+func ptr(v float64) *float64 { return &v }

@@ -57,7 +57,7 @@ func TestBackendsCompute(t *testing.T) {
 					for k := range y {
 						want += x[i][k] * y[k][j]
 					}
-					if math.Abs(got[i][j]-want) > 1e-12*math.Max(1, math.Abs(want)) {
+					if !(math.Abs(got[i][j]-want) <= 1e-12*math.Max(1, math.Abs(want))) {
 						t.Errorf("matmul[%d][%d] = %v, want %v", i, j, got[i][j], want)
 					}
 				}
@@ -75,7 +75,7 @@ func TestBackendsCompute(t *testing.T) {
 			den := math.Exp(0) + math.Exp(-1)
 			want := []float64{0, 0, 1 / den, math.Exp(-1) / den}
 			for i := range want {
-				if math.Abs(float64(gotSM[i])-want[i]) > 1e-6 {
+				if !(math.Abs(float64(gotSM[i])-want[i]) <= 1e-6) {
 					t.Errorf("softmax[%d] = %v, want %v", i, gotSM[i], want[i])
 				}
 			}
@@ -87,7 +87,7 @@ func TestBackendsCompute(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i, v := range []float64{-2, 0.5, 3} {
-				if g := grad.Value().([]float64)[i]; math.Abs(g-3*v*v) > 1e-12 {
+				if g := grad.Value().([]float64)[i]; !(math.Abs(g-3*v*v) <= 1e-12) {
 					t.Errorf("gradient[%d] = %v, want %v", i, g, 3*v*v)
 				}
 			}

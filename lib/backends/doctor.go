@@ -160,7 +160,7 @@ func checkMatmul(b compute.Backend) (result string, err error) {
 			maxRel = math.Max(maxRel, math.Abs(float64(got[i*n+j])-want)/norm)
 		}
 	}
-	if maxRel > 1e-5 {
+	if !(maxRel <= 1e-5) { // a NaN result fails too
 		return "", fmt.Errorf("64×64 matmul off by %.2g (relative), more than 1e-5", maxRel)
 	}
 	return fmt.Sprintf("64x64 f32 matmul ok (max rel err %.1e)", maxRel), nil

@@ -137,7 +137,7 @@ func TestMaxSimReference(t *testing.T) {
 							}
 							continue
 						}
-						if math.Abs(g-w) > tol*math.Max(1, math.Abs(w)) {
+						if !(math.Abs(g-w) <= tol*math.Max(1, math.Abs(w))) {
 							t.Errorf("%s %s f32=%v [%d,%d]: %g, want %g", bk.Name(), name, f32, a, b, g, w)
 						}
 					}

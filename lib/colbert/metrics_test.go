@@ -19,20 +19,20 @@ func TestNDCGByHand(t *testing.T) {
 	ranked := []string{"b", "x", "a", "e", "c"}
 	dcg := 2/math.Log2(2) + 3/math.Log2(4)
 	idcg := 3/math.Log2(2) + 2/math.Log2(3) + 1/math.Log2(4)
-	if got := NDCGAt(10, ranked, rel); math.Abs(got-dcg/idcg) > 1e-15 {
+	if got := NDCGAt(10, ranked, rel); !(math.Abs(got-dcg/idcg) <= 1e-15) {
 		t.Errorf("NDCG@10 = %v, want %v", got, dcg/idcg)
 	}
 	// Cut at 2: only "b" counts; the ideal is cut at 2 too.
-	if got, want := NDCGAt(2, ranked, rel), (2/math.Log2(2))/(3/math.Log2(2)+2/math.Log2(3)); math.Abs(got-want) > 1e-15 {
+	if got, want := NDCGAt(2, ranked, rel), (2/math.Log2(2))/(3/math.Log2(2)+2/math.Log2(3)); !(math.Abs(got-want) <= 1e-15) {
 		t.Errorf("NDCG@2 = %v, want %v", got, want)
 	}
 	if got := NDCGAt(10, ranked, map[string]int{"z": 0}); got != 0 {
 		t.Errorf("no relevant document: %v, want 0", got)
 	}
-	if got := RecallAt(2, ranked, rel); math.Abs(got-1.0/3) > 1e-15 {
+	if got := RecallAt(2, ranked, rel); !(math.Abs(got-1.0/3) <= 1e-15) {
 		t.Errorf("Recall@2 = %v, want 1/3", got)
 	}
-	if got := MRRAt(10, []string{"x", "c", "d"}, rel); math.Abs(got-1.0/3) > 1e-15 {
+	if got := MRRAt(10, []string{"x", "c", "d"}, rel); !(math.Abs(got-1.0/3) <= 1e-15) {
 		t.Errorf("MRR@10 = %v, want 1/3", got)
 	}
 	for _, bad := range []struct {
@@ -128,7 +128,7 @@ print(json.dumps(ev.evaluate(d["run"])))
 			continue
 		}
 		for i, name := range []string{"ndcg_cut_10", "recall_100", "recip_rank"} {
-			if math.Abs(m[i]-rm[name]) > 1e-12 { // trec_eval computes in double precision
+			if !(math.Abs(m[i]-rm[name]) <= 1e-12) { // trec_eval computes in double precision
 				t.Errorf("%s %s: ours %.6f, trec_eval %.6f", qid, name, m[i], rm[name])
 			}
 		}

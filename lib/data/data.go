@@ -30,13 +30,14 @@ const (
 
 // ModularArithmetic returns all p² pairs (a, b), a, b ∈ [0, p), labelled with
 // (a op b) mod p, encoded as the concatenated one-hot vectors of a and b (2p
-// features), shuffled by seed and split so that round(trainFraction·p²) pairs
-// train and the rest test.
+// features), shuffled by seed and split so that ⌊trainFraction·p²⌋ pairs
+// train and the rest test — the official code's int(fraction·p²): 5 107 of
+// 12 769 pairs at p = 113, fraction 0.4.
 func ModularArithmetic(op Op, p int, trainFraction float64, seed uint64) (*Split, error) {
 	if p < 2 || p > 4096 {
 		return nil, fmt.Errorf("data: modulus p = %d out of range [2, 4096]", p)
 	}
-	if trainFraction <= 0 || trainFraction >= 1 {
+	if !(trainFraction > 0 && trainFraction < 1) { // NaN too
 		return nil, fmt.Errorf("data: train fraction %g must be in (0, 1)", trainFraction)
 	}
 	var f func(a, b int) int
@@ -52,7 +53,7 @@ func ModularArithmetic(op Op, p int, trainFraction float64, seed uint64) (*Split
 	}
 	n := p * p
 	order := rand.New(rand.NewPCG(seed, 0x6d6f64)).Perm(n)
-	nTrain := int(float64(n)*trainFraction + 0.5)
+	nTrain := int(float64(n) * trainFraction)
 	if nTrain == 0 || nTrain == n {
 		return nil, fmt.Errorf("data: train fraction %g of %d pairs leaves an empty split", trainFraction, n)
 	}
@@ -78,11 +79,11 @@ func SparseParity(parityBits, noiseBits, n int, trainFraction float64, seed uint
 	if parityBits < 1 || noiseBits < 0 || n < 2 {
 		return nil, fmt.Errorf("data: sparse parity needs parity bits ≥ 1, noise bits ≥ 0 and n ≥ 2 (got %d, %d, %d)", parityBits, noiseBits, n)
 	}
-	if trainFraction <= 0 || trainFraction >= 1 {
+	if !(trainFraction > 0 && trainFraction < 1) { // NaN too
 		return nil, fmt.Errorf("data: train fraction %g must be in (0, 1)", trainFraction)
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x706172))
-	nTrain := int(float64(n)*trainFraction + 0.5)
+	nTrain := int(float64(n) * trainFraction)
 	s := &Split{Classes: 2}
 	for i := range n {
 		x := make([]float32, parityBits+noiseBits)

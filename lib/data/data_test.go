@@ -1,6 +1,7 @@
 package data
 
 import (
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -21,8 +22,8 @@ func TestModularArithmetic(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(s.XTrain) != 20 || len(s.XTest) != 29 || s.Classes != p {
-				t.Fatalf("split %d/%d classes %d, want 20/29 (round(0.4·49)) and 7", len(s.XTrain), len(s.XTest), s.Classes)
+			if len(s.XTrain) != 19 || len(s.XTest) != 30 || s.Classes != p {
+				t.Fatalf("split %d/%d classes %d, want 19/30 (⌊0.4·49⌋) and 7", len(s.XTrain), len(s.XTest), s.Classes)
 			}
 			seen := map[[2]int]bool{}
 			check := func(xs [][]float32, ys []int32) {
@@ -53,6 +54,24 @@ func TestModularArithmetic(t *testing.T) {
 				t.Errorf("%d distinct pairs, want all %d", len(seen), p*p)
 			}
 		})
+	}
+}
+
+// TestPaperTrainingSetSize: the paper's Figure 1 split (p = 113, fraction
+// 0.4) has int(0.4·12769) = 5 107 training pairs, as the official code.
+func TestPaperTrainingSetSize(t *testing.T) {
+	for _, tc := range []struct {
+		p        int
+		fraction float64
+		train    int
+	}{{113, 0.4, 5107}, {31, 0.8, 768}, {113, 0.7, 8938}} {
+		s, err := ModularArithmetic(Add, tc.p, tc.fraction, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(s.XTrain) != tc.train || len(s.XTrain)+len(s.XTest) != tc.p*tc.p {
+			t.Errorf("p = %d, fraction %g: %d training pairs of %d, want %d", tc.p, tc.fraction, len(s.XTrain), len(s.XTrain)+len(s.XTest), tc.train)
+		}
 	}
 }
 
@@ -102,6 +121,9 @@ func TestBadArguments(t *testing.T) {
 		{func() error { _, err := ModularArithmetic("divide", 7, 0.4, 1); return err }(), "unknown operation"},
 		{func() error { _, err := ModularArithmetic(Add, 1, 0.4, 1); return err }(), "out of range"},
 		{func() error { _, err := ModularArithmetic(Add, 7, 1, 1); return err }(), "must be in (0, 1)"},
+		{func() error { _, err := ModularArithmetic(Add, 7, math.NaN(), 1); return err }(), "must be in (0, 1)"},
+		{func() error { _, err := SparseParity(3, 4, 10, 0, 1); return err }(), "must be in (0, 1)"},
+		{func() error { _, err := SparseParity(3, 4, 10, math.NaN(), 1); return err }(), "must be in (0, 1)"},
 		{func() error { _, err := ModularArithmetic(Add, 2, 0.01, 1); return err }(), "empty split"},
 		{func() error { _, err := SparseParity(0, 4, 10, 0.5, 1); return err }(), "parity bits"},
 	} {

@@ -123,6 +123,15 @@ type Point struct {
 	Collapse float64
 	// NLM is the cosine between the gradient and −w: 1 is pure naive loss minimisation.
 	NLM float64
+	// Collapse32 is the fraction of training examples whose loss evaluated
+	// in float32 — the method's own loss (StableMax's for StableMax,
+	// softmax's otherwise) on the float32 logits — is exactly 0: a collapse
+	// measure that can be non-zero for StableMax too, unlike its float64
+	// training loss.
+	Collapse32 float64
+	// NLMOutput is NLM for the output layer alone (the paper's Fig. 5 reports
+	// the output layer's alignment).
+	NLMOutput float64
 }
 
 // Run is a finished (or resumed) training run.
@@ -163,6 +172,40 @@ func (r *Run) MaxNLMAfterFit() float64 {
 		}
 	}
 	return m
+}
+
+// MaxNLMOutputAfterFit is MaxNLMAfterFit for the output layer's cosine.
+func (r *Run) MaxNLMOutputAfterFit() float64 {
+	m := math.NaN()
+	for _, p := range r.Curve {
+		if p.TrainAcc == 1 && (math.IsNaN(m) || p.NLMOutput > m) {
+			m = p.NLMOutput
+		}
+	}
+	return m
+}
+
+// CollapseOnset is the first recorded epoch whose Softmax Collapse fraction
+// is at least level; censored is true (and the epoch the run's last) when
+// it never was.
+func (r *Run) CollapseOnset(level float64) (epoch int, censored bool) {
+	for _, p := range r.Curve {
+		if p.Collapse >= level {
+			return p.Epoch, false
+		}
+	}
+	return r.Final().Epoch, true
+}
+
+// CollapseAt is the Softmax Collapse fraction at the last recorded epoch ≤ epoch.
+func (r *Run) CollapseAt(epoch int) float64 {
+	v := math.NaN()
+	for _, p := range r.Curve {
+		if p.Epoch <= epoch {
+			v = p.Collapse
+		}
+	}
+	return v
 }
 
 // MaxCollapse is the largest Softmax Collapse fraction seen.
@@ -240,7 +283,13 @@ func Train(b compute.Backend, cfg Config, checkpointDir string, progress func(Po
 	}
 	loss := Loss(cfg.Method)
 	model := train.Model{Params: initialParams(cfg), Forward: Forward, Loss: loss}
-	tr, err := train.New(b, model, opt, cfg.StepsPerCall, xTrain, yTrain)
+	// The official code draws a new order of the (full) batch every epoch:
+	// the same gradient summed in another order, which matters at the edge
+	// of float32 precision where this paper's effects live.
+	newTrainer := func() (*train.Trainer, error) {
+		return train.NewShuffled(b, model, opt, cfg.StepsPerCall, xTrain, yTrain, cfg.Seed^shuffleStream)
+	}
+	tr, err := newTrainer()
 	if err != nil {
 		return nil, err
 	}
@@ -250,12 +299,18 @@ func Train(b compute.Backend, cfg Config, checkpointDir string, progress func(Po
 		losses := loss(logits, yt)
 		meanLoss := graph.ReduceAllMean(losses)
 		grads := graph.Gradient(meanLoss, params...)
+		losses32 := stablemax.SoftmaxCrossEntropy(graph.ConvertDType(logits, dtypes.Float32), yt)
+		if cfg.Method == StableMax {
+			losses32 = stablemax.CrossEntropy(graph.ConvertDType(logits, dtypes.Float32), yt)
+		}
 		return []*graph.Node{
 			graph.ConvertDType(meanLoss, dtypes.Float64),
 			accuracy(logits, yt),
 			accuracy(Forward(params, xe), ye),
 			stablemax.ZeroLossFraction(losses),
 			stablemax.NLMCosine(grads, params),
+			stablemax.ZeroLossFraction(losses32),
+			stablemax.NLMCosine(grads[2:], params[2:]),
 		}
 	})
 	if err != nil {
@@ -274,7 +329,7 @@ func Train(b compute.Backend, cfg Config, checkpointDir string, progress func(Po
 		case found && tr.Steps() > cfg.Epochs:
 			// A longer run of the same configuration: train this one afresh,
 			// without a checkpoint, so that the longer one is kept.
-			if tr, err = train.New(b, model, opt, cfg.StepsPerCall, xTrain, yTrain); err != nil {
+			if tr, err = newTrainer(); err != nil {
 				return nil, err
 			}
 			ckpt = ""
@@ -292,7 +347,7 @@ func Train(b compute.Backend, cfg Config, checkpointDir string, progress func(Po
 			return fmt.Errorf("grokking: evaluating at epoch %d: %w", tr.Steps(), err)
 		}
 		pt := Point{Epoch: tr.Steps()}
-		for i, dst := range []*float64{&pt.TrainLoss, &pt.TrainAcc, &pt.TestAcc, &pt.Collapse, &pt.NLM} {
+		for i, dst := range []*float64{&pt.TrainLoss, &pt.TrainAcc, &pt.TestAcc, &pt.Collapse, &pt.NLM, &pt.Collapse32, &pt.NLMOutput} {
 			*dst = tensors.ToScalar[float64](outs[i])
 		}
 		run.Curve = append(run.Curve, pt)
@@ -337,6 +392,9 @@ func Train(b compute.Backend, cfg Config, checkpointDir string, progress func(Po
 	return run, nil
 }
 
+// shuffleStream separates the epochs' orders from the other draws of a seed.
+const shuffleStream = 0x73687566
+
 func accuracy(logits, labels *graph.Node) *graph.Node {
 	pred := graph.ArgMax(logits, -1, labels.DType())
 	return graph.ReduceAllMean(graph.ConvertDType(graph.Equal(pred, labels), dtypes.Float64))
@@ -348,21 +406,29 @@ func (c Config) Name() string {
 		c.Method, c.Op, c.P, c.TrainFraction, c.Width, c.LR, c.Beta2, c.Epsilon, c.WeightDecay, c.Epochs, c.EvalEvery, c.Seed)
 }
 
-// cacheVersion names the training code whose numbers a checkpoint holds:
-// change it whenever a change to lib/grokking, lib/train or lib/stablemax
-// changes what a run computes, so that older checkpoints are not read back.
-const cacheVersion = "grokking-cache-v2 (AdamW beta1 0.9, checkpoint with curve and timing)"
+// cacheCodePackage is the package whose code, with every package of the
+// module it imports (lib/train, lib/stablemax, lib/data, ...), computes the
+// numbers a checkpoint holds: its hash (notebook.CodeHash) keys checkpoints,
+// so no version constant needs changing when that code changes.
+const cacheCodePackage = backends.ModulePath + "/lib/grokking"
 
 // CacheKey names the checkpoint of a run of c on b: readable, and a hash of
 // everything that changes the numbers — every field of the validated
 // configuration except Epochs and EvalEvery (so that a longer run resumes a
 // shorter one), the backend's identity (platform, plugin, float32 matmul
-// precision) and cacheVersion.
+// precision) and the hash of the training code read from the checkout
+// (notebook.CodeHash of cacheCodePackage). When the checkout cannot be found,
+// that is said once on stderr and the key holds no code hash (it is marked
+// "code not hashed", so it never matches a key made with one).
 func (c Config) CacheKey(b compute.Backend) string {
 	c, _ = c.Validate()
 	key := c
 	key.Epochs, key.EvalEvery = 0, 0
-	h := sha256.Sum256([]byte(fmt.Sprintf("%s\n%#v\n%s", cacheVersion, key, backends.Identity(b))))
+	code := "code not hashed"
+	if cache := notebook.OpenRunCacheOrWarn("", cacheCodePackage); cache != nil {
+		code = "code " + cache.Code()
+	}
+	h := sha256.Sum256([]byte(fmt.Sprintf("%s\n%#v\n%s", code, key, backends.Identity(b))))
 	return fmt.Sprintf("%s-%s-p%d-seed%d-%s-%x", c.Method, c.Op, c.P, c.Seed, b.Name(), h[:8])
 }
 

@@ -105,9 +105,11 @@ func equalIDs(a, b []int32) bool {
 }
 
 // The last layer's token vectors equal a float64 numpy forward pass over the
-// same safetensors to 1e-4 (absolute; the vectors' entries are O(1)), for
-// sequences of different lengths padded together (the mask must keep
-// padding out of attention) and in more than one batch.
+// same safetensors to 1e-5 (absolute; the vectors' entries are O(1); measured
+// largest difference 2.36e-6 on the Go backend and 2.21e-6 on xla:cpu, so
+// float32 rounding stays 4× inside it), for sequences of different lengths
+// padded together (the mask must keep padding out of attention) and in more
+// than one batch.
 func TestEmbedMatchesNumpy(t *testing.T) {
 	e := minilm(t)
 	const T = 40
@@ -145,8 +147,8 @@ func TestEmbedMatchesNumpy(t *testing.T) {
 				}
 			}
 			t.Logf("%s: largest |ours − numpy float64| = %.2e over %d texts", b.Name(), worst, len(texts))
-			if !(worst <= 1e-4) {
-				t.Errorf("token vectors differ from the numpy reference by %.2e (> 1e-4)", worst)
+			if !(worst <= 1e-5) {
+				t.Errorf("token vectors differ from the numpy reference by %.2e (> 1e-5)", worst)
 			}
 		})
 	}

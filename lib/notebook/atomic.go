@@ -1,13 +1,16 @@
 package notebook
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // WriteFileAtomic writes data to path (creating its directory) through a
-// temporary file in the same directory, synced and then renamed over path:
+// temporary file in the same directory, synced and then renamed over path,
+// and then syncs the directory so that the rename itself survives a crash:
 // a reader never sees a partial file, and a write interrupted midway leaves
 // the previous file as it was. Caches of finished runs and session values
 // are written this way.
@@ -34,8 +37,31 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	if err == nil {
 		err = os.Rename(tmp.Name(), path)
 	}
+	if err == nil {
+		err = syncDir(dir)
+	}
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
+}
+
+// syncDir fsyncs a directory, making the entries renamed into it durable.
+// Filesystems that cannot sync a directory (some network and FUSE
+// filesystems, which answer EINVAL or ENOTSUP) are accepted as they are:
+// there the file is written and renamed, only its durability across a crash
+// is up to the filesystem, and failing every cache write there would be worse.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if errors.Is(err, syscall.EINVAL) || errors.Is(err, errors.ErrUnsupported) {
+		err = nil
+	}
+	if closeErr := d.Close(); err == nil {
+		err = closeErr
+	}
+	return err
 }

@@ -40,3 +40,15 @@ func TestWriteFileAtomic(t *testing.T) {
 		t.Errorf("a failed write left %d entries, want 2 (a, blocked)", len(entries))
 	}
 }
+
+// syncDir syncs an existing directory (what WriteFileAtomic does after the
+// rename) and reports one it cannot open.
+func TestSyncDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := syncDir(dir); err != nil {
+		t.Errorf("syncing %s: %v", dir, err)
+	}
+	if err := syncDir(filepath.Join(dir, "missing")); err == nil {
+		t.Error("syncing a missing directory succeeded")
+	}
+}

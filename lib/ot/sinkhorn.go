@@ -155,6 +155,9 @@ func checkProblem(a, b []float64, cost [][]float64) error {
 		if s <= 0 {
 			return 0, fmt.Errorf("ot: %s has total mass 0", name)
 		}
+		if math.IsInf(s, 0) { // finite entries whose sum overflows: Inf would pass the mass comparison below
+			return 0, fmt.Errorf("ot: %s's total mass overflows float64", name)
+		}
 		return s, nil
 	}
 	sa, err := sum("a", a)
@@ -165,7 +168,7 @@ func checkProblem(a, b []float64, cost [][]float64) error {
 	if err != nil {
 		return err
 	}
-	if math.Abs(sa-sb) > 1e-9*math.Max(sa, sb) {
+	if !(math.Abs(sa-sb) <= 1e-9*math.Max(sa, sb)) {
 		return fmt.Errorf("ot: a and b have different masses (%.12g and %.12g): balanced transport needs equal masses", sa, sb)
 	}
 	if len(cost) != len(a) {

@@ -28,7 +28,7 @@ func checkSolution(t *testing.T, name string, res *Result, a, b []float64, cost 
 	for j := range cols {
 		errSum += math.Abs(cols[j] - b[j])
 	}
-	if !(errSum <= tol) || math.Abs(errSum-res.MarginalError) > 1e-10 {
+	if !(errSum <= tol && math.Abs(errSum-res.MarginalError) <= 1e-10) {
 		t.Errorf("%s: marginal error of the plan %.3g (reported %.3g), want ≤ %g and equal", name, errSum, res.MarginalError, tol)
 	}
 	for i := range res.Plan {
@@ -77,10 +77,10 @@ func TestSNSFewerIterationsThanSinkhorn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ratio := float64(sk.Iterations) / float64(sns.Iterations); ratio < 10 {
+	if ratio := float64(sk.Iterations) / float64(sns.Iterations); !(ratio >= 10) {
 		t.Errorf("Sinkhorn %d iterations, SNS %d: ratio %.1f < 10", sk.Iterations, sns.Iterations, ratio)
 	}
-	if rel := math.Abs(sk.Cost-sns.Cost) / sk.Cost; rel > 1e-6 {
+	if rel := math.Abs(sk.Cost-sns.Cost) / sk.Cost; !(rel <= 1e-6) {
 		t.Errorf("costs differ: Sinkhorn %.12g, SNS %.12g", sk.Cost, sns.Cost)
 	}
 }
@@ -118,7 +118,7 @@ func TestSelectRows(t *testing.T) {
 	if fmt.Sprint(vals.Value()) != fmt.Sprint(wantVals) || fmt.Sprint(idx.Value()) != fmt.Sprint(wantIdx) {
 		t.Errorf("selectRows = %v %v; want %v %v", vals.Value(), idx.Value(), wantVals, wantIdx)
 	}
-	if want := 1 - 1.1/1.4; math.Abs(dropped-want) > 1e-15 {
+	if want := 1 - 1.1/1.4; !(math.Abs(dropped-want) <= 1e-15) {
 		t.Errorf("dropped = %v, want %v", dropped, want)
 	}
 	v32, _, _ := selectRows([][]float32{{1, 3, 2}}, 1)
@@ -169,7 +169,7 @@ func TestGraphPieces(t *testing.T) {
 		}
 		_, want := referenceSinkhorn(a, b, cost, eps, 1e-13)
 		got, merr := tensors.ToScalar[float64](outs[0]), tensors.ToScalar[float64](outs[1])
-		if math.Abs(got-want)/want > 1e-9 || merr > 1e-9 {
+		if !(math.Abs(got-want)/want <= 1e-9 && merr <= 1e-9) {
 			t.Errorf("%s: graph cost %.12g (reference %.12g), marginal error %.3g", bk.Name(), got, want, merr)
 		}
 	}

@@ -82,7 +82,7 @@ func TestLegendBelowThePlot(t *testing.T) {
 		}
 	}
 	// SVG y grows downwards.
-	if ys["alpha"] <= ys["epoch"] || ys["beta"] <= ys["epoch"] {
+	if !(ys["alpha"] > ys["epoch"] && ys["beta"] > ys["epoch"]) {
 		t.Errorf("legend at y %v/%v, x-axis label at %v: the legend must be below", ys["alpha"], ys["beta"], ys["epoch"])
 	}
 }

@@ -20,21 +20,23 @@ import (
 
 // A narrow ResNet-18 (width 4, 16×16 images) fits 16 random images with
 // random labels through GoMLX's Trainer, with the plain first layer and with
-// TrAct's: 40 Adam steps on XLA (measured: loss 2.30 → 1.40 plain, 1.24
-// TrAct); on the pure-Go backend, whose convolutions are far slower (40
-// steps did not finish in 10 minutes), 2 steps on 8×8 images at width 2
-// must give a finite, falling loss. Shapes are checked on the way.
+// TrAct's, in 40 Adam steps on every backend (measured, batch loss at the
+// first step → at the last: pure-Go backend 4.02 → 1.29 plain, 1.34 TrAct, 6 s
+// for both; xla:cpu 2.79 → 1.42 plain, 1.25 TrAct). Each step's batch loss is
+// recorded (it is computed before that step's update); the last one must be
+// below 0.7·ln 10 and at least 30% below the first, so an optimiser that does
+// nothing fails (checked on the Go backend: with learning rate 0 the loss
+// stays at 4.02; with 1e-5 it ends at 3.76).
+// Shapes are checked on the way.
 func TestResNet18Trains(t *testing.T) {
 	for _, bk := range backendstest.Available(t) {
-		side, width, steps, maxLoss := 16, 4, 40, 0.7*math.Log(10)
-		if bk.Name() == "Go Backend" {
-			side, width, steps, maxLoss = 8, 2, 2, math.Log(10)
-		}
-		trainResNet(t, bk, side, width, steps, maxLoss)
+		trainResNet(t, bk, 16, 4, 40, 0.7*math.Log(10), 0.3)
 	}
 }
 
-func trainResNet(t *testing.T, bk compute.Backend, side, width, steps int, maxLoss float64) {
+// trainResNet runs steps Adam steps and checks that the batch loss of the
+// last step is below maxLoss and at most (1−minDrop) times that of the first.
+func trainResNet(t *testing.T, bk compute.Backend, side, width, steps int, maxLoss, minDrop float64) {
 	r := rand.New(rand.NewSource(1))
 	x := make([][][][]float32, 16)
 	y := make([][]int32, 16)
@@ -74,14 +76,27 @@ func trainResNet(t *testing.T, bk compute.Backend, side, width, steps int, maxLo
 			}
 			trainer := train.NewTrainer(bk, store, modelFn, loss.SparseCategoricalCrossEntropyLogits,
 				optimizer.Adam().LearningRate(0.01).Done(), nil, nil)
-			metrics, err := train.NewLoop(trainer).RunSteps(ds, steps)
-			if err != nil {
+			loop := train.NewLoop(trainer)
+			var losses []float64 // batch loss of each step, before its update
+			loop.OnStep("losses", 0, func(_ *train.Loop, metrics []*tensors.Tensor) error {
+				losses = append(losses, float64(tensors.ToScalar[float32](metrics[0])))
+				return nil
+			})
+			if _, err := loop.RunSteps(ds, steps); err != nil {
 				t.Fatalf("%s %s: %v", bk.Name(), name, err)
 			}
-			final := float64(tensors.ToScalar[float32](metrics[0]))
-			t.Logf("%s %s: batch loss after %d Adam steps %.4f (from ln 10 = %.4f)", bk.Name(), name, steps, final, math.Log(10))
+			if len(losses) != steps {
+				t.Fatalf("%s %s: %d losses recorded for %d steps", bk.Name(), name, len(losses), steps)
+			}
+			first, final := losses[0], losses[steps-1]
+			t.Logf("%s %s: batch loss %.4f at the first of %d Adam steps, %.4f at the last (ln 10 = %.4f)",
+				bk.Name(), name, first, steps, final, math.Log(10))
 			if !(final < maxLoss) {
 				t.Errorf("%s %s: loss %.4f after %d steps, want < %.4f", bk.Name(), name, final, steps, maxLoss)
+			}
+			if want := (1 - minDrop) * first; !(final <= want) {
+				t.Errorf("%s %s: loss %.4f → %.4f over %d steps, want ≤ %.4f (a drop of at least %.0f%%)",
+					bk.Name(), name, first, final, steps, want, 100*minDrop)
 			}
 		}
 	}

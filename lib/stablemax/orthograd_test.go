@@ -44,17 +44,17 @@ func TestOrthogonalGradients(t *testing.T) {
 		for i := range w {
 			for j := range w[i] {
 				want := orth[i][j] * scale
-				if math.Abs(got[i][j]-want) > 1e-12 {
+				if !(math.Abs(got[i][j]-want) <= 1e-12) {
 					t.Errorf("%s: g⊥[%d][%d] = %v, want %v", b.Name(), i, j, got[i][j], want)
 				}
 				dot += got[i][j] * w[i][j]
 				norm += got[i][j] * got[i][j]
 			}
 		}
-		if math.Abs(dot) > 1e-12*math.Sqrt(gg*ww) {
+		if !(math.Abs(dot) <= 1e-12*math.Sqrt(gg*ww)) {
 			t.Errorf("%s: ⟨g⊥, w⟩ = %g, want 0", b.Name(), dot)
 		}
-		if math.Abs(math.Sqrt(norm)-math.Sqrt(gg)) > 1e-12 {
+		if !(math.Abs(math.Sqrt(norm)-math.Sqrt(gg)) <= 1e-12) {
 			t.Errorf("%s: ‖g⊥‖ = %g, want ‖g‖ = %g", b.Name(), math.Sqrt(norm), math.Sqrt(gg))
 		}
 	}
@@ -96,7 +96,7 @@ func TestCollapseFractionAndNLMCosine(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := cos.Value().(float64); math.Abs(got-tc.want) > 1e-12 {
+			if got := cos.Value().(float64); !(math.Abs(got-tc.want) <= 1e-12) {
 				t.Errorf("%s: NLM cosine of %v = %v, want %v", b.Name(), tc.g, got, tc.want)
 			}
 		}

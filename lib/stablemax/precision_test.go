@@ -38,7 +38,7 @@ func TestSoftmaxCrossEntropyPrecisions(t *testing.T) {
 				continue
 			}
 			got := out.Value().([]float64)
-			if want := ref(logits[0], 2); math.Abs(got[0]-want) > tc.tol*math.Max(1, want) {
+			if want := ref(logits[0], 2); !(math.Abs(got[0]-want) <= tc.tol*math.Max(1, want)) {
 				t.Errorf("%s %s: loss %v, want %v", b.Name(), tc.dtype, got[0], want)
 			}
 			if (got[1] == 0) != tc.zero {

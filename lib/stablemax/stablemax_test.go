@@ -163,7 +163,7 @@ func check(t *testing.T, what string, i, j int, got, want, tol float64) {
 		t.Errorf("%s[%d][%d] = %v, want %v", what, i, j, got, want)
 		return
 	}
-	if diff := math.Abs(got - want); diff > tol*math.Max(1, math.Abs(want)) {
+	if diff := math.Abs(got - want); !(diff <= tol*math.Max(1, math.Abs(want))) {
 		t.Errorf("%s[%d][%d] = %.10g, want %.10g (diff %.3g > tol %.1g)", what, i, j, got, want, diff, tol)
 	}
 }
@@ -229,7 +229,7 @@ func TestSoftmaxCollapse(t *testing.T) {
 		t.Errorf("float32 softmax CE at logit gap 120: loss %g gradient %v, want exactly 0 (collapse)", soft, grad)
 	}
 	// StableMax: −log(121/123).
-	if want := -math.Log(121.0 / 123.0); math.Abs(float64(stable)-want) > 1e-6 {
+	if want := -math.Log(121.0 / 123.0); !(math.Abs(float64(stable)-want) <= 1e-6) {
 		t.Errorf("StableMax CE = %g, want %g", stable, want)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 
@@ -66,7 +67,7 @@ func (o Optimizer) withDefaults() (Optimizer, error) {
 	if o.Epsilon == 0 {
 		o.Epsilon = 1e-8
 	}
-	if o.Beta1 < 0 || o.Beta1 >= 1 || o.Beta2 < 0 || o.Beta2 >= 1 {
+	if !(o.Beta1 >= 0 && o.Beta1 < 1 && o.Beta2 >= 0 && o.Beta2 < 1) { // NaN too
 		return o, fmt.Errorf("train: Adam betas (%g, %g) must be in [0, 1)", o.Beta1, o.Beta2)
 	}
 	return o, nil
@@ -86,11 +87,32 @@ type Trainer struct {
 	lastLoss float64
 	owned    bool // whether the state tensors are the trainer's own (outputs or loaded), so they may be donated
 	noDonate bool // benchmarks compare against not donating
+	// shuffle, when set, presents the examples in a new order at every step
+	// (see NewShuffled); shuffleSeed picks the orders.
+	shuffle     bool
+	shuffleSeed uint64
 }
 
 // New compiles the training step for the inputs x and labels y (the full
 // batch) with stepsPerCall (K ≥ 1) unrolled steps per device call.
 func New(b compute.Backend, m Model, opt Optimizer, stepsPerCall int, x, y *tensors.Tensor) (*Trainer, error) {
+	return newTrainer(b, m, opt, stepsPerCall, x, y, false, 0)
+}
+
+// NewShuffled is New with the examples shuffled before every step, as a
+// PyTorch loop over a DataLoader with shuffle=True does even for one full
+// batch: the gradient is the same sum in another order, so only
+// floating-point rounding changes, which matters where a run sits at the edge
+// of float32 precision (the grokking paper's official code shuffles every
+// epoch for that reason). The order of step s (counted from 1 over the whole
+// run) is a permutation drawn from seed and s alone, so a run resumed from a
+// checkpoint sees the same orders as one that was not interrupted, and K
+// steps per call equal K single steps.
+func NewShuffled(b compute.Backend, m Model, opt Optimizer, stepsPerCall int, x, y *tensors.Tensor, seed uint64) (*Trainer, error) {
+	return newTrainer(b, m, opt, stepsPerCall, x, y, true, seed)
+}
+
+func newTrainer(b compute.Backend, m Model, opt Optimizer, stepsPerCall int, x, y *tensors.Tensor, shuffle bool, seed uint64) (*Trainer, error) {
 	opt, err := opt.withDefaults()
 	if err != nil {
 		return nil, err
@@ -107,7 +129,10 @@ func New(b compute.Backend, m Model, opt Optimizer, stepsPerCall int, x, y *tens
 			return nil, fmt.Errorf("train: parameter %d has dtype %s; all must share one float dtype (%s)", i, p.DType(), dtype)
 		}
 	}
-	t := &Trainer{backend: b, model: m, opt: opt, k: stepsPerCall, x: x, y: y}
+	if x == nil || y == nil || x.Rank() < 1 || y.Rank() < 1 || x.Shape().Dimensions[0] != y.Shape().Dimensions[0] {
+		return nil, errors.New("train: the inputs and labels must be tensors with the same number of examples (first axis)")
+	}
+	t := &Trainer{backend: b, model: m, opt: opt, k: stepsPerCall, x: x, y: y, shuffle: shuffle, shuffleSeed: seed}
 	t.state = append(t.state, scalarTensor(dtype, 0))
 	t.state = append(t.state, m.Params...)
 	for range 2 {
@@ -131,17 +156,41 @@ func scalarTensor(dtype dtypes.DType, v float64) *tensors.Tensor {
 	return tensors.FromScalar(float32(v))
 }
 
-// graphFn builds n unrolled steps: inputs (x, y, state...), outputs (state..., mean loss of the last step).
+// graphFn builds n unrolled steps: inputs (x, y, state...) — with
+// shuffling (x, y, orders, state...), orders an int32 [n, examples, 1] —
+// outputs (state..., mean loss of the last step).
 func (t *Trainer) graphFn(n int) func(in []*graph.Node) []*graph.Node {
 	return func(in []*graph.Node) []*graph.Node {
 		x, y := in[0], in[1]
 		state := in[2:]
+		var orders *graph.Node
+		if t.shuffle {
+			orders, state = in[2], in[3:]
+		}
 		var loss *graph.Node
-		for range n {
-			state, loss = t.oneStep(state, x, y)
+		for i := range n {
+			xs, ys := x, y
+			if orders != nil {
+				order := graph.Reshape(graph.Slice(orders, graph.AxisElem(i)), -1, 1)
+				xs, ys = graph.Gather(x, order), graph.Gather(y, order)
+			}
+			state, loss = t.oneStep(state, xs, ys)
 		}
 		return append(state, graph.ConvertDType(loss, dtypes.Float64))
 	}
+}
+
+// orders is the examples' order for steps first+1 … first+n, as the
+// [n, examples, 1] indices the shuffled graph gathers with.
+func (t *Trainer) orders(first, n int) *tensors.Tensor {
+	examples := t.x.Shape().Dimensions[0]
+	flat := make([]int32, 0, n*examples)
+	for s := first + 1; s <= first+n; s++ {
+		for _, i := range rand.New(rand.NewPCG(t.shuffleSeed, uint64(s))).Perm(examples) {
+			flat = append(flat, int32(i))
+		}
+	}
+	return tensors.FromFlatDataAndDimensions(flat, n, examples, 1)
 }
 
 func (t *Trainer) oneStep(state []*graph.Node, x, y *graph.Node) ([]*graph.Node, *graph.Node) {
@@ -200,8 +249,11 @@ func (t *Trainer) Run(steps int) error {
 		if steps < t.k {
 			exec, n = t.step1, 1
 		}
-		args := make([]any, 0, 2+len(t.state))
+		args := make([]any, 0, 3+len(t.state))
 		args = append(args, t.x, t.y)
+		if t.shuffle {
+			args = append(args, t.orders(t.steps, n))
+		}
 		for _, s := range t.state {
 			if !t.owned || t.noDonate {
 				// The first state holds the caller's tensors (Model.Params): keep them.

@@ -2,7 +2,9 @@ package train
 
 import (
 	"encoding/gob"
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,7 +74,7 @@ func params(t *testing.T, tr *Trainer) []float64 {
 func assertClose(t *testing.T, backend string, got, want []float64, tol float64) {
 	t.Helper()
 	for j := range want {
-		if math.Abs(got[j]-want[j]) > tol {
+		if !(math.Abs(got[j]-want[j]) <= tol) {
 			t.Errorf("%s: w[%d] = %.15g, want %.15g (tolerance %g)", backend, j, got[j], want[j], tol)
 		}
 	}
@@ -115,7 +117,7 @@ func TestKStepsEqualSingleSteps(t *testing.T) {
 		single, unrolled, mixed := run(1, 21), run(7, 21), run(8, 21) // 8: two calls of 8, then 5 single steps
 		for j := range single {
 			for _, got := range []float64{unrolled[j], mixed[j]} {
-				if math.Abs(got-single[j]) > 1e-13*math.Abs(single[j]) {
+				if !(math.Abs(got-single[j]) <= 1e-13*math.Abs(single[j])) {
 					t.Errorf("%s: w[%d] = %.17g with K steps per call, %.17g one step per call", b.Name(), j, got, single[j])
 				}
 			}
@@ -186,6 +188,18 @@ func TestBadConfiguration(t *testing.T) {
 			_, err := New(b, linear([]float64{0, 0}), Optimizer{LearningRate: 1, Beta1: 1}, 1, x, y)
 			return err
 		},
+		"NaN beta1": func() error {
+			_, err := New(b, linear([]float64{0, 0}), Optimizer{LearningRate: 1, Beta1: math.NaN()}, 1, x, y)
+			return err
+		},
+		"NaN beta2": func() error {
+			_, err := New(b, linear([]float64{0, 0}), Optimizer{LearningRate: 1, Beta2: math.NaN()}, 1, x, y)
+			return err
+		},
+		"NaN learning rate": func() error {
+			_, err := New(b, linear([]float64{0, 0}), Optimizer{LearningRate: math.NaN()}, 1, x, y)
+			return err
+		},
 		"no model": func() error { _, err := New(b, Model{}, Optimizer{LearningRate: 1}, 1, x, y); return err },
 	} {
 		if err := fn(); err == nil {
@@ -241,7 +255,7 @@ func TestFloat32ParamsMatchFloat64Reference(t *testing.T) {
 		}
 		got := tensors.MustCopyFlatData[float32](tr.Params()[0])
 		for j := range want {
-			if math.Abs(float64(got[j])-want[j]) > 1e-5 {
+			if !(math.Abs(float64(got[j])-want[j]) <= 1e-5) {
 				t.Errorf("%s: w[%d] = %.8g, want %.8g (float32 tolerance 1e-5)", b.Name(), j, got[j], want[j])
 			}
 		}
@@ -325,5 +339,53 @@ func TestDonationKeepsCallerTensors(t *testing.T) {
 		}
 		want := refAdamW([]float64{0.5, -0.5}, 12, opt)
 		assertClose(t, b.Name(), params(t, tr), want, 1e-12)
+	}
+}
+
+// TestShuffledOrderPerStep: with NewShuffled, step s sees the examples in
+// the order rand.NewPCG(seed, s).Perm(n). A loss weighted by position makes
+// the order visible; the float64 reference applies the same permutations.
+// K steps per call equal single steps, and another seed gives another run.
+func TestShuffledOrderPerStep(t *testing.T) {
+	const seed, steps, lr = 7, 9, 0.01
+	weighted := func() Model {
+		m := linear([]float64{0.3, -0.2})
+		m.Loss = func(pred, y *graph.Node) *graph.Node {
+			position := graph.AddScalar(graph.Iota(pred.Graph(), pred.Shape(), 0), 1)
+			return graph.Mul(position, graph.Square(graph.Sub(pred, y)))
+		}
+		return m
+	}
+	reference := func(seed uint64) []float64 {
+		w := []float64{0.3, -0.2}
+		for s := 1; s <= steps; s++ {
+			grad := make([]float64, 2)
+			for pos, i := range rand.New(rand.NewPCG(seed, uint64(s))).Perm(len(xs)) {
+				pred := xs[i][0]*w[0] + xs[i][1]*w[1]
+				for j := range w {
+					grad[j] += float64(pos+1) * 2 * (pred - ys[i]) * xs[i][j] / float64(len(xs))
+				}
+			}
+			for j := range w {
+				w[j] -= lr * grad[j]
+			}
+		}
+		return w
+	}
+	want := reference(seed)
+	if other := reference(seed + 1); math.Abs(other[0]-want[0]) < 1e-9 {
+		t.Fatalf("the reference does not depend on the order: the test could not fail")
+	}
+	for _, b := range testBackends(t) {
+		for _, k := range []int{1, 4} {
+			tr, err := NewShuffled(b, weighted(), Optimizer{SGD: true, LearningRate: lr}, k, tensors.FromValue(xs), tensors.FromValue(ys), seed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tr.Run(steps); err != nil {
+				t.Fatal(err)
+			}
+			assertClose(t, fmt.Sprintf("%s K=%d", b.Name(), k), params(t, tr), want, 1e-12)
+		}
 	}
 }

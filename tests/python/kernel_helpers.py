@@ -16,12 +16,10 @@ import time
 import pytest
 from jupyter_client.manager import start_new_kernel
 
-from conftest import ROOT, VENV
+from conftest import E2E, KERNEL_JSON, ROOT, VENV, requires_kernelspec  # noqa: F401 (re-exported)
 
 KERNEL_NAME = "gorepro"
 JUPYTER_DATA = VENV / "share" / "jupyter"
-KERNEL_JSON = JUPYTER_DATA / "kernels" / KERNEL_NAME / "kernel.json"
-E2E = os.environ.get("GOREPRO_E2E") == "1"
 
 # Generous: CI runs on 2 cores, a fresh kernel's first cell compiles for seconds,
 # and gopls's first completion takes ~15 s even on a fast machine.
@@ -29,12 +27,9 @@ START_TIMEOUT = 60
 CELL_TIMEOUT = 60
 REQUEST_TIMEOUT = 60
 
-# Without the kernelspec: skip, unless GOREPRO_E2E=1 (the end-to-end suite), where
-# the tests run and fail (see require_kernelspec). The same convention as test_display.py.
-requires_kernelspec = pytest.mark.skipif(
-    not KERNEL_JSON.exists() and not E2E,
-    reason=f"gorepro kernelspec not installed ({KERNEL_JSON}); `make setup` installs it",
-)
+# requires_kernelspec (from conftest): without the kernelspec, skip, unless
+# GOREPRO_E2E=1 (the end-to-end suite) or GOREPRO_REQUIRE_ALL=1 (make test-python),
+# where the tests fail. The same convention as test_display.py.
 
 
 def require_kernelspec():

@@ -6,27 +6,22 @@ lib/notebook flushes after each display (gonbui.Sync) because raw GoNB was seen
 to lose one display in about twenty headless runs. This test is that check.
 
 It needs the gorepro kernelspec in the venv (`make setup`). Without it the
-module is skipped, unless GOREPRO_E2E=1, where a missing kernel is a failure.
+module is skipped, unless GOREPRO_E2E=1 or GOREPRO_REQUIRE_ALL=1, where a
+missing kernel is a failure.
 """
 
 import os
-import pathlib
 import time
 
 import nbclient
 import nbformat
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-VENV = ROOT / ".venv"
-KERNEL_JSON = VENV / "share" / "jupyter" / "kernels" / "gorepro" / "kernel.json"
-E2E = os.environ.get("GOREPRO_E2E") == "1"
+from conftest import KERNEL_JSON, ROOT, VENV, requires_kernelspec
 
-# Without the kernelspec: skip, unless GOREPRO_E2E=1 (the end-to-end suite), where it fails.
-pytestmark = pytest.mark.skipif(
-    not KERNEL_JSON.exists() and not E2E,
-    reason=f"gorepro kernelspec not installed ({KERNEL_JSON}); `make setup` installs it",
-)
+# Without the kernelspec: skip, unless GOREPRO_E2E=1 (the end-to-end suite) or
+# GOREPRO_REQUIRE_ALL=1 (make test-python), where it fails.
+pytestmark = requires_kernelspec
 
 RUNS = 20
 FIGURES, TABLES, MARKDOWNS = 8, 4, 4

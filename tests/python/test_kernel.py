@@ -7,7 +7,8 @@ drops messages with a bad signature, handles interrupt_request messages and
 restarts GoNB when it dies. These tests drive it with jupyter_client.
 
 They need the gorepro kernelspec in the venv (`make setup`). Without it the
-module is skipped, unless GOREPRO_E2E=1, where a missing kernel is a failure.
+module is skipped, unless GOREPRO_E2E=1 or GOREPRO_REQUIRE_ALL=1, where a
+missing kernel is a failure.
 """
 
 import json
@@ -20,6 +21,7 @@ import pytest
 import zmq
 from jupyter_client.session import Session
 
+from conftest import skip_missing
 from kernel_helpers import (
     CELL_TIMEOUT,
     VENV,
@@ -141,7 +143,7 @@ def test_plugin_generating_go_code_keeps_counts(kernel):
     before = kernel.run(println_cell("before params")).assert_ok()
     cell = kernel.run("%%params\ngorepro_test_seed int = 7 // a seed")
     if cell.status == "error" and "unknown plugin" in str(cell.reply["content"].get("evalue", "")):
-        pytest.skip("the %%params plugin is not registered in this gorepro build")
+        skip_missing("the %%params plugin is not registered in this gorepro build")
     assert cell.status == "ok", f"%%params should succeed: {cell.describe()}"
     assert cell.count == before.count + 1, f"the plugin cell after Go cell {before.count}: {cell.describe()}"
     inputs = cell.of_type("execute_input")
@@ -462,8 +464,9 @@ def test_completion_through_gonb(kernel):
 ECHO = VENV / "bin" / "gorepro-plugin-echo"
 
 
-@pytest.mark.skipif(not ECHO.exists(), reason=f"{ECHO} is not built")
 def test_external_plugin_echo(kernel):
+    if not ECHO.exists():
+        skip_missing(f"{ECHO} is not built (`make setup` builds it)")
     before = kernel.run(println_cell("before echo")).assert_ok()
     cell = kernel.run('%%echo a "b c"\nthe body').assert_ok("%%echo")
     assert cell.count == before.count + 1, cell.describe()

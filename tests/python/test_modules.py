@@ -8,7 +8,7 @@ package and %%require, the deliberate way to add a module; the kernel keeps
 serving. %%require refuses anything but an exact version.
 
 Needs the gorepro kernelspec (`make setup`); skipped without it, unless
-GOREPRO_E2E=1.
+GOREPRO_E2E=1 or GOREPRO_REQUIRE_ALL=1, where it fails.
 """
 
 import os

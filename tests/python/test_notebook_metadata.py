@@ -3,7 +3,8 @@ read the notebook before (or without) running it highlight Go as Go:
 nbconvert picks its lexer from the notebook's metadata.
 
 The lint runs everywhere; the nbconvert check needs the gorepro kernelspec
-(`make setup`) and is skipped without it unless GOREPRO_E2E=1.
+(`make setup`) and is skipped without it unless GOREPRO_E2E=1 or
+GOREPRO_REQUIRE_ALL=1, where it fails.
 """
 
 import json

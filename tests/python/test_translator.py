@@ -26,7 +26,7 @@ import pytest
 import papermill  # noqa: F401
 from gorepro_papermill import GoTranslator
 
-from conftest import GOLDEN_DIR, VENV, go_env
+from conftest import GOLDEN_DIR, VENV, go_env, skip_missing
 
 UPDATE_GOLDEN = os.environ.get("UPDATE_GOLDEN") == "1"
 
@@ -381,7 +381,7 @@ def test_inspect_tour_notebook():
 def run_python(code):
     python = VENV / "bin" / "python"
     if not python.exists():
-        pytest.skip(f"{python} not found")
+        skip_missing(f"{python} not found")
     return subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=120, cwd="/")
 
 

@@ -60,7 +60,7 @@ func (c Config) check() error {
 		return fmt.Errorf("synth: filler words asked for but Fillers = 0")
 	case c.Corpus < 1 || c.Queries < 1 || c.Queries > c.Corpus || c.TrainPairs < 0:
 		return fmt.Errorf("synth: want 1 ≤ queries (%d) ≤ corpus (%d), train pairs ≥ 0", c.Queries, c.Corpus)
-	case c.SameSynonym < 0 || c.SameSynonym > 1:
+	case !(c.SameSynonym >= 0 && c.SameSynonym <= 1): // NaN too
 		return fmt.Errorf("synth: SameSynonym %g outside [0, 1]", c.SameSynonym)
 	}
 	return nil

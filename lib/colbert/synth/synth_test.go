@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -51,11 +52,22 @@ func TestGenerate(t *testing.T) {
 			}
 		}
 	}
-	if frac := float64(shared) / float64(concepts); frac > 0.35 {
+	if frac := float64(shared) / float64(concepts); !(frac <= 0.35) {
 		t.Errorf("%.2f of query concept words appear verbatim in a grade-2 document, want ≈ %.2f", frac, c.SameSynonym)
 	}
 	c.QueryConcepts = 9
 	if _, err := Generate(c); err == nil || !strings.Contains(err.Error(), "query concepts (9)") {
 		t.Errorf("bad config: %v", err)
+	}
+}
+
+// SameSynonym is a probability: outside [0, 1], or NaN, it is refused.
+func TestBadSameSynonym(t *testing.T) {
+	for _, p := range []float64{-0.1, 1.5, math.NaN(), math.Inf(1)} {
+		c := Quick(1)
+		c.SameSynonym = p
+		if _, err := Generate(c); err == nil || !strings.Contains(err.Error(), "SameSynonym") {
+			t.Errorf("SameSynonym = %g: error %v, want one naming SameSynonym", p, err)
+		}
 	}
 }

@@ -67,7 +67,7 @@ func TestLoadInstalled(t *testing.T) {
 			lo, hi = math.Min(lo, float64(x)), math.Max(hi, float64(x))
 		}
 	}
-	if lo < -0.5 || hi > 3.5 || hi < 1.5 {
+	if !(lo >= -0.5 && hi <= 3.5 && hi >= 1.5) {
 		t.Errorf("varied pixels in [%g, %g]", lo, hi)
 	}
 	if _, err := s.VaryContrast(0.5, 0, 1); err == nil {

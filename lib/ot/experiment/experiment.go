@@ -6,17 +6,13 @@
 package experiment
 
 import (
-	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
+	"reflect"
 
 	"github.com/gomlx/compute"
 
-	"github.com/gorepro/gorepro/lib/backends"
 	"github.com/gorepro/gorepro/lib/data/mnist"
 	"github.com/gorepro/gorepro/lib/notebook"
 	"github.com/gorepro/gorepro/lib/ot"
@@ -77,9 +73,6 @@ type Run struct {
 	FromCache bool
 }
 
-// cacheVersion names the code whose numbers a cached run holds.
-const cacheVersion = "sns-run-v1"
-
 // Problem builds the configuration's problem.
 func Problem(cfg Config) (problems.Problem, error) {
 	switch cfg.Family {
@@ -136,11 +129,6 @@ func pool2(img []uint8, side int) []uint8 {
 	return out
 }
 
-func cachePath(dir string, b compute.Backend, cfg Config) string {
-	h := sha256.Sum256([]byte(fmt.Sprintf("%s\n%#v\n%s", cacheVersion, cfg, backends.Identity(b))))
-	return filepath.Join(dir, fmt.Sprintf("%s-%x.json", cfg.Family, h[:8]))
-}
-
 func summarise(res *ot.Result, err error) (Solve, error) {
 	var nc *ot.NotConvergedError
 	converged := true
@@ -154,20 +142,31 @@ func summarise(res *ot.Result, err error) (Solve, error) {
 		MarginalError: res.MarginalError, Trace: res.ErrorTrace}, nil
 }
 
-// Do runs cfg on backend, or reads it back from cacheDir ("" = no cache).
+// Do runs cfg on backend, or reads it back from the run cache in cacheDir
+// ("" = no cache; FromCache set). Runs are keyed by the whole configuration,
+// the backend's identity and the hash of this package's code and of the
+// module's packages it imports (notebook.RunCache): a change of the solvers
+// is computed again, not read back. When the cache cannot be opened, Do says
+// so once on stderr and computes without it.
 // Non-convergence within MaxIters is recorded (Converged false), not an error.
 func Do(b compute.Backend, cfg Config, cacheDir string) (*Run, error) {
-	var path string
+	var cache *notebook.RunCache
 	if cacheDir != "" {
-		path = cachePath(cacheDir, b, cfg)
-		if data, err := os.ReadFile(path); err == nil {
-			var run Run
-			if err := json.Unmarshal(data, &run); err == nil {
-				run.FromCache = true
-				return &run, nil
-			}
-		}
+		cache = notebook.OpenRunCacheOrWarn(cacheDir, codePackage)
 	}
+	run, fromCache, err := notebook.LoadOrCompute(cache, cache.Key(cfg.Family, cfg, b), nil, func() (*Run, error) { return do(b, cfg) })
+	if err != nil {
+		return nil, err
+	}
+	run.FromCache = fromCache
+	return run, nil
+}
+
+// codePackage is this package's import path: the code a cached run's numbers come from.
+var codePackage = reflect.TypeFor[Config]().PkgPath()
+
+// do computes a run.
+func do(b compute.Backend, cfg Config) (*Run, error) {
 	pr, err := Problem(cfg)
 	if err != nil {
 		return nil, err
@@ -193,24 +192,7 @@ func Do(b compute.Backend, cfg Config, cacheDir string) (*Run, error) {
 		}
 		run.POTCost, run.POTIterations, run.POTSeconds, run.POTVersion, run.POTWarnings = ref.Cost, ref.Iterations, ref.Seconds, ref.Version, ref.Warnings
 	}
-	if path != "" {
-		if err := save(path, run); err != nil {
-			return nil, err
-		}
-	}
 	return run, nil
-}
-
-// save writes the run atomically (temporary file, fsync, rename).
-func save(path string, run *Run) error {
-	data, err := json.Marshal(run)
-	if err != nil {
-		return fmt.Errorf("experiment: %w", err)
-	}
-	if err := notebook.WriteFileAtomic(path, data, 0o644); err != nil {
-		return fmt.Errorf("experiment: cache: %w", err)
-	}
-	return nil
 }
 
 // IterationRatio is Sinkhorn's iterations over SNS's (both to the tolerance);

@@ -2,9 +2,11 @@ package experiment
 
 import (
 	"math"
+	"os"
 	"strings"
 	"testing"
 
+	"github.com/gorepro/gorepro/lib/backends"
 	"github.com/gorepro/gorepro/lib/backends/backendstest"
 )
 
@@ -49,5 +51,23 @@ func TestProblemErrors(t *testing.T) {
 		if _, err := Problem(cfg); err == nil {
 			t.Errorf("%+v accepted", cfg)
 		}
+	}
+}
+
+// Without a checkout whose code can be hashed, Do computes each time (and
+// says so on stderr) rather than reading back numbers of unknown code.
+func TestDoWithoutCheckoutComputes(t *testing.T) {
+	b := backendstest.Available(t)[0]
+	t.Setenv(backends.EnvRoot, t.TempDir()) // not a Go module
+	dir := t.TempDir()
+	cfg := Config{Family: Random, Size: 30, Epsilon: 1e-3, Tol: 1e-12, MaxIters: 30, Seed: 1}
+	for i := range 2 {
+		run, err := Do(b, cfg, dir)
+		if err != nil || run.FromCache {
+			t.Fatalf("run %d: %v, from cache %v", i+1, err, run != nil && run.FromCache)
+		}
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
+		t.Errorf("%d files stored without a code hash (%v)", len(entries), err)
 	}
 }

@@ -34,7 +34,7 @@ func TestEMDClosedForm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if math.Abs(res.Cost-0.2) > 1e-15 || res.Plan[0][1] != 0 || res.Version == "" {
+	if !(math.Abs(res.Cost-0.2) <= 1e-15) || res.Plan[0][1] != 0 || res.Version == "" {
 		t.Errorf("EMD = %+v, want cost 0.5·0.1 + 0.5·0.3 = 0.2", res)
 	}
 	if _, err := SinkhornLog([]float64{1}, []float64{1}, [][]float64{{0}}, 0, 1e-9, 10); err == nil {

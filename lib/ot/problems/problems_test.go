@@ -22,7 +22,7 @@ func check(t *testing.T, p Problem, n int) {
 			mx = math.Max(mx, c)
 		}
 	}
-	if math.Abs(sa-1) > 1e-12 || math.Abs(sb-1) > 1e-12 || mx != 1 {
+	if !(math.Abs(sa-1) <= 1e-12 && math.Abs(sb-1) <= 1e-12) || mx != 1 {
 		t.Errorf("%s: masses %v %v, max cost %v", p.Name, sa, sb, mx)
 	}
 }
@@ -50,7 +50,7 @@ func TestProblems(t *testing.T) {
 		if pr.Cost[0][3] != 1 || pr.Cost[0][1] != 0.5 || pr.Cost[2][2] != 0 {
 			t.Errorf("p=%d: cost %v", p, pr.Cost)
 		}
-		if want := (255 + 0.0255) / (265 + 4*0.0255); math.Abs(pr.A[0]-want) > 1e-15 {
+		if want := (255 + 0.0255) / (265 + 4*0.0255); !(math.Abs(pr.A[0]-want) <= 1e-15) {
 			t.Errorf("p=%d: a[0] = %v, want %v", p, pr.A[0], want)
 		}
 	}

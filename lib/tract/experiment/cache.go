@@ -1,37 +1,40 @@
 package experiment
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/checkpoint"
 
-	"github.com/gorepro/gorepro/lib/backends"
 	"github.com/gorepro/gorepro/lib/notebook"
 )
 
-// cacheVersion names the code whose numbers a cached run holds: change it
-// when a change alters them.
-const cacheVersion = "tract-run-v1"
+// codePackage is this package's import path: the code whose numbers a
+// cached run holds (with the module's packages it imports).
+var codePackage = reflect.TypeFor[Config]().PkgPath()
 
-// key is what the numbers of a run depend on.
-func key(b compute.Backend, cfg Config, task *Task) string {
-	h := sha256.Sum256([]byte(fmt.Sprintf("%s\n%#v\n%s\n%s", cacheVersion, cfg, task.Name, backends.Identity(b))))
-	return fmt.Sprintf("%s-%s-%x", cfg.Arch, cfg.Method, h[:8])
+// key names a run by what its numbers depend on: the configuration, the
+// task's name, the backend's identity and the code (the cache's code hash).
+func key(cache *notebook.RunCache, b compute.Backend, cfg Config, task *Task) string {
+	return cache.Key(cfg.Arch+"-"+cfg.Method, cfg, b, "task "+task.Name)
 }
 
-// Do is Train with a cache under dir: a finished run is read back from
-// dir/KEY.json (FromCache set), keyed by the configuration, the task's
-// name, the backend and the code version; an unfinished one resumes from
-// the GoMLX checkpoint of its last finished epoch in dir/KEY/ (the
-// variables, optimizer state and step; the shuffling order starts anew,
-// so a resumed run is not bit-identical to an uninterrupted one).
+// Do is Train with a cache under dir ("" = none): a finished run is read
+// back from dir/KEY.json (FromCache set), keyed by the configuration, the
+// task's name, the backend's identity and the hash of the code that
+// computes it (notebook.RunCache: a changed method is trained again, never
+// reported with old numbers); an unfinished one resumes from the GoMLX
+// checkpoint of its last finished epoch in dir/KEY/ (the variables,
+// optimizer state and step; the shuffling order starts anew, so a resumed
+// run is not bit-identical to an uninterrupted one). When the cache cannot
+// be opened, that is said once on stderr and the run trains without cache
+// or checkpoints.
 func Do(b compute.Backend, cfg Config, task *Task, dir string, progress func(Point)) (*Run, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
@@ -39,30 +42,30 @@ func Do(b compute.Backend, cfg Config, task *Task, dir string, progress func(Poi
 	if err := task.check(); err != nil {
 		return nil, err
 	}
-	k := key(b, cfg, task)
-	path := filepath.Join(dir, k+".json")
-	if data, err := os.ReadFile(path); err == nil {
-		var run Run
-		if err := json.Unmarshal(data, &run); err == nil && len(run.Curve) == cfg.Epochs {
-			run.FromCache = true
-			return &run, nil
-		}
+	var cache *notebook.RunCache
+	if dir != "" {
+		cache = notebook.OpenRunCacheOrWarn(dir, codePackage)
 	}
-	run, err := train1(b, cfg, task, filepath.Join(dir, k), progress)
-	if errors.Is(err, errStaleCheckpoint) { // start the run again
-		if err := os.RemoveAll(filepath.Join(dir, k)); err != nil {
-			return nil, fmt.Errorf("experiment: %w", err)
+	k := key(cache, b, cfg, task)
+	ckptDir := cache.Path(k, "") // "" without a cache: no checkpoints
+	run, fromCache, err := notebook.LoadOrCompute(cache, k, func(r *Run) bool { return len(r.Curve) == cfg.Epochs }, func() (*Run, error) {
+		run, err := train1(b, cfg, task, ckptDir, progress)
+		if errors.Is(err, errStaleCheckpoint) { // start the run again
+			if err := os.RemoveAll(ckptDir); err != nil {
+				return nil, fmt.Errorf("experiment: %w", err)
+			}
+			run, err = train1(b, cfg, task, ckptDir, progress)
 		}
-		run, err = train1(b, cfg, task, filepath.Join(dir, k), progress)
-	}
+		return run, err
+	})
 	if err != nil {
 		return nil, err
 	}
-	if err := writeJSON(path, run); err != nil {
-		return nil, err
-	}
-	if err := os.RemoveAll(filepath.Join(dir, k)); err != nil {
-		return nil, fmt.Errorf("experiment: removing the finished run's checkpoints: %w", err)
+	run.FromCache = fromCache
+	if !fromCache && ckptDir != "" {
+		if err := os.RemoveAll(ckptDir); err != nil {
+			return nil, fmt.Errorf("experiment: removing the finished run's checkpoints: %w", err)
+		}
 	}
 	return run, nil
 }

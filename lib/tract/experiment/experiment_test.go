@@ -12,6 +12,7 @@ import (
 	"github.com/gorepro/gorepro/lib/backends/backendstest"
 	"github.com/gorepro/gorepro/lib/data/cifar"
 	"github.com/gorepro/gorepro/lib/data/digits"
+	"github.com/gorepro/gorepro/lib/notebook"
 )
 
 func digitsTask(t *testing.T, seed uint64) *Task {
@@ -70,7 +71,11 @@ func TestDoCachesAndResumes(t *testing.T) {
 	// what a 3-epoch run killed after its second epoch leaves.
 	short := cfg
 	short.Epochs = 2
-	k2, k3 := key(bk, short, task), key(bk, cfg, task)
+	cache, err := notebook.OpenRunCache(dir, codePackage) // what Do keys with
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, k3 := key(cache, bk, short, task), key(cache, bk, cfg, task)
 	dir2 := t.TempDir()
 	if _, err := train1(bk, short, task, filepath.Join(dir2, k2), nil); err != nil {
 		t.Fatal(err)
