@@ -541,6 +541,9 @@ func (p *Proxy) execute(msg *wire.Message) {
 	for _, out := range resp.Outputs {
 		p.publish(msg, "display_data", map[string]any{"data": out.Data, "metadata": map[string]any{}, "transient": map[string]any{}})
 	}
+	if resp.Result != nil && !c.Silent {
+		p.publish(msg, "execute_result", map[string]any{"data": resp.Result.Data, "metadata": map[string]any{}, "execution_count": count})
+	}
 	if resp.Backend != "" {
 		p.mu.Lock()
 		p.backend = resp.Backend

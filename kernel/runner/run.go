@@ -416,6 +416,10 @@ func runOne(p *project.Project, r plannedRun, opts Options) Outcome {
 	var parseErr error
 	o.Result, o.Err, parseErr = verdict(nb)
 	switch {
+	case runErr != nil && opts.CellTimeout > 0 && logMentions(o.LogFile, "CellTimeoutError"):
+		// A timed-out cell gets no error output and papermill marks it
+		// completed: say what happened rather than "exit status 1".
+		o.Err = fmt.Sprintf("a cell ran longer than --timeout %d s and was stopped (papermill's CellTimeoutError); see %s", opts.CellTimeout, o.LogFile)
 	case o.Err != "":
 	case runErr != nil:
 		o.Err = fmt.Sprintf("papermill: %v; see %s", runErr, o.LogFile)
@@ -514,4 +518,10 @@ func writeFigures(outDir, prefix string, figs []string) []string {
 		}
 	}
 	return paths
+}
+
+// logMentions is whether the log file at path contains s.
+func logMentions(path, s string) bool {
+	data, err := os.ReadFile(path)
+	return err == nil && strings.Contains(string(data), s)
 }

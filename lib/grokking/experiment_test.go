@@ -83,7 +83,7 @@ func equal(a, b []float64) bool {
 		return false
 	}
 	for i := range a {
-		if math.Abs(a[i]-b[i]) > 1e-12 {
+		if !(math.Abs(a[i]-b[i]) <= 1e-12) {
 			return false
 		}
 	}

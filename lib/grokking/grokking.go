@@ -104,8 +104,12 @@ func (c Config) Validate() (Config, error) {
 		return c, fmt.Errorf("grokking: modulus p = %d must be ≥ 2", c.P)
 	case c.Width < 1:
 		return c, fmt.Errorf("grokking: width %d must be ≥ 1", c.Width)
-	case c.LR <= 0:
-		return c, fmt.Errorf("grokking: learning rate %g must be positive", c.LR)
+	case !(c.LR > 0) || math.IsInf(c.LR, 0):
+		return c, fmt.Errorf("grokking: learning rate %g must be positive and finite", c.LR)
+	case !(c.TrainFraction > 0 && c.TrainFraction < 1):
+		return c, fmt.Errorf("grokking: train fraction %g must be in (0, 1)", c.TrainFraction)
+	case !(c.Beta2 >= 0 && c.Beta2 < 1):
+		return c, fmt.Errorf("grokking: β₂ %g must be in [0, 1)", c.Beta2)
 	case c.Epochs < 1:
 		return c, fmt.Errorf("grokking: epochs %d must be ≥ 1", c.Epochs)
 	}

@@ -1,6 +1,7 @@
 package grokking
 
 import (
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -13,16 +14,21 @@ func TestValidate(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{Config{Method: "adam", P: 7, LR: 1, Epochs: 1}, `unknown method "adam"`},
-		{Config{Method: Softmax32, P: 1, LR: 1, Epochs: 1}, "modulus p = 1"},
-		{Config{Method: Softmax32, P: 7, LR: 0, Epochs: 1}, "learning rate"},
-		{Config{Method: Softmax32, P: 7, LR: 1, Epochs: 0}, "epochs 0"},
+		{Config{Method: "adam", P: 7, LR: 1, Epochs: 1, TrainFraction: 0.5}, `unknown method "adam"`},
+		{Config{Method: Softmax32, P: 1, LR: 1, Epochs: 1, TrainFraction: 0.5}, "modulus p = 1"},
+		{Config{Method: Softmax32, P: 7, LR: 0, Epochs: 1, TrainFraction: 0.5}, "learning rate"},
+		{Config{Method: Softmax32, P: 7, LR: math.NaN(), Epochs: 1, TrainFraction: 0.5}, "learning rate NaN"},
+		{Config{Method: Softmax32, P: 7, LR: math.Inf(1), Epochs: 1, TrainFraction: 0.5}, "learning rate +Inf"},
+		{Config{Method: Softmax32, P: 7, LR: 1, Epochs: 1, TrainFraction: math.NaN()}, "train fraction NaN"},
+		{Config{Method: Softmax32, P: 7, LR: 1, Epochs: 1, TrainFraction: 1}, "train fraction 1"},
+		{Config{Method: Softmax32, P: 7, LR: 1, Epochs: 1, TrainFraction: 0.5, Beta2: math.NaN()}, "β₂ NaN"},
+		{Config{Method: Softmax32, P: 7, LR: 1, Epochs: 0, TrainFraction: 0.5}, "epochs 0"},
 	} {
 		if _, err := tc.cfg.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Validate(%+v) = %v, want %q", tc.cfg, err, tc.want)
 		}
 	}
-	c, err := Config{Method: WeightDecay, P: 7, LR: 1, Epochs: 10}.Validate()
+	c, err := Config{Method: WeightDecay, P: 7, LR: 1, Epochs: 10, TrainFraction: 0.5}.Validate()
 	if err != nil || c.Width != 200 || c.Epsilon != 1e-25 || c.WeightDecay != 1 || c.EvalEvery != 1 {
 		t.Errorf("defaults: %+v, %v", c, err)
 	}
@@ -47,7 +53,8 @@ func TestSmallRunReadsBack(t *testing.T) {
 		t.Fatalf("curve has %d points, last at epoch %d; want 5 points to epoch 20", len(whole.Curve), whole.Final().Epoch)
 	}
 	for _, p := range whole.Curve {
-		if p.TrainAcc < 0 || p.TrainAcc > 1 || p.TestAcc < 0 || p.TestAcc > 1 || p.Collapse < 0 || p.Collapse > 1 || p.NLM < -1 || p.NLM > 1 {
+		if !(inRange(p.TrainAcc, 0, 1) && inRange(p.TestAcc, 0, 1) && inRange(p.Collapse, 0, 1) && inRange(p.Collapse32, 0, 1) &&
+			inRange(p.NLM, -1, 1) && inRange(p.NLMOutput, -1, 1)) {
 			t.Errorf("metrics out of range: %+v", p)
 		}
 	}
@@ -149,8 +156,11 @@ func TestEveryMethodTrains(t *testing.T) {
 			t.Errorf("%s: %v", m, err)
 			continue
 		}
-		if f := run.Final(); f.Epoch != 4 || f.TrainAcc < 0 || f.TrainAcc > 1 || f.Collapse < 0 || f.Collapse > 1 {
+		if f := run.Final(); f.Epoch != 4 || !inRange(f.TrainAcc, 0, 1) || !inRange(f.Collapse, 0, 1) || !inRange(f.Collapse32, 0, 1) {
 			t.Errorf("%s: final point %+v", m, f)
 		}
 	}
 }
+
+// inRange is lo ≤ x ≤ hi; NaN is never in range.
+func inRange(x, lo, hi float64) bool { return x >= lo && x <= hi }

@@ -243,7 +243,7 @@ func TestAgainstScipy(t *testing.T) {
 			for _, e := range []float64{cmp.Diff - iv.Mean, cmp.Lo - iv.Lo, cmp.Hi - iv.Hi} {
 				maxErr = max(maxErr, math.Abs(e))
 			}
-			if math.Abs(cmp.Lo-iv.Lo) > 1e-12 || math.Abs(cmp.Hi-iv.Hi) > 1e-12 {
+			if !(math.Abs(cmp.Lo-iv.Lo) <= 1e-12) || !(math.Abs(cmp.Hi-iv.Hi) <= 1e-12) {
 				t.Errorf("case %d: Compare interval [%v, %v], t interval of differences [%v, %v]", i, cmp.Lo, cmp.Hi, iv.Lo, iv.Hi)
 			}
 		}
@@ -273,10 +273,10 @@ func TestAgainstScipy(t *testing.T) {
 
 	t.Run("Monte Carlo permutation p", func(t *testing.T) {
 		exact := rep.Perm[len(rep.Perm)-1]
-		if got := PairedPermutation(ma, mb, 1<<16, 0); math.Abs(got-exact) > 1e-12 {
+		if got := PairedPermutation(ma, mb, 1<<16, 0); !(math.Abs(got-exact) <= 1e-12) {
 			t.Fatalf("exact p for n = 16 = %v, scipy %v", got, exact)
 		}
-		if exact < 0.05 || exact > 0.6 {
+		if !(exact >= 0.05 && exact <= 0.6) {
 			t.Fatalf("mcData's exact p = %v is not moderate: the test would be weak", exact)
 		}
 		const rounds = 10000 // < 2^16: Monte Carlo
@@ -447,14 +447,14 @@ func TestMeanIntervalEdgeCases(t *testing.T) {
 			if iv.N != len(tc.x) || !(iv.Level == tc.level || isNaN(iv.Level, tc.level)) {
 				t.Errorf("N, Level = %d, %v; want %d, %v", iv.N, iv.Level, len(tc.x), tc.level)
 			}
-			if math.IsNaN(tc.mean) != math.IsNaN(iv.Mean) || (!math.IsNaN(tc.mean) && math.Abs(iv.Mean-tc.mean) > 1e-12*math.Abs(tc.mean)) {
+			if math.IsNaN(tc.mean) != math.IsNaN(iv.Mean) || (!math.IsNaN(tc.mean) && !(math.Abs(iv.Mean-tc.mean) <= 1e-12*math.Abs(tc.mean))) {
 				t.Errorf("Mean = %v, want %v", iv.Mean, tc.mean)
 			}
-			if tc.std == math.IsNaN(iv.Std) {
+			if tc.std == math.IsNaN(iv.Std) || math.IsInf(iv.Std, 0) {
 				t.Errorf("Std = %v, want a number: %v", iv.Std, tc.std)
 			}
 			if tc.interval {
-				if isNaN(iv.Lo) || isNaN(iv.Hi) || iv.Reason != "" {
+				if !isFinite(iv.Lo) || !isFinite(iv.Hi) || iv.Reason != "" {
 					t.Errorf("interval [%v, %v] (%q), want numbers", iv.Lo, iv.Hi, iv.Reason)
 				}
 			} else if !isNaN(iv.Lo, iv.Hi) {
@@ -570,7 +570,7 @@ func TestCompareEdgeCases(t *testing.T) {
 		t.Errorf("PairedBootstrapCI rounds 0 = [%v, %v], want NaN", lo, hi)
 	}
 	for _, x := range [][]float64{nil, {1}, {1, nan}, {inf, 1}} {
-		if m, lo, hi := MeanCI(x, 0.95); !isNaN(lo, hi) || (len(x) == 1) == math.IsNaN(m) {
+		if m, lo, hi := MeanCI(x, 0.95); !isNaN(lo, hi) || (len(x) == 1) == math.IsNaN(m) || math.IsInf(m, 0) {
 			t.Errorf("MeanCI(%v) = %v, %v, %v", x, m, lo, hi)
 		}
 		if p := PairedPermutation(x, x, 100, 0); !math.IsNaN(p) {
@@ -622,7 +622,7 @@ func TestCompareFields(t *testing.T) {
 	a := []float64{1, 2, 3, 4, 5}
 	b := []float64{0, 2, 4, 1, 1}
 	c := Compare(a, b, CompareOptions{})
-	if c.N != 5 || c.MeanA != 3 || c.MeanB != 1.6 || math.Abs(c.Diff-1.4) > 1e-15 || c.Level != DefaultLevel || c.Interval != StudentT {
+	if c.N != 5 || c.MeanA != 3 || c.MeanB != 1.6 || !(math.Abs(c.Diff-1.4) <= 1e-15) || c.Level != DefaultLevel || c.Interval != StudentT {
 		t.Errorf("Compare = %+v", c)
 	}
 	if c.Wins != 3 || c.Losses != 1 || c.Ties != 1 {
@@ -700,7 +700,7 @@ func TestSeedTable(t *testing.T) {
 		}
 	}
 	// 0.91 ∓ t(0.975, 2)·0.01/√3 = 0.91 ∓ 4.3027·0.005774.
-	if math.Abs(lo-0.885159) > 1e-6 || math.Abs(hi-0.934841) > 1e-6 {
+	if !(math.Abs(lo-0.885159) <= 1e-6) || !(math.Abs(hi-0.934841) <= 1e-6) {
 		t.Errorf("t interval of 0.9, 0.92, 0.91 = [%v, %v], want ≈ [0.885, 0.935]", lo, hi)
 	}
 	rs := SeedRows(0.9, []string{"a"}, [][]float64{{1, 2}, {3, 4}})

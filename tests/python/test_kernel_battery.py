@@ -5,16 +5,11 @@ What is left out or adapted, and why:
 
 - code_page_something (pager payloads): GoNB has no pager; skipped.
 - code_clear_output: GoNB cells have no clear_output call in our display API; skipped.
-- code_execute_result / test_execute_result: no cell of this kernel produces an
-  execute_result. GoNB v0.11.5 publishes every display as display_data
-  (internal/kernel/messages.go PublishData: its execute_result branch is
-  commented out; jpyexec's ExecutionCount option, documented as switching to
-  execute_result, is stored and never read), and the gorepro proxy publishes
-  plugin outputs as display_data too (kernel/proxy/proxy.go, execute). So the
-  battery's execute_result test is skipped: passing it needs a kernel change
-  (a cell result in the proxy or a patched GoNB), not a test change.
-  code_execute_result is still set, because the battery's history test takes
-  its cells from it.
+- code_execute_result / test_execute_result: GoNB v0.11.5 publishes every display as
+  display_data (its execute_result branch is commented out), so Go cells have no
+  execute_result; a plugin cell whose reply carries a result does (the proxy publishes
+  it as execute_result with the cell's count). The samples are cells of the sample
+  external plugin `%%echo --result`, whose body is the cell's value.
 - code_generate_error: the battery wants exactly one output message, an `error`.
   Go errors in GoNB also print (a panic's stack on stderr, "exit status N", a
   compile error's HTML view), so the sample is a plugin cell for a plugin that
@@ -101,10 +96,10 @@ class GoreproKernelTests(jupyter_kernel_test.KernelTests):
         },
     ]
 
-    # Only for test_history (see the module docstring): test_execute_result is skipped.
+    # The sample external plugin's --result makes the body the cell's value (execute_result).
     code_execute_result = [
-        {"code": 'import "fmt"\n\nfunc main() { fmt.Println("history-probe-one") }'},
-        {"code": 'import "fmt"\n\nfunc main() { fmt.Println("history-probe-two") }'},
+        {"code": "%%echo --result\nhistory-probe-one", "result": "history-probe-one"},
+        {"code": "%%echo --result\n42", "result": "42"},
     ]
     code_history_pattern = "*history-probe-one*"
     supported_history_operations = ("tail", "range", "search")
@@ -141,9 +136,6 @@ class GoreproKernelTests(jupyter_kernel_test.KernelTests):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-
-    def test_execute_result(self):
-        raise unittest.SkipTest("no execute_result from this kernel: GoNB v0.11.5 and the proxy's plugin cells publish display_data only")
 
     # -- the battery's helpers with waits for a 2-core machine (same checks)
 

@@ -41,11 +41,8 @@ func TestMain(m *testing.M) {
 // minutes (measured: about 30 s with S = 25, kernel start and the cell's
 // compilation included), fail with exit status 1, say in its output and its
 // log that a cell timed out after S seconds, and leave the sleeping cell
-// without its last line and the next cell unrun.
-//
-// Not checked: report.md's reason for the failure, which is only
-// "papermill: exit status 1; see <log>" (kernel/runner's runOne does not
-// tell a timeout from other papermill failures).
+// without its last line and the next cell unrun; report.md gives the
+// timeout as the reason.
 func TestRunTimeout(t *testing.T) {
 	p, err := project.Find()
 	if err != nil {
@@ -106,6 +103,10 @@ func TestRunTimeout(t *testing.T) {
 	}
 	if !strings.Contains(string(logText), timedOut) {
 		t.Errorf("the log lacks %q:\n%s", timedOut, logText)
+	}
+	report, err := os.ReadFile(filepath.Join(out, "report.md"))
+	if want := "a cell ran longer than --timeout " + strconv.Itoa(timeout) + " s and was stopped"; err != nil || !strings.Contains(string(report), want) {
+		t.Errorf("report.md (%v) does not give the timeout as the reason (%q):\n%s", err, want, report)
 	}
 
 	// The executed notebook: the cell was stopped in its sleep, the next never ran.

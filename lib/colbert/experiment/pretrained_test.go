@@ -65,7 +65,7 @@ func TestPretrainedHeads(t *testing.T) {
 		t.Fatal(err)
 	}
 	for k := range one.Vecs {
-		if d := math.Abs(float64(one.Vecs[k] - enc.TrainD.Vecs[k])); d > 1e-4 {
+		if d := math.Abs(float64(one.Vecs[k] - enc.TrainD.Vecs[k])); !(d <= 1e-4) {
 			t.Fatalf("training document 0 differs from its own encoding by %g at %d", d, k)
 		}
 	}
@@ -94,7 +94,7 @@ func TestPretrainedHeads(t *testing.T) {
 		t.Fatal(err)
 	}
 	for k, v := range enc.TrainD.Vecs {
-		if d := math.Abs(float64(v - encOther.TrainD.Vecs[k])); d > 1e-4 {
+		if d := math.Abs(float64(v - encOther.TrainD.Vecs[k])); !(d <= 1e-4) {
 			t.Fatalf("training documents encoded directly differ from their corpus copies by %g at %d", d, k)
 		}
 	}
@@ -141,7 +141,7 @@ func TestPretrainedHeads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if math.Abs(raw.Metrics.NDCG10-want.NDCG10) > 1e-6 || math.Abs(raw.Metrics.MRR10-want.MRR10) > 1e-6 {
+	if !(math.Abs(raw.Metrics.NDCG10-want.NDCG10) <= 1e-6) || !(math.Abs(raw.Metrics.MRR10-want.MRR10) <= 1e-6) {
 		t.Errorf("raw tokens: NDCG@10 %.6f MRR@10 %.6f; float64 MaxSim here %.6f %.6f", raw.Metrics.NDCG10, raw.Metrics.MRR10, want.NDCG10, want.MRR10)
 	}
 	if raw.Steps != 0 || raw.Params != 0 {
@@ -174,7 +174,7 @@ func TestPretrainedHeads(t *testing.T) {
 			cos[i] = append(cos[i], float32(dot/math.Sqrt(nq*nd)))
 		}
 	}
-	if wantPooled, err := metricsOf(enc.Eval, cos); err != nil || math.Abs(pooled.NDCG10-wantPooled.NDCG10) > 1e-6 || math.Abs(pooled.MRR10-wantPooled.MRR10) > 1e-6 {
+	if wantPooled, err := metricsOf(enc.Eval, cos); err != nil || !(math.Abs(pooled.NDCG10-wantPooled.NDCG10) <= 1e-6) || !(math.Abs(pooled.MRR10-wantPooled.MRR10) <= 1e-6) {
 		t.Errorf("pooled baseline NDCG@10 %.6f MRR@10 %.6f; recomputed %+v (%v)", pooled.NDCG10, pooled.MRR10, wantPooled, err)
 	}
 

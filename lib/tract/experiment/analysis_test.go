@@ -26,11 +26,11 @@ func TestSpeedup(t *testing.T) {
 	tc, _ := MeanCurve(tr)
 	// Target 0.85; TrAct's mean: 0.65, 0.825, 0.9 → epoch 3; 4/3.
 	ratio, target, epochs := Speedup(bc, tc)
-	if math.Abs(target-0.85) > 1e-12 || epochs != 3 || math.Abs(ratio-4.0/3) > 1e-12 {
+	if !(math.Abs(target-0.85) <= 1e-12) || epochs != 3 || !(math.Abs(ratio-4.0/3) <= 1e-12) {
 		t.Errorf("Speedup = %g, %g, %d", ratio, target, epochs)
 	}
 	// Seed 1: target 0.8 reached at 2 → 2; seed 2: 0.9 at 3 → 4/3.
-	if low, err := SeedSpeedup(base, tr); err != nil || math.Abs(low-4.0/3) > 1e-12 {
+	if low, err := SeedSpeedup(base, tr); err != nil || !(math.Abs(low-4.0/3) <= 1e-12) {
 		t.Errorf("SeedSpeedup = %g, %v", low, err)
 	}
 	// Never reaching the target: NaN, not a made-up number.
@@ -56,7 +56,7 @@ func near(a, b []float64) bool {
 		return false
 	}
 	for i := range a {
-		if math.Abs(a[i]-b[i]) > 1e-12 {
+		if !(math.Abs(a[i]-b[i]) <= 1e-12) {
 			return false
 		}
 	}

@@ -98,7 +98,7 @@ func TestDoCachesAndResumes(t *testing.T) {
 	}
 	// Training went on from the checkpoint (not from scratch): after one
 	// more epoch the accuracy is near the uninterrupted run's.
-	if math.Abs(resumed.FinalAcc()-full.FinalAcc()) > 0.05 {
+	if !(math.Abs(resumed.FinalAcc()-full.FinalAcc()) <= 0.05) {
 		t.Errorf("resumed final accuracy %.3f, uninterrupted %.3f", resumed.FinalAcc(), full.FinalAcc())
 	}
 	if _, err := os.Stat(filepath.Join(dir2, k3)); !os.IsNotExist(err) {
@@ -168,7 +168,7 @@ func TestCIFAR10Task(t *testing.T) {
 			}
 		}
 		n := float64(24 * 32 * 32)
-		if mean, v := sum/n, sq/n-(sum/n)*(sum/n); math.Abs(mean) > 1e-4 || math.Abs(v-1) > 1e-3 {
+		if mean, v := sum/n, sq/n-(sum/n)*(sum/n); !(math.Abs(mean) <= 1e-4) || !(math.Abs(v-1) <= 1e-3) {
 			t.Errorf("channel %d: mean %g, variance %g after normalisation", c, mean, v)
 		}
 	}

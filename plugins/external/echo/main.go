@@ -6,12 +6,12 @@
 // The gorepro kernel runs it once per cell, writes the request as JSON on its
 // standard input ({"name", "args", "body", "backend", "notebook_dir"}) and
 // reads one JSON reply from its standard output: {"outputs": [{"data": {MIME
-// type: value}}], "code": …, "backend": …}, or {"error": "one line"} to fail
+// type: value}}], "result": {"data": …}, "code": …, "backend": …}, or {"error": "one line"} to fail
 // the cell. Standard error is only shown when the plugin exits non-zero.
 //
 // Build it with `go build -o .venv/bin/gorepro-plugin-echo ./plugins/external/echo`
 // (make setup does). The argument --fail makes it reply with an error, to try
-// the error path.
+// the error path; --result makes the body the cell's value (execute_result).
 package main
 
 import (
@@ -39,6 +39,10 @@ func main() {
 func reply(req *plugin.Request) plugin.ExternalReply {
 	if slices.Contains(req.Args, "--fail") {
 		return plugin.ExternalReply{Error: fmt.Sprintf("%%%%%s: failing as asked by --fail", req.Name)}
+	}
+	if slices.Contains(req.Args, "--result") {
+		// The cell's value: its body, as the cell's execute_result.
+		return plugin.ExternalReply{Response: plugin.Response{Result: &plugin.Output{Data: map[string]any{"text/plain": strings.TrimRight(req.Body, "\n")}}}}
 	}
 	var md strings.Builder
 	fmt.Fprintf(&md, "**%%%%%s** received %d argument(s)", req.Name, len(req.Args))
