@@ -229,3 +229,64 @@ func TestSessionDirFromTheKernel(t *testing.T) {
 		t.Errorf("the value is not in $%s: %v", EnvSessionDir, err)
 	}
 }
+
+// TestFinishPreregistered: a pre-registered claim fails the notebook only
+// when its measured status differs from the recorded one, either way; a
+// failed sanity check fails it too. The RESULT line carries status,
+// expected, ci (null when not finite), p (null when none), n and the tuning.
+func TestFinishPreregistered(t *testing.T) {
+	var exitCode int
+	exit = func(code int) { exitCode = code }
+	defer func() { exit = func(code int) { panic(code) } }()
+	p := 0.25
+	claim := func(status, expected string) Claim {
+		return Claim{ID: "gain", Name: "gain", Paper: "+2", Ours: 0.5, Tolerance: "> 0", Status: status, Expected: expected,
+			Holds: status == "replicated", CI: []float64{0.1, math.NaN()}, P: &p, N: 3, Unit: "seed"}
+	}
+	for _, tc := range []struct {
+		name     string
+		claim    Claim
+		checks   []Claim
+		wantExit int
+	}{
+		{"replicated as recorded", claim("replicated", "replicated"), nil, 0},
+		{"not replicated as recorded", claim("not replicated", "not replicated"), nil, 0},
+		{"regression", claim("not replicated", "replicated"), nil, 1},
+		{"unexpected success", claim("replicated", "not replicated"), nil, 1},
+		{"failed sanity check", claim("replicated", "replicated"), []Claim{Check("finite", false, false)}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			exitCode = 0
+			out := capture(t)
+			Finish(Result{Notebook: "nb", Backend: "go", Profile: "quick", Seconds: 1, Claims: []Claim{tc.claim}, Checks: tc.checks,
+				Tuning: []Tuned{{Arm: "baseline", Param: "lr", Grid: []float64{0.1, 1}, Scores: []float64{0.9, math.NaN()}, Chosen: 0.1, Split: "validation"}}})
+			if exitCode != tc.wantExit {
+				t.Errorf("exit code %d, want %d", exitCode, tc.wantExit)
+			}
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			line := strings.TrimPrefix(lines[len(lines)-1], ResultPrefix)
+			for _, want := range []string{`"status":"` + tc.claim.Status + `"`, `"expected":"` + tc.claim.Expected + `"`, `"ci":null`, `"p":0.25`, `"n":3`, `"tuning":[{"arm":"baseline"`, `"scores":[0.9,"NaN"]`} {
+				if !strings.Contains(line, want) {
+					t.Errorf("RESULT line lacks %s: %s", want, line)
+				}
+			}
+			r, err := ParseResult(out.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k, n := r.Replicated(); n != 1 || k != map[bool]int{true: 1, false: 0}[tc.claim.Status == "replicated"] {
+				t.Errorf("replicated %d of %d", k, n)
+			}
+			if len(r.Tuning) != 1 || !math.IsNaN(r.Tuning[0].Scores[1]) || r.Tuning[0].Chosen != 0.1 {
+				t.Errorf("tuning read back as %+v", r.Tuning)
+			}
+			failed := r.FailedClaims()
+			if (len(failed) > 0) != (tc.wantExit == 1) {
+				t.Errorf("FailedClaims = %v", failed)
+			}
+			if tc.claim.Status != tc.claim.Expected && !strings.Contains(strings.Join(failed, "\n"), `claim "gain": recorded "`+tc.claim.Expected+`", measured "`+tc.claim.Status+`"`) {
+				t.Errorf("the failure does not name the claim and both statuses: %v", failed)
+			}
+		})
+	}
+}

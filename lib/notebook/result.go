@@ -70,6 +70,67 @@ func Check(name string, ours any, holds bool) Claim {
 	return Claim{Name: name, Ours: ours, Holds: holds}
 }
 
+// MarshalJSON writes a diverged arm's non-finite scores as "NaN", "+Inf"
+// or "-Inf", which JSON numbers cannot hold.
+func (t Tuned) MarshalJSON() ([]byte, error) {
+	type plain Tuned
+	scores := make([]any, len(t.Scores))
+	for i, v := range t.Scores {
+		scores[i] = JSONValue(v)
+	}
+	return json.Marshal(struct {
+		plain
+		Scores []any `json:"scores"`
+		Chosen any   `json:"chosen"`
+	}{plain(t), scores, JSONValue(t.Chosen)})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (t *Tuned) UnmarshalJSON(data []byte) error {
+	type plain Tuned
+	var raw struct {
+		plain
+		Scores []any `json:"scores"`
+		Chosen any   `json:"chosen"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	*t = Tuned(raw.plain)
+	t.Scores = make([]float64, len(raw.Scores))
+	for i, v := range raw.Scores {
+		f, err := fromJSONValue(v)
+		if err != nil {
+			return fmt.Errorf("tuning score %d: %w", i, err)
+		}
+		t.Scores[i] = f
+	}
+	f, err := fromJSONValue(raw.Chosen)
+	if err != nil {
+		return fmt.Errorf("tuning choice: %w", err)
+	}
+	t.Chosen = f
+	return nil
+}
+
+// fromJSONValue reads a number JSONValue wrote: a JSON number or "NaN", "+Inf", "-Inf".
+func fromJSONValue(v any) (float64, error) {
+	switch x := v.(type) {
+	case float64:
+		return x, nil
+	case string:
+		switch x {
+		case "NaN":
+			return math.NaN(), nil
+		case "+Inf":
+			return math.Inf(1), nil
+		case "-Inf":
+			return math.Inf(-1), nil
+		}
+	}
+	return 0, fmt.Errorf("%v is not a number", v)
+}
+
 // Tuned records one arm's tuning: the values tried for a parameter, the
 // validation score of each (never the test set's) and the value chosen.
 type Tuned struct {
@@ -281,19 +342,6 @@ func encodeResult(r Result) (string, error) {
 	}
 	if r.Findings != nil {
 		r.Findings = safe(r.Findings)
-	}
-	if r.Tuning != nil {
-		tuning := make([]Tuned, len(r.Tuning))
-		for i, t := range r.Tuning {
-			t.Scores = append([]float64{}, t.Scores...)
-			for j, v := range t.Scores {
-				if !finite(v) { // a diverged arm's score: the worst JSON can hold (Finish prints it as it is)
-					t.Scores[j] = -math.MaxFloat64
-				}
-			}
-			tuning[i] = t
-		}
-		r.Tuning = tuning
 	}
 	if math.IsNaN(r.Seconds) || math.IsInf(r.Seconds, 0) {
 		r.Seconds = 0
