@@ -41,11 +41,7 @@ func (r Record) Evaluate(profile string, m Measurements) ([]notebook.Claim, erro
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	known := false
-	for _, p := range r.Profiles {
-		known = known || p == profile
-	}
-	if !known {
+	if !r.hasProfile(profile) {
 		return nil, fmt.Errorf("claims: profile %q is not in the record (%s)", profile, strings.Join(r.Profiles, ", "))
 	}
 	for id := range m {
@@ -193,11 +189,7 @@ func Preregister(r Record, profile string) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
-	known := false
-	for _, p := range r.Profiles {
-		known = known || p == profile
-	}
-	if !known {
+	if !r.hasProfile(profile) {
 		return fmt.Errorf("%s: profile %q has no recorded statuses (the record's profiles: %s)", r.cellName(), profile, strings.Join(r.Profiles, ", "))
 	}
 	rows := make([][]string, 0, len(r.Claims))
@@ -232,4 +224,13 @@ func (r Record) cellName() string {
 		return "the claims cell"
 	}
 	return r.Cell
+}
+
+func (r Record) hasProfile(profile string) bool {
+	for _, p := range r.Profiles {
+		if p == profile {
+			return true
+		}
+	}
+	return false
 }

@@ -3,6 +3,7 @@ package grokking
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/gorepro/gorepro/lib/claims"
 	"github.com/gorepro/gorepro/lib/notebook"
@@ -181,7 +182,7 @@ func Measure(exps []Experiment) (claims.Measurements, []notebook.Claim, []notebo
 	}
 	if s32 != nil && s16 != nil {
 		x, y := paired(s32, s16, onset)
-		m["float16-collapses-sooner"] = claims.Measurement{Values: x, Baseline: y, Note: joinNotes(censoredNote(s32), censoredNote(s16))}
+		m["float16-collapses-sooner"] = claims.Measurement{Values: x, Baseline: y, Note: nonEmptyJoined(censoredNote(s32), censoredNote(s16))}
 	}
 	if e := byRole(exps, RoleWeightDecay); e != nil {
 		wd := meanOf(perSeed(e, final))
@@ -215,24 +216,15 @@ func Measure(exps []Experiment) (claims.Measurements, []notebook.Claim, []notebo
 	return m, checks, findings
 }
 
-func minOf(x []float64) float64 {
-	m := math.Inf(1)
-	for _, v := range x {
-		if math.IsNaN(v) {
-			return v
-		}
-		m = math.Min(m, v)
-	}
-	return m
-}
+// minOf and maxOf are a slice's extremes; a NaN in it is the answer.
+func minOf(x []float64) float64 { return extreme(x, math.Min, math.Inf(1)) }
 
-func maxOf(x []float64) float64 {
-	m := math.Inf(-1)
+func maxOf(x []float64) float64 { return extreme(x, math.Max, math.Inf(-1)) }
+
+func extreme(x []float64, pick func(a, b float64) float64, start float64) float64 {
+	m := start
 	for _, v := range x {
-		if math.IsNaN(v) {
-			return v
-		}
-		m = math.Max(m, v)
+		m = pick(m, v) // math.Min and math.Max return NaN when v is NaN
 	}
 	return m
 }
@@ -295,12 +287,13 @@ func RunTable(exps []Experiment) (header []string, rows [][]string, fromCache bo
 	return header, rows, fromCache
 }
 
-func joinNotes(a, b string) string {
-	switch {
-	case a == "":
-		return b
-	case b == "":
-		return a
+// nonEmptyJoined joins the non-empty notes with "; ".
+func nonEmptyJoined(notes ...string) string {
+	kept := notes[:0]
+	for _, n := range notes {
+		if n != "" {
+			kept = append(kept, n)
+		}
 	}
-	return a + "; " + b
+	return strings.Join(kept, "; ")
 }

@@ -168,22 +168,20 @@ func (r *Run) FirstEpochAtLeast(acc float64) int {
 
 // MaxNLMAfterFit is the largest NLM cosine seen once training accuracy is 1
 // (the paper's claim is about the gradient past overfitting); NaN if never fitted.
-func (r *Run) MaxNLMAfterFit() float64 {
-	m := math.NaN()
-	for _, p := range r.Curve {
-		if p.TrainAcc == 1 && (math.IsNaN(m) || p.NLM > m) {
-			m = p.NLM
-		}
-	}
-	return m
-}
+func (r *Run) MaxNLMAfterFit() float64 { return r.maxAfterFit(func(p Point) float64 { return p.NLM }) }
 
 // MaxNLMOutputAfterFit is MaxNLMAfterFit for the output layer's cosine.
 func (r *Run) MaxNLMOutputAfterFit() float64 {
+	return r.maxAfterFit(func(p Point) float64 { return p.NLMOutput })
+}
+
+// maxAfterFit is the largest value of metric at the points where training
+// accuracy is 1; NaN if there are none.
+func (r *Run) maxAfterFit(metric func(Point) float64) float64 {
 	m := math.NaN()
 	for _, p := range r.Curve {
-		if p.TrainAcc == 1 && (math.IsNaN(m) || p.NLMOutput > m) {
-			m = p.NLMOutput
+		if v := metric(p); p.TrainAcc == 1 && (math.IsNaN(m) || v > m) {
+			m = v
 		}
 	}
 	return m
