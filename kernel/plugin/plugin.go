@@ -53,9 +53,9 @@ type Output struct {
 type Response struct {
 	// Outputs are shown in order as the cell's outputs.
 	Outputs []Output `json:"outputs,omitempty"`
-	// Result, if set, is the cell's value: shown after Outputs as the
-	// cell's execute_result (JupyterLab's Out[n]), as a Python cell's last
-	// expression is.
+	// Result, if set, is the cell's value: shown after Outputs (and before
+	// what Code prints, when both are set) as the cell's execute_result
+	// (JupyterLab's Out[n]), as a Python cell's last expression is.
 	Result *Output `json:"result,omitempty"`
 	// Code, if not empty, is run in GoNB in place of the cell (after Outputs are shown).
 	Code string `json:"code,omitempty"`

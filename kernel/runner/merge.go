@@ -177,9 +177,7 @@ func (c *collector) file(path string, named bool) {
 		} else {
 			known = false
 		}
-		if failed := r.FailedClaims(); len(failed) > 0 {
-			o.Err = "claims do not hold: " + strings.Join(failed, "; ")
-		}
+		o.Err = r.Failure()
 		c.add(o, known)
 	}
 }

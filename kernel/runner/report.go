@@ -272,8 +272,22 @@ func summary(o Outcome) (backend, profile, held, secs string) {
 func claimsSummary(r *Result) string {
 	if k, n := r.Replicated(); n > 0 {
 		s := fmt.Sprintf("replicated %d of %d pre-registered", k, n)
-		if failed := r.FailedClaims(); len(failed) > 0 {
-			s += fmt.Sprintf(" (%d differ from the record)", len(failed))
+		differ, checks := 0, 0
+		for _, c := range r.Claims {
+			if c.Preregistered() && c.Status != c.Expected {
+				differ++
+			}
+		}
+		for _, c := range r.Checks {
+			if !c.Holds {
+				checks++
+			}
+		}
+		if differ > 0 {
+			s += fmt.Sprintf("; %d differ from the record", differ)
+		}
+		if checks > 0 {
+			s += fmt.Sprintf("; %d sanity checks fail", checks)
 		}
 		return s
 	}

@@ -435,8 +435,8 @@ func runOne(p *project.Project, r plannedRun, opts Options) Outcome {
 // reasons (papermill's exit status).
 func verdict(nb *Notebook) (r *Result, failure string, parseErr error) {
 	r, parseErr = ParseResult(nb.Text())
-	if failed := r.FailedClaims(); len(failed) > 0 {
-		return r, "claims do not hold: " + strings.Join(failed, "; "), parseErr
+	if failure := r.Failure(); failure != "" {
+		return r, failure, parseErr
 	}
 	if cellErr := nb.FirstError(); cellErr != nil {
 		return r, cellErr.Error(), parseErr

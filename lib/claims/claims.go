@@ -264,6 +264,9 @@ func (r Record) Validate() error {
 		default:
 			return fail(id, "unknown interval %q (t, bootstrap)", c.Interval)
 		}
+		if c.Interval != "" && !c.Paired {
+			return fail(id, "an interval kind is for comparisons (Paired); a one-sample claim uses the t-interval")
+		}
 		if strings.TrimSpace(c.Unit) == "" {
 			return fail(id, "no unit (what the values are averaged over: seed, query, problem)")
 		}

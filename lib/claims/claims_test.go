@@ -44,6 +44,7 @@ func TestValidate(t *testing.T) {
 		{"unknown test", with(func(c *Claim) { c.Test = "median" }), `unknown test "median"`},
 		{"paired every-unit", with(func(c *Claim) { c.Paired = true }), "a comparison is decided on its paired difference"},
 		{"no unit", with(func(c *Claim) { c.Unit = "" }), "no unit"},
+		{"interval on a one-sample claim", with(func(c *Claim) { c.Test, c.Interval = MeanCI, stats.Bootstrap }), "an interval kind is for comparisons"},
 		{"bad id", with(func(c *Claim) { c.ID = "a b" }), "the ID must be"},
 		{"duplicate id", record(good(), good()), "used twice"},
 		{"no claims", record(), "no claims"},

@@ -85,7 +85,7 @@ func (r Record) evaluate(c Claim, profile string, m Measurement, measured bool) 
 	out.N = len(m.Values)
 	if c.Paired {
 		cmpn := stats.Compare(m.Values, m.Baseline, stats.CompareOptions{Level: r.level(), Interval: kind, Rounds: r.rounds(), Seed: seedOf(c.ID)})
-		out.Ours = cmpn.Diff
+		out.Ours, out.N = cmpn.Diff, cmpn.N
 		out.CI = interval(cmpn.Lo, cmpn.Hi)
 		if !math.IsNaN(cmpn.P) {
 			p := cmpn.P

@@ -199,17 +199,6 @@ func (r *Run) CollapseOnset(level float64) (epoch int, censored bool) {
 	return r.Final().Epoch, true
 }
 
-// CollapseAt is the Softmax Collapse fraction at the last recorded epoch ≤ epoch.
-func (r *Run) CollapseAt(epoch int) float64 {
-	v := math.NaN()
-	for _, p := range r.Curve {
-		if p.Epoch <= epoch {
-			v = p.Collapse
-		}
-	}
-	return v
-}
-
 // MaxCollapse is the largest Softmax Collapse fraction seen.
 func (r *Run) MaxCollapse() float64 {
 	m := 0.0

@@ -180,8 +180,9 @@ func Elapsed() time.Duration {
 	return time.Since(processStart)
 }
 
-// errClaims is returned by Finish when a claim does not hold.
-var errClaims = errors.New("claims do not hold")
+// errClaims heads Finish's failure when its only reason is claims that were
+// not pre-registered in this kernel session.
+var errClaims = errors.New("claims were not pre-registered")
 
 // OneOf checks a string parameter against its allowed values; the error names
 // the parameter, e.g. `parameter profile = "fast": want one of quick, full`.

@@ -216,7 +216,11 @@ func Finish(r Result) {
 		}
 	}
 	if len(failed) > 0 {
-		fmt.Fprintf(os.Stderr, "%v:\n", errClaims)
+		kind := r.failureKind()
+		if kind == "" {
+			kind = errClaims.Error()
+		}
+		fmt.Fprintf(os.Stderr, "%s:\n", kind)
 		for _, f := range failed {
 			fmt.Fprintln(os.Stderr, "  "+f)
 		}
@@ -444,6 +448,39 @@ func (r *Result) FailedClaims() []string {
 		}
 	}
 	return out
+}
+
+// Failure says in one line why the run fails ("" when it does not): what
+// kind of failure — claims that differ from their record, legacy claims that
+// do not hold, sanity checks that fail — then FailedClaims.
+func (r *Result) Failure() string {
+	failed := r.FailedClaims()
+	if len(failed) == 0 {
+		return ""
+	}
+	return r.failureKind() + ": " + strings.Join(failed, "; ")
+}
+
+func (r *Result) failureKind() string {
+	var differ, legacy, checks bool
+	for _, c := range r.Claims {
+		differ = differ || (c.Preregistered() && c.Status != c.Expected)
+		legacy = legacy || (!c.Preregistered() && !c.Holds)
+	}
+	for _, c := range r.Checks {
+		checks = checks || !c.Holds
+	}
+	var kinds []string
+	if differ {
+		kinds = append(kinds, "claims differ from their record")
+	}
+	if legacy {
+		kinds = append(kinds, "claims do not hold")
+	}
+	if checks {
+		kinds = append(kinds, "sanity checks fail")
+	}
+	return strings.Join(kinds, ", ")
 }
 
 // ErrNoResult is returned when a notebook printed no RESULT line.

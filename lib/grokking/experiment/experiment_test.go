@@ -1,17 +1,19 @@
-package grokking
+package experiment
 
 import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/gorepro/gorepro/lib/grokking"
 )
 
 // fakeRun is a run whose curve collapses (SC ≥ 1 %) at onset (never when
 // onset < 0), with the given final test accuracy.
-func fakeRun(seed uint64, epochs, onset int, test float64) *Run {
-	r := &Run{Config: Config{Seed: seed, Epochs: epochs}}
+func fakeRun(seed uint64, epochs, onset int, test float64) *grokking.Run {
+	r := &grokking.Run{Config: grokking.Config{Seed: seed, Epochs: epochs}}
 	for e := 0; e <= epochs; e += epochs / 10 {
-		p := Point{Epoch: e, TrainAcc: 1, TestAcc: test, NLMOutput: 0.5 + float64(e)/float64(2*epochs)}
+		p := grokking.Point{Epoch: e, TrainAcc: 1, TestAcc: test, NLMOutput: 0.5 + float64(e)/float64(2*epochs)}
 		if onset >= 0 && e >= onset {
 			p.Collapse = float64(e) / float64(epochs)
 		}
@@ -22,11 +24,11 @@ func fakeRun(seed uint64, epochs, onset int, test float64) *Run {
 
 func TestMeasure(t *testing.T) {
 	exps := []Experiment{
-		{Label: "f32", Role: RoleSoftmax32, Cfg: Config{Epochs: 100}, Runs: []*Run{fakeRun(1, 100, 40, 0.01), fakeRun(2, 100, 30, 0.02)}},
-		{Label: "f16", Role: RoleSoftmax16, Cfg: Config{Epochs: 100}, Runs: []*Run{fakeRun(1, 100, 10, 0.0), fakeRun(2, 100, 10, 0.0)}},
-		{Label: "f64", Role: RoleSoftmax64, Cfg: Config{Epochs: 100}, Runs: []*Run{fakeRun(2, 100, -1, 0.5), fakeRun(1, 100, 70, 0.4)}},
-		{Label: "⊥", Role: RoleOrthoGrad, Cfg: Config{Epochs: 100}, Runs: []*Run{fakeRun(1, 100, -1, 1), fakeRun(2, 100, -1, 0.98)}},
-		{Label: "adamw", Role: RoleAdamW, Cfg: Config{Epochs: 100}, Runs: []*Run{fakeRun(1, 100, -1, 0.1), fakeRun(2, 100, -1, 0.2)}},
+		{Label: "f32", Role: RoleSoftmax32, Cfg: grokking.Config{Epochs: 100}, Runs: []*grokking.Run{fakeRun(1, 100, 40, 0.01), fakeRun(2, 100, 30, 0.02)}},
+		{Label: "f16", Role: RoleSoftmax16, Cfg: grokking.Config{Epochs: 100}, Runs: []*grokking.Run{fakeRun(1, 100, 10, 0.0), fakeRun(2, 100, 10, 0.0)}},
+		{Label: "f64", Role: RoleSoftmax64, Cfg: grokking.Config{Epochs: 100}, Runs: []*grokking.Run{fakeRun(2, 100, -1, 0.5), fakeRun(1, 100, 70, 0.4)}},
+		{Label: "⊥", Role: RoleOrthoGrad, Cfg: grokking.Config{Epochs: 100}, Runs: []*grokking.Run{fakeRun(1, 100, -1, 1), fakeRun(2, 100, -1, 0.98)}},
+		{Label: "adamw", Role: RoleAdamW, Cfg: grokking.Config{Epochs: 100}, Runs: []*grokking.Run{fakeRun(1, 100, -1, 0.1), fakeRun(2, 100, -1, 0.2)}},
 	}
 	m, checks, findings := Measure(exps)
 	for _, tc := range []struct {
@@ -37,7 +39,7 @@ func TestMeasure(t *testing.T) {
 	}{
 		{id: "softmax32-overfits", a: []float64{0.01, 0.02}, unpaired: true},
 		{id: "softmax32-collapses", a: []float64{1, 1}, unpaired: true},
-		{id: "collapse-rises", a: []float64{1, 1}, b: []float64{0.5, 0.5}},
+		{id: "collapse-rises", a: []float64{1, 1}, b: []float64{0, 0}}, // from the first fitted point (epoch 0 here)
 		{id: "nlm-alignment", a: []float64{1, 1}, unpaired: true},
 		// Paired by seed: f64's runs are listed in the other order; seed 2 never collapses (censored at 100).
 		{id: "float64-collapses-later", a: []float64{100, 70}, b: []float64{30, 40}, noteHas: "1 of 2 seeds"},
@@ -57,9 +59,19 @@ func TestMeasure(t *testing.T) {
 			t.Errorf("%s: note %q, want %q", tc.id, got.Note, tc.noteHas)
 		}
 	}
+	// A float16 run that never collapsed has no onset to subtract: NaN, so
+	// the claim cannot replicate on it (its last epoch would overstate the gap).
+	exps[1].Runs[1] = fakeRun(2, 100, -1, 0)
+	m2, _, _ := Measure(exps)
+	if b := m2["float16-collapses-sooner"].Baseline; len(b) != 2 || b[0] != 10 || !math.IsNaN(b[1]) {
+		t.Errorf("float16 baseline with a censored seed: %v, want [10 NaN]", b)
+	}
+	if !strings.Contains(m2["float16-collapses-sooner"].Note, "f16: no collapse within 100 epochs in 1 of 2 seeds") {
+		t.Errorf("note %q", m2["float16-collapses-sooner"].Note)
+	}
 	for _, id := range []string{"stablemax-groks", "stablemax-no-collapse"} {
 		if _, ok := m[id]; ok {
-			t.Errorf("%s measured without a StableMax experiment", id)
+			t.Errorf("%s measured without a grokking.StableMax experiment", id)
 		}
 	}
 	for _, c := range checks {
@@ -101,7 +113,7 @@ func TestGrid(t *testing.T) {
 				t.Errorf("%s %s: %v", profile, e.Label, err)
 			}
 			if e.Role == RoleStableMax && e.Cfg.Beta2 != 0.999 {
-				t.Errorf("%s: StableMax at β₂ = %g, the paper's is 0.999", profile, e.Cfg.Beta2)
+				t.Errorf("%s: grokking.StableMax at β₂ = %g, the paper's is 0.999", profile, e.Cfg.Beta2)
 			}
 		}
 	}
