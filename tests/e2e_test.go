@@ -203,7 +203,7 @@ func TestTourThroughGorepro(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(md), "| [00_tour.ipynb](00_tour.ipynb) | ok | xla:cpu | quick | 3/3 |") ||
+	if !strings.Contains(string(md), "| [00_tour.ipynb](00_tour.ipynb) | ok | xla:cpu | quick | 3/3 held (not pre-registered) |") ||
 		!strings.Contains(string(md), "![00_tour.ipynb figure 2](figures/00_tour-2.svg)") {
 		t.Errorf("report.md:\n%s", md)
 	}
@@ -384,7 +384,7 @@ func TestPreregisteredStatusFlip(t *testing.T) {
 	needE2E(t)
 	_, r := runNotebook(t, "tests/notebooks/preregistered.ipynb")
 	checkRecord(t, r, []wantClaim{{"accuracy", ">= 0.9", "replicated"}, {"gain", "> 0.02", "not replicated"}})
-	src, err := os.ReadFile("tests/notebooks/preregistered.ipynb")
+	src, err := os.ReadFile(filepath.Join(root, "tests", "notebooks", "preregistered.ipynb"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -718,8 +718,8 @@ func TestRunJobsGrid(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"| [00_tour.ipynb](runs/00_tour/seed=1.ipynb) | seed=1 | ok | xla:cpu | quick | 3/3 |",
-		"| [00_tour.ipynb](runs/00_tour/seed=2.ipynb) | seed=2 | ok | xla:cpu | quick | 3/3 |",
+		"| [00_tour.ipynb](runs/00_tour/seed=1.ipynb) | seed=1 | ok | xla:cpu | quick | 3/3 held (not pre-registered) |",
+		"| [00_tour.ipynb](runs/00_tour/seed=2.ipynb) | seed=2 | ok | xla:cpu | quick | 3/3 held (not pre-registered) |",
 		"## 00_tour.ipynb: 2 runs", "## 00_tour.ipynb (seed=1)", "## 00_tour.ipynb (seed=2)",
 	} {
 		if !strings.Contains(string(md), want) {
