@@ -60,18 +60,11 @@ func (r Record) Evaluate(profile string, m Measurements) ([]notebook.Claim, erro
 func (r Record) evaluate(c Claim, profile string, m Measurement, measured bool) notebook.Claim {
 	cmp, _ := parseThreshold(c.Threshold) // checked by Validate
 	expected, reason, _ := ParseExpected(c.Expected[profile])
-	test := c.Test
-	if test == "" {
-		test = MeanCI
-	}
-	kind := c.Interval
-	if kind == "" {
-		kind = stats.StudentT
-	}
+	test, kind := c.test(), c.interval()
 	out := notebook.Claim{
 		ID: c.ID, Name: c.Quantity, Paper: c.Paper, Tolerance: cmp.String(),
 		Expected: string(expected), Reason: reason, Unit: c.Unit, Protocol: c.Protocol,
-		Test: describeTest(test, c.Paired, kind, r.level(), c.Unit, cmp), Detail: m.Note,
+		Test: r.describe(c), Detail: m.Note,
 	}
 	status := NotReplicated
 	done := func() notebook.Claim {
@@ -137,6 +130,28 @@ func decided(test Test, cmp comparison, mean, lo, hi float64) bool {
 	return cmp.holds(hi)
 }
 
+// test is the claim's test, MeanCI when unset.
+func (c Claim) test() Test {
+	if c.Test == "" {
+		return MeanCI
+	}
+	return c.Test
+}
+
+// interval is the claim's interval kind, the t-interval when unset.
+func (c Claim) interval() stats.IntervalKind {
+	if c.Interval == "" {
+		return stats.StudentT
+	}
+	return c.Interval
+}
+
+// describe says in words when the claim replicates.
+func (r Record) describe(c Claim) string {
+	cmp, _ := parseThreshold(c.Threshold) // checked by Validate
+	return describeTest(c.test(), c.Paired, c.interval(), r.level(), c.Unit, cmp)
+}
+
 func describeTest(test Test, paired bool, kind stats.IntervalKind, level float64, unit string, cmp comparison) string {
 	what := "the mean"
 	if paired {
@@ -194,16 +209,7 @@ func Preregister(r Record, profile string) error {
 	}
 	rows := make([][]string, 0, len(r.Claims))
 	for _, c := range r.Claims {
-		cmp, _ := parseThreshold(c.Threshold)
-		test := c.Test
-		if test == "" {
-			test = MeanCI
-		}
-		kind := c.Interval
-		if kind == "" {
-			kind = stats.StudentT
-		}
-		threshold := describeTest(test, c.Paired, kind, r.level(), c.Unit, cmp)
+		threshold := r.describe(c)
 		if c.Derivation != "" {
 			threshold += " (" + c.Derivation + ")"
 		}
