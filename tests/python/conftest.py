@@ -10,7 +10,11 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 VENV = ROOT / ".venv"
 GOLDEN_DIR = pathlib.Path(__file__).resolve().parent / "golden"
-KERNEL_JSON = VENV / "share" / "jupyter" / "kernels" / "gorepro" / "kernel.json"
+# GOREPRO_TEST_JUPYTER_DATA points the kernel tests at another Jupyter data
+# directory (a kernelspec whose argv names a gorepro binary built elsewhere, e.g.
+# in a second worktree); by default, the venv's.
+JUPYTER_DATA = pathlib.Path(os.environ.get("GOREPRO_TEST_JUPYTER_DATA") or VENV / "share" / "jupyter")
+KERNEL_JSON = JUPYTER_DATA / "kernels" / "gorepro" / "kernel.json"
 KERNELSPEC_MISSING = f"gorepro kernelspec not installed ({KERNEL_JSON}); `make setup` installs it"
 E2E = os.environ.get("GOREPRO_E2E") == "1"
 

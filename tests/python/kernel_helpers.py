@@ -16,10 +16,9 @@ import time
 import pytest
 from jupyter_client.manager import start_new_kernel
 
-from conftest import E2E, KERNEL_JSON, ROOT, VENV, requires_kernelspec  # noqa: F401 (re-exported)
+from conftest import E2E, JUPYTER_DATA, KERNEL_JSON, ROOT, VENV, requires_kernelspec  # noqa: F401 (re-exported)
 
 KERNEL_NAME = "gorepro"
-JUPYTER_DATA = VENV / "share" / "jupyter"
 
 # Generous: CI runs on 2 cores, a fresh kernel's first cell compiles for seconds,
 # and gopls's first completion takes ~15 s even on a fast machine.
