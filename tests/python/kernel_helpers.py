@@ -40,6 +40,9 @@ def kernel_environ():
     """The environment a kernel started from the tests inherits."""
     return {
         "JUPYTER_DATA_DIR": str(JUPYTER_DATA),
+        # Inside a venv jupyter_core searches the venv's own data directory
+        # before JUPYTER_DATA_DIR; GOREPRO_TEST_JUPYTER_DATA must win.
+        "JUPYTER_PREFER_ENV_PATH": "0",
         "GOREPRO_ROOT": str(ROOT),
         "GOREPRO_VENV": str(VENV),
         "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
