@@ -75,8 +75,10 @@ type Proxy struct {
 	conn *Connection
 	key  []byte
 	log  *log.Logger
-	ctx  context.Context
-	stop context.CancelFunc
+	// peerLog limits the log lines that frontend peers cause (see rateLog).
+	peerLog *rateLog
+	ctx     context.Context
+	stop    context.CancelFunc
 
 	shell, control, stdin, iopub, hb socket
 
@@ -165,6 +167,7 @@ func Run(ctx context.Context, cfg Config) error {
 		waiting: map[string]chan execResult{},
 		hinted:  map[string]map[string]bool{},
 	}
+	p.peerLog = newRateLog(p.log, peerLogBurst, peerLogInterval)
 	if err := p.listen(); err != nil {
 		return err
 	}
@@ -208,19 +211,19 @@ func (p *Proxy) listen() error {
 		}
 		return newSocket(s), nil
 	}
-	if p.shell, err = bind(zmq4.NewRouter(p.ctx), p.conn.ShellPort, "shell"); err != nil {
+	if p.shell, err = bind(zmq4.NewRouter(p.ctx, zmq4.WithLogger(p.zmqLogger("shell"))), p.conn.ShellPort, "shell"); err != nil {
 		return err
 	}
-	if p.control, err = bind(zmq4.NewRouter(p.ctx), p.conn.ControlPort, "control"); err != nil {
+	if p.control, err = bind(zmq4.NewRouter(p.ctx, zmq4.WithLogger(p.zmqLogger("control"))), p.conn.ControlPort, "control"); err != nil {
 		return err
 	}
-	if p.stdin, err = bind(zmq4.NewRouter(p.ctx), p.conn.StdinPort, "stdin"); err != nil {
+	if p.stdin, err = bind(zmq4.NewRouter(p.ctx, zmq4.WithLogger(p.zmqLogger("stdin"))), p.conn.StdinPort, "stdin"); err != nil {
 		return err
 	}
-	if p.iopub, err = bind(zmq4.NewPub(p.ctx), p.conn.IOPubPort, "iopub"); err != nil {
+	if p.iopub, err = bind(zmq4.NewPub(p.ctx, zmq4.WithLogger(p.zmqLogger("iopub"))), p.conn.IOPubPort, "iopub"); err != nil {
 		return err
 	}
-	if p.hb, err = bind(zmq4.NewRep(p.ctx), p.conn.HBPort, "heartbeat"); err != nil {
+	if p.hb, err = bind(zmq4.NewRep(p.ctx, zmq4.WithLogger(p.zmqLogger("heartbeat"))), p.conn.HBPort, "heartbeat"); err != nil {
 		return err
 	}
 	return nil
@@ -257,11 +260,14 @@ func (p *Proxy) serveFrontend(s socket, name string) {
 			return
 		}
 		msg, err := wire.Parse(raw.Frames, p.key)
+		if err == nil && !fromFrontend(name, msg.Type()) {
+			err = fmt.Errorf("%.100q is not a message a frontend sends on %s", msg.Type(), name)
+		}
 		if err == nil {
 			err = p.replays.Check(msg.Signature())
 		}
 		if err != nil {
-			p.log.Printf("dropped a message on %s: %v", name, err)
+			p.peerLogf("dropped messages on "+name, "dropped a message on %s: %v", name, err)
 			continue
 		}
 		switch name {
@@ -273,6 +279,27 @@ func (p *Proxy) serveFrontend(s socket, name string) {
 			p.forward(msg, "stdin", false)
 		}
 	}
+}
+
+// fromFrontend reports whether a frontend may send msgType on channel. A
+// message the kernel sent (an iopub execute_input, a reply) carries a valid
+// signature, since the key is shared: re-sent on shell it would reach GoNB
+// as if the frontend had sent it. Only requests, comms and input replies
+// travel from a frontend to a kernel.
+func fromFrontend(channel, msgType string) bool {
+	switch channel {
+	case "shell":
+		switch msgType {
+		case "comm_open", "comm_msg", "comm_close":
+			return true
+		}
+		return strings.HasSuffix(msgType, "_request")
+	case "control":
+		return strings.HasSuffix(msgType, "_request")
+	case "stdin":
+		return msgType == "input_reply"
+	}
+	return false
 }
 
 func (p *Proxy) onShell(msg *wire.Message) {
@@ -386,7 +413,7 @@ func (p *Proxy) forward(msg *wire.Message, channel string, expectReply bool) {
 	}
 	g := p.currentGoNB()
 	if g == nil {
-		p.log.Printf("no GoNB to forward %s to", msg.Type())
+		p.peerLogf("messages GoNB could not take", "no GoNB to forward %s to", msg.Type())
 		p.mu.Lock()
 		waiter := p.waiting[msg.ID()]
 		if waiter == nil {
@@ -402,7 +429,7 @@ func (p *Proxy) forward(msg *wire.Message, channel string, expectReply bool) {
 			}
 			return
 		}
-		if reply, ok := strings.CutSuffix(msg.Type(), "_request"); ok && channel != "stdin" {
+		if reply, ok := strings.CutSuffix(msg.Type(), "_request"); ok && expectReply && channel != "stdin" {
 			// The client waits for a reply: say why there is none.
 			target := map[string]socket{"shell": p.shell, "control": p.control}[channel]
 			p.answer(target, msg, reply+"_reply", map[string]any{"status": "error", "ename": "KernelDown", "evalue": p.downReason()})
@@ -428,7 +455,7 @@ func (p *Proxy) forward(msg *wire.Message, channel string, expectReply bool) {
 // refuseDuplicate answers a request whose msg_id is that of a request still
 // in flight: relaying it would hand the first request's replies to its sender.
 func (p *Proxy) refuseDuplicate(msg *wire.Message, channel string) {
-	p.log.Printf("refused a %s on %s: msg_id %q is already in flight", msg.Type(), channel, msg.ID())
+	p.peerLogf("duplicate msg_ids", "refused a %s on %s: msg_id %q is already in flight", msg.Type(), channel, msg.ID())
 	target := map[string]socket{"shell": p.shell, "control": p.control}[channel]
 	if reply, ok := strings.CutSuffix(msg.Type(), "_request"); ok && target.Socket != nil {
 		p.answer(target, msg, reply+"_reply", map[string]any{"status": "error", "ename": "DuplicateMsgID",
@@ -484,25 +511,71 @@ type executeContent struct {
 	Code         string `json:"code"`
 	Silent       bool   `json:"silent"`
 	StoreHistory *bool  `json:"store_history"`
+	StopOnError  *bool  `json:"stop_on_error"`
 }
 
-// executor runs execute requests one at a time.
+// stopOnError is the request's stop_on_error, true when absent (as in ipykernel).
+func (c executeContent) stopOnError() bool { return c.StopOnError == nil || *c.StopOnError }
+
+// executor runs execute requests one at a time. After a cell that failed and
+// asked for it (stop_on_error, not silent), the cells already queued behind
+// it are aborted, as ipykernel does: Run All and jupyter_client's execute()
+// send every cell at once, and the cells after an error mostly depend on it.
+// Aborting ends when the queue has drained: a request that arrives later was
+// sent after its sender could see the error.
 func (p *Proxy) executor() {
+	aborting := false
 	for {
 		select {
 		case <-p.ctx.Done():
 			return
 		case msg := <-p.queue:
-			p.execute(msg)
+			aborting = p.executeNext(msg, aborting)
 		}
 	}
 }
 
-func (p *Proxy) execute(msg *wire.Message) {
+// executeNext runs or aborts one queued request; it returns whether the
+// requests queued after it are to be aborted.
+func (p *Proxy) executeNext(msg *wire.Message, aborting bool) bool {
+	var c executeContent
+	_ = msg.DecodeContent(&c) // execute reports a bad content
+	if aborting && c.stopOnError() {
+		p.abort(msg)
+	} else if status := p.execute(msg); status != "ok" && !c.Silent && c.stopOnError() {
+		aborting = true
+	}
+	return aborting && len(p.queue) > 0
+}
+
+// abort answers a queued execute request that follows a failed cell, as
+// ipykernel's _send_abort_reply does: status aborted, in the content and the
+// metadata; busy and idle around it, so that a client waiting for idle ends.
+// It does not run, takes no execution count and no history entry.
+func (p *Proxy) abort(msg *wire.Message) {
+	p.status(msg, "busy")
+	defer p.status(msg, "idle")
+	p.mu.Lock()
+	count := p.execCount
+	p.mu.Unlock()
+	reply, err := wire.Reply(msg, "execute_reply", map[string]any{"status": "aborted", "execution_count": count})
+	if err != nil {
+		p.log.Printf("building execute_reply: %v", err)
+		return
+	}
+	reply.Metadata = []byte(`{"status":"aborted"}`)
+	if err := p.shell.send(reply.Frames(p.key)); err != nil {
+		p.log.Printf("sending execute_reply: %v", err)
+	}
+}
+
+// execute runs one execute request and returns its reply's status (ok,
+// error, aborted).
+func (p *Proxy) execute(msg *wire.Message) string {
 	var c executeContent
 	if err := msg.DecodeContent(&c); err != nil {
 		p.publishError(msg, 0, "BadRequest", err.Error())
-		return
+		return "error"
 	}
 	store := !c.Silent && (c.StoreHistory == nil || *c.StoreHistory)
 	count := 0
@@ -521,8 +594,7 @@ func (p *Proxy) execute(msg *wire.Message) {
 		isPlugin = false
 	}
 	if !isPlugin {
-		p.runInGoNB(msg, count, false)
-		return
+		return p.runInGoNB(msg, c, count, false)
 	}
 	p.status(msg, "busy")
 	if !c.Silent {
@@ -536,7 +608,7 @@ func (p *Proxy) execute(msg *wire.Message) {
 	if err != nil {
 		p.publishError(msg, count, "PluginError", err.Error())
 		p.status(msg, "idle")
-		return
+		return "error"
 	}
 	for _, out := range resp.Outputs {
 		p.publish(msg, "display_data", map[string]any{"data": out.Data, "metadata": map[string]any{}, "transient": map[string]any{}})
@@ -559,15 +631,15 @@ func (p *Proxy) execute(msg *wire.Message) {
 		}); err != nil {
 			p.publishError(msg, count, "PluginError", err.Error())
 			p.status(msg, "idle")
-			return
+			return "error"
 		}
 		// No idle here: GoNB's own busy/idle close the cell, and a client that
 		// saw idle now would stop listening before GoNB's outputs.
-		p.runInGoNB(&gen, count, true)
-		return
+		return p.runInGoNB(&gen, c, count, true)
 	}
 	p.reply(msg, map[string]any{"status": "ok", "execution_count": count, "user_expressions": map[string]any{}, "payload": []any{}})
 	p.status(msg, "idle")
+	return "ok"
 }
 
 func (p *Proxy) runPlugin(msg *wire.Message, cell plugin.Cell) (*plugin.Response, error) {
@@ -650,17 +722,32 @@ func (p *Proxy) publishError(req *wire.Message, count int, ename, evalue string)
 		"traceback": []string{ename + ": " + evalue}})
 }
 
-// runInGoNB relays an execute request to GoNB and waits for its reply. For
-// plugin-generated code (quiet) GoNB's execute_input is dropped: the frontend
-// already has the cell's. A quiet route is marked by a negative count.
-func (p *Proxy) runInGoNB(msg *wire.Message, count int, quiet bool) {
-	if err := p.waitReady(); err != nil {
+// runInGoNB relays an execute request to GoNB, waits for its reply and
+// returns its status. For plugin-generated code (quiet) GoNB's execute_input
+// is dropped: the frontend already has the cell's. A quiet route is marked by
+// a negative count.
+func (p *Proxy) runInGoNB(msg *wire.Message, c executeContent, count int, quiet bool) string {
+	if !quiet && !p.isReady() {
+		// GoNB (re)starts, which takes seconds: the frontend shows the cell
+		// as running now, and an interrupt can end the wait. GoNB's own
+		// execute_input would come second: it is dropped, as for quiet code.
+		p.status(msg, "busy")
+		if !c.Silent {
+			p.publish(msg, "execute_input", map[string]any{"code": c.Code, "execution_count": count})
+		}
+		quiet = true
+	}
+	if err := p.waitReadyInterruptible(); err != nil {
 		if !quiet {
 			p.status(msg, "busy")
 		}
-		p.publishError(msg, count, "KernelSetupError", err.Error())
+		ename := "KernelSetupError"
+		if errors.Is(err, errInterrupted) {
+			ename = "Interrupted"
+		}
+		p.publishError(msg, count, ename, err.Error())
 		p.status(msg, "idle")
-		return
+		return "error"
 	}
 	done := make(chan execResult, 1)
 	routeCount := count
@@ -677,19 +764,23 @@ func (p *Proxy) runInGoNB(msg *wire.Message, count int, quiet bool) {
 	if inFlight {
 		p.publishError(msg, count, "DuplicateMsgID", "msg_id "+msg.ID()+" is already in flight: every request needs a new msg_id")
 		p.status(msg, "idle")
-		return
+		return "error"
 	}
 	p.forward(msg, "shell", true)
-	p.await(msg, count, done)
+	return p.await(msg, count, done)
 }
 
-func (p *Proxy) await(msg *wire.Message, count int, done chan execResult) {
+// await waits for GoNB's execute_reply to msg and returns its status.
+func (p *Proxy) await(msg *wire.Message, count int, done chan execResult) string {
+	status := "error"
 	select {
 	case res := <-done:
 		if res.died != nil {
 			p.publish(msg, "stream", map[string]any{"name": "stderr", "text": res.died.Error() + "\n"})
 			p.publishError(msg, count, "KernelDied", res.died.Error())
 			p.status(msg, "idle")
+		} else {
+			status = res.status
 		}
 	case <-p.ctx.Done():
 	}
@@ -697,18 +788,57 @@ func (p *Proxy) await(msg *wire.Message, count int, done chan execResult) {
 	delete(p.waiting, msg.ID())
 	delete(p.routes, msg.ID())
 	p.mu.Unlock()
+	return status
 }
 
-// waitReady waits until the current launch of GoNB ended and returns why
-// cells cannot run, if they cannot: GoNB is down, or refused the setup.
-func (p *Proxy) waitReady() error {
+// errInterrupted ends a wait for GoNB that an interrupt_request cut short.
+var errInterrupted = errors.New("interrupted while the Go kernel (GoNB) was starting: the cell did not run")
+
+// isReady reports whether the current launch of GoNB has ended (waitReady
+// would not wait).
+func (p *Proxy) isReady() bool {
 	p.gonbMu.Lock()
 	ready := p.ready
 	p.gonbMu.Unlock()
 	select {
 	case <-ready:
-	case <-p.ctx.Done():
-		return p.ctx.Err()
+		return true
+	default:
+		return false
+	}
+}
+
+// waitReadyInterruptible is waitReady that an interrupt_request ends, with
+// errInterrupted: a restart can take long, and the user may give up on the cell.
+func (p *Proxy) waitReadyInterruptible() error {
+	ctx, cancel := context.WithCancel(p.ctx)
+	p.mu.Lock()
+	p.cancelRun = cancel
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.cancelRun = nil
+		p.mu.Unlock()
+		cancel()
+	}()
+	err := p.waitReady(ctx)
+	if err != nil && ctx.Err() != nil && p.ctx.Err() == nil {
+		return errInterrupted
+	}
+	return err
+}
+
+// waitReady waits until the current launch of GoNB ended and returns why
+// cells cannot run, if they cannot: GoNB is down, or refused the setup, or
+// ctx ended first.
+func (p *Proxy) waitReady(ctx context.Context) error {
+	p.gonbMu.Lock()
+	ready := p.ready
+	p.gonbMu.Unlock()
+	select {
+	case <-ready:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	p.gonbMu.Lock()
 	defer p.gonbMu.Unlock()
