@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 )
 
@@ -23,7 +22,8 @@ type Connection struct {
 	KernelName      string `json:"kernel_name,omitempty"`
 }
 
-// ReadConnection reads and checks a connection file.
+// ReadConnection reads and checks a frontend's connection file: tcp only,
+// which is what Jupyter gives kernels (GoNB's is built by NewIPCConnection).
 func ReadConnection(path string) (*Connection, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -53,37 +53,35 @@ func ReadConnection(path string) (*Connection, error) {
 	return &c, nil
 }
 
-// Endpoint returns the ZeroMQ address of a port.
+// Endpoint returns the ZeroMQ address of a port. For ipc, port only tells
+// the five unix sockets apart: <IP>-<port> is GoNB's naming (it binds them).
 func (c *Connection) Endpoint(port int) string {
+	if c.Transport == "ipc" {
+		return fmt.Sprintf("ipc://%s-%d", c.IP, port)
+	}
 	return fmt.Sprintf("%s://%s:%d", c.Transport, c.IP, port)
 }
 
-// NewLoopbackConnection picks five free loopback ports and a random key: the
-// connection the proxy gives GoNB.
-func NewLoopbackConnection() (*Connection, error) {
-	ports := make([]int, 5)
-	var listeners []net.Listener
-	defer func() {
-		for _, l := range listeners {
-			l.Close()
-		}
-	}()
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("finding a free port: %w", err)
-		}
-		listeners = append(listeners, l)
-		ports[i] = l.Addr().(*net.TCPAddr).Port
+// maxSocketPath is the longest path a unix socket can have on Linux
+// (sun_path is 108 bytes, NUL included); a longer one fails to bind.
+const maxSocketPath = 107
+
+// NewIPCConnection is the connection the proxy gives GoNB: unix sockets
+// (ZeroMQ ipc) named prefix-1 … prefix-5, with a random key. Put in a
+// private (0700) directory, they cannot be reached, flooded or bound first by
+// another local user, as loopback TCP ports can.
+func NewIPCConnection(prefix string) (*Connection, error) {
+	if longest := prefix + "-5"; len(longest) > maxSocketPath {
+		return nil, fmt.Errorf("the unix socket path %s is %d bytes long, over the limit of %d: "+
+			"set TMPDIR to a shorter directory", longest, len(longest), maxSocketPath)
 	}
 	var key [32]byte
 	if _, err := rand.Read(key[:]); err != nil {
 		return nil, err
 	}
 	return &Connection{
-		Transport: "tcp", IP: "127.0.0.1", ShellPort: ports[0], ControlPort: ports[1], StdinPort: ports[2],
-		IOPubPort: ports[3], HBPort: ports[4], Key: hex.EncodeToString(key[:]), SignatureScheme: "hmac-sha256",
-		KernelName: "gonb",
+		Transport: "ipc", IP: prefix, ShellPort: 1, ControlPort: 2, StdinPort: 3, IOPubPort: 4, HBPort: 5,
+		Key: hex.EncodeToString(key[:]), SignatureScheme: "hmac-sha256", KernelName: "gonb",
 	}, nil
 }
 

@@ -19,6 +19,7 @@ import (
 // gonbProcess is one GoNB subprocess and the proxy's sockets to it.
 type gonbProcess struct {
 	cmd      *exec.Cmd
+	logf     *gonbLogFilter
 	conn     *Connection
 	key      []byte
 	dir      string
@@ -58,7 +59,14 @@ func (g *gonbProcess) markReady(setupErr error) {
 	})
 }
 
-func (g *gonbProcess) expectExit() { g.expected.Store(true) }
+// expectExit marks g's exit as the proxy's doing: no failure to report, no
+// restart, and nothing more of what it prints reaches the log.
+func (g *gonbProcess) expectExit() {
+	g.expected.Store(true)
+	if g.logf != nil {
+		g.logf.stopping()
+	}
+}
 
 // terminate stops GoNB: SIGTERM, then SIGKILL after grace; then releases it.
 func (g *gonbProcess) terminate(grace time.Duration) {
@@ -100,10 +108,24 @@ const (
 // launchBackoff is the pause before attempt n (n ≥ 1): 0.5 s, 1 s, 2 s.
 func launchBackoff(n int) time.Duration { return time.Duration(1<<(n-1)) * 500 * time.Millisecond }
 
+// stopping says whether the kernel is shutting down: a shutdown_request came
+// (p.shutdown is set before its GoNB is stopped) or the proxy's context ended.
+// Nothing is started or retried then.
+func (p *Proxy) stopping() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.shutdown || p.ctx.Err() != nil
+}
+
 // launch starts a GoNB in the background and makes it the current one once
 // it is ready. Cells wait for p.ready; if every attempt fails, p.downErr says
 // why and cells fail with it. There is only ever one launch at a time: it is
 // called at start and by gonbDied, which only a live GoNB triggers.
+//
+// A shutdown may come at any point of a launch, also before the launcher
+// published the GoNB it is starting (then the shutdown cannot stop it): so
+// the launcher checks for one after publishing it and before every retry,
+// and a GoNB that the proxy stopped is not a failed start.
 func (p *Proxy) launch() {
 	ready := make(chan struct{})
 	p.gonbMu.Lock()
@@ -114,12 +136,18 @@ func (p *Proxy) launch() {
 		var last error
 		for attempt := 0; attempt < launchAttempts; attempt++ {
 			if attempt > 0 {
+				if p.stopping() {
+					return
+				}
 				p.log.Printf("starting GoNB again in %v (attempt %d of %d): %v", launchBackoff(attempt), attempt+1, launchAttempts, last)
 				select {
 				case <-time.After(launchBackoff(attempt)):
 				case <-p.ctx.Done():
 					return
 				}
+			}
+			if p.stopping() {
+				return
 			}
 			g, err := p.startGoNB()
 			if err != nil {
@@ -129,6 +157,10 @@ func (p *Proxy) launch() {
 			p.gonbMu.Lock()
 			p.gonb = g // requests other than cells may reach it while it starts
 			p.gonbMu.Unlock()
+			if p.stopping() {
+				g.terminate(time.Second)
+				return
+			}
 			select {
 			case <-g.ready:
 				if g.state.CompareAndSwap(gonbStarting, gonbLive) {
@@ -136,6 +168,10 @@ func (p *Proxy) launch() {
 				}
 				last = fmt.Errorf("GoNB exited while starting (%v)", g.exitErr)
 			case <-g.exited:
+				if g.expected.Load() || p.stopping() {
+					g.release()
+					return // stopped by the proxy: shutting down
+				}
 				last = fmt.Errorf("GoNB exited while starting (%v)", g.exitErr)
 			case <-time.After(launchTimeout):
 				last = fmt.Errorf("GoNB did not answer within %v", launchTimeout)
@@ -148,6 +184,9 @@ func (p *Proxy) launch() {
 			p.gonb = nil
 			p.gonbMu.Unlock()
 		}
+		if p.stopping() {
+			return
+		}
 		err := fmt.Errorf("the Go kernel (GoNB) could not be started (%d attempts; last: %v): restart the kernel once the cause is fixed", launchAttempts, last)
 		p.log.Print(err)
 		p.gonbMu.Lock()
@@ -156,15 +195,35 @@ func (p *Proxy) launch() {
 	}()
 }
 
-// startGoNB starts a GoNB on fresh loopback ports and connects to it. The
-// proxy's executor waits until it took the session setup (see onProbeReply).
+// goplsSocketSuffix is what GoNB v0.11.5 appends to its TMPDIR for gopls's
+// unix socket ($TMPDIR/gonb_<8 hex>/gopls_socket): it must fit too.
+const goplsSocketSuffix = "/gonb_01234567/gopls_socket"
+
+// startGoNB starts a GoNB and connects to it. Everything of this GoNB lies
+// in a directory of its own inside the kernel's private one: its connection
+// file, the unix sockets it listens on (no TCP port: another local user
+// could connect to, flood or take one first), and its TMPDIR (its Go code,
+// gopls's socket, the cells' binaries), so that the directory's removal on
+// any exit of the kernel, a crash included (by the supervisor), takes them.
+// The proxy's executor waits until GoNB took the session setup (see onProbeReply).
 func (p *Proxy) startGoNB() (*gonbProcess, error) {
-	conn, err := NewLoopbackConnection()
+	dir, err := os.MkdirTemp(p.stateDir, "gonb-")
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp(p.stateDir, "gonb-")
+	conn, err := NewIPCConnection(filepath.Join(dir, "k"))
 	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	tmp := filepath.Join(dir, "tmp")
+	if gopls := tmp + goplsSocketSuffix; len(gopls) > maxSocketPath {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("gopls's unix socket path %s would be %d bytes long, over the limit of %d: set TMPDIR to a shorter directory",
+			gopls, len(gopls), maxSocketPath)
+	}
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
 	// GoNB reads its kernel id from a file named kernel-<id>.json.
@@ -182,13 +241,16 @@ func (p *Proxy) startGoNB() (*gonbProcess, error) {
 	} else {
 		cmd = exec.Command(argv[0], argv[1:]...)
 	}
-	cmd.Env = append(os.Environ(), EnvSessionDir+"="+p.sessionDir, EnvStateDir+"="+p.stateDir)
+	// GoNB, the go command and gopls take their temporary files from TMPDIR
+	// (os.TempDir); go build's work directory too, unless GOTMPDIR says otherwise,
+	// which is left to the user: go removes its work directory itself.
+	cmd.Env = append(os.Environ(), EnvSessionDir+"="+p.sessionDir, EnvStateDir+"="+p.stateDir, "TMPDIR="+tmp)
 	gonbLog := newGoNBLogFilter(p.cfg.Log)
 	cmd.Stdout, cmd.Stderr = gonbLog, gonbLog
 	// Its own process group, so that an interrupt of the proxy does not reach it.
 	// If the proxy is killed, the supervisor gets SIGTERM and stops GoNB and its gopls.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	g := &gonbProcess{cmd: cmd, conn: conn, key: []byte(conn.Key), dir: dir, ctx: ctx, cancel: cancel,
+	g := &gonbProcess{cmd: cmd, logf: gonbLog, conn: conn, key: []byte(conn.Key), dir: dir, ctx: ctx, cancel: cancel,
 		exited: make(chan struct{}), ready: make(chan struct{}), answered: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		g.release()

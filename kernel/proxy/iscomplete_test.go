@@ -1,9 +1,6 @@
 package proxy
 
-import (
-	"strings"
-	"testing"
-)
+import "testing"
 
 func TestIsComplete(t *testing.T) {
 	tests := []struct {
@@ -49,25 +46,4 @@ func FuzzIsComplete(f *testing.F) {
 			t.Fatalf("IsComplete(%q): unknown status", code)
 		}
 	})
-}
-
-func TestGoNBLogFilter(t *testing.T) {
-	var out strings.Builder
-	f := newGoNBLogFilter(&out)
-	input := "I1122 20:39:48.869786   10433 jpyexec.go:187] [616d1b5c] Executing\n" +
-		"W1122 20:39:48.869786   10433 kernel.go:340] a warning\n" +
-		"I1122 20:39:48.895476   10433 exec.go:179] [616d1b5c] killing gopls: \n" +
-		"goroutine 1 [running]:\n\t/root/go/pkg/mod/x.go:16\n" +
-		"I1122 20:39:48.905881   10433 main.go:261] [616d1b5c] Exiting...\n" +
-		"a real message"
-	for _, chunk := range strings.SplitAfter(input, "e") { // arbitrary write boundaries
-		if _, err := f.Write([]byte(chunk)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f.Write([]byte("\n"))
-	want := "W1122 20:39:48.869786   10433 kernel.go:340] a warning\na real message\n"
-	if out.String() != want {
-		t.Errorf("filtered output %q, want %q", out.String(), want)
-	}
 }

@@ -13,11 +13,14 @@ import (
 )
 
 // The test binary doubles as the supervisor: GOREPRO_TEST_SUPERVISE=1 runs
-// Supervise on the arguments after "--".
+// Supervise on the arguments after "--"; and as a GoNB (fakeGoNB).
 func TestMain(m *testing.M) {
 	if os.Getenv("GOREPRO_TEST_SUPERVISE") == "1" {
 		i := slices.Index(os.Args, "--")
 		os.Exit(Supervise(os.Args[i+1:]))
+	}
+	if os.Getenv(envFakeGoNB) != "" {
+		os.Exit(fakeGoNB(os.Args[1:]))
 	}
 	os.Exit(m.Run())
 }
