@@ -28,7 +28,7 @@ const envGoNB = "GOREPRO_GONB"
 // guard) from the environment; unset or empty means the proxy.Default*:
 //
 //   - $GOREPRO_KERNEL_MAX_MESSAGE_BYTES: one incoming message, all frames
-//     (each counted at its size plus a 64-byte overhead); default 128 MiB;
+//     (each counted at its size plus a 128-byte overhead); default 128 MiB;
 //   - $GOREPRO_KERNEL_MAX_INBOUND_BYTES: the incoming messages all
 //     connections together may hold; default 512 MiB;
 //   - $GOREPRO_KERNEL_MAX_QUEUED_BYTES: output waiting for one peer; default 64 MiB;
