@@ -240,12 +240,13 @@ type guardedConn struct {
 	// against release from another goroutine.
 	rmu     sync.Mutex
 	frames  frameParser
-	sub     *subFilter // non-nil for a subscriber's connection: only subscriptions pass
-	pre     []byte     // the peer's greeting and READY, read by the guard, replayed to zmq4
-	out     []byte     // filtered bytes zmq4 has not read yet (subscribers)
-	readErr error      // an error to report once out is read
+	filter  inboundFilter // non-nil: what of the peer's messages zmq4's socket may see (set under rmu)
+	pre     []byte        // the peer's greeting and READY, read by the guard, replayed to zmq4
+	out     []byte        // filtered bytes zmq4 has not read yet (subscribers)
+	readErr error         // an error to report once out is read
 	scratch []byte
 
+	learnLocal  bool        // zmq4's READY, yet to be written, names the local socket type (guarded by mu)
 	adopted     atomic.Bool // zmq4 read past the handshake: its socket owns the connection
 	onRelease   func()      // the listener's bookkeeping, run once when the connection ends
 	releaseOnce sync.Once
@@ -318,7 +319,10 @@ func (g *guardedConn) Read(p []byte) (int, error) {
 	// connection reads on: zmq4 leaves a connection whose handshake it
 	// refused open and unread.
 	g.adopted.Store(true)
-	if g.sub != nil {
+	g.rmu.Lock()
+	filtered := g.filter != nil
+	g.rmu.Unlock()
+	if filtered {
 		return g.readFiltered(p)
 	}
 	n, err := g.Conn.Read(p)
@@ -367,6 +371,16 @@ func (g *guardedConn) Write(p []byte) (int, error) {
 		p, written = p[k:], k
 		if len(p) == 0 {
 			return written, nil
+		}
+	}
+	if g.learnLocal && bytes.HasPrefix(p, []byte("\x05READY")) {
+		// zmq4's READY body, written before it reads the peer's READY: the
+		// socket type says which inbound traffic that socket mishandles.
+		g.learnLocal = false
+		if hello, err := parseReady(p); err == nil {
+			g.rmu.Lock()
+			g.filter = filterFor(hello.socketType)
+			g.rmu.Unlock()
 		}
 	}
 	if g.queued > 0 && g.queued+len(p) > g.limits.MaxQueuedBytes {

@@ -247,12 +247,7 @@ func (l *guardListener) handshake(c net.Conn) {
 	}
 	c.SetDeadline(time.Time{})
 	g := newGuardedConn(c, limits, l.t.budget)
-	g.pre, g.swallow = pre, guardGreeting()
-	if hello.socketType == "SUB" || hello.socketType == "XSUB" {
-		// Only a PUB socket (iopub) adopts a subscriber: zmq4 refuses the
-		// pair otherwise.
-		g.sub = &subFilter{}
-	}
+	g.pre, g.swallow, g.learnLocal = pre, guardGreeting(), true
 	id := hello.identity
 	g.onRelease = func() { l.leave(id) }
 	g.startWriter()

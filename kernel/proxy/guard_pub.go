@@ -98,7 +98,25 @@ func headerLen(frame []byte) int {
 	return 2
 }
 
-// readFiltered is Read for a subscriber's connection.
+// inboundFilter passes on the part of a peer's byte stream (after the
+// handshake) that zmq4's socket may see.
+type inboundFilter interface {
+	feed(in, out []byte) ([]byte, error)
+}
+
+// filterFor returns the filter the local socket type needs (nil: none).
+func filterFor(localType string) inboundFilter {
+	switch localType {
+	case "PUB", "XPUB":
+		return &subFilter{}
+	case "REP":
+		return &repFilter{}
+	}
+	return nil
+}
+
+// readFiltered is Read for a connection with a filter; what passes is
+// checked against the limits like any other connection's bytes.
 func (g *guardedConn) readFiltered(p []byte) (int, error) {
 	if g.scratch == nil {
 		g.scratch = make([]byte, 32<<10)
@@ -106,8 +124,14 @@ func (g *guardedConn) readFiltered(p []byte) (int, error) {
 	for len(g.out) == 0 && g.readErr == nil {
 		n, err := g.Conn.Read(g.scratch)
 		if n > 0 {
+			old := len(g.out)
+			g.rmu.Lock()
 			var ferr error
-			if g.out, ferr = g.sub.feed(g.scratch[:n], g.out); ferr != nil {
+			if g.out, ferr = g.filter.feed(g.scratch[:n], g.out); ferr == nil {
+				ferr = g.frames.feed(g.out[old:])
+			}
+			g.rmu.Unlock()
+			if ferr != nil {
 				g.drop(ferr)
 				return 0, g.opError("read", ferr)
 			}

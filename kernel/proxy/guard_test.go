@@ -539,3 +539,68 @@ func TestPubDropsSubscriberTraffic(t *testing.T) {
 	}
 	t.Fatal("a subscription sent after 30 other messages did not take effect")
 }
+
+func TestRepFilter(t *testing.T) {
+	good := concat(frame(flagMore, nil), frame(0, []byte("ping")))
+	long := concat(frame(flagMore, nil), frame(0, bytes.Repeat([]byte("p"), 1000)))
+	stream := concat(
+		good,
+		frame(0, []byte("no delimiter")),
+		frame(flagCommand, []byte("\x04PING")),
+		frame(flagMore, []byte("x")), frame(flagMore, nil), frame(0, []byte("delimiter not first")),
+		long,
+		frame(0, nil), // an empty request: valid
+	)
+	want := concat(good, long, frame(0, nil))
+	for _, chunk := range []int{len(stream), 1, 3} {
+		var r repFilter
+		var out []byte
+		for i := 0; i < len(stream); i += chunk {
+			out, _ = r.feed(stream[i:min(i+chunk, len(stream))], out)
+		}
+		if !bytes.Equal(out, want) {
+			t.Errorf("chunks of %d: passed %q; want %q", chunk, out, want)
+		}
+	}
+}
+
+// A request without a delimiter, or a command, made zmq4's REP fail Recv,
+// which ended the kernel's heartbeat loop: the guard keeps them from it.
+func TestRepSurvivesMalformedRequests(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rep := zmq4.NewRep(ctx, quiet)
+	ep := listenGuarded(t, rep, GuardLimits{HandshakeTimeout: 2 * time.Second})
+	go func() { // like the kernel's heartbeat: any error ends it
+		for {
+			m, err := rep.Recv()
+			if err != nil {
+				return
+			}
+			if err := rep.Send(m); err != nil {
+				return
+			}
+		}
+	}()
+	c, err := net.Dial("tcp", strings.TrimPrefix(ep, "tcp://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	body := concat([]byte("\x05READY\x0bSocket-Type"), binary.BigEndian.AppendUint32(nil, 3), []byte("REQ"))
+	if _, err := c.Write(concat(guardGreeting(), frame(flagCommand, body), frame(0, []byte("oops")), frame(flagCommand, []byte("\x04PING")))); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	req := zmq4.NewReq(ctx, quiet)
+	defer req.Close()
+	if err := dialWithin(t, req, ep, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := req.Send(zmq4.NewMsgString("beat")); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := recvWithin(req, 5*time.Second); err != nil || string(m.Frames[0]) != "beat" {
+		t.Fatalf("after malformed requests from another peer, the echo was %q, %v", m.Frames, err)
+	}
+}

@@ -210,3 +210,18 @@ def test_heartbeat_peer_that_never_reads_is_dropped(monkeypatch):
         assert not held, f"a heartbeat peer that read none of {sent >> 20} MiB of echoes was not dropped within 10 s"
         assert k.kc.hb_channel.is_beating(), "the heartbeat should go on for the other clients"
         assert_alive(k, "a heartbeat peer that never reads")
+
+
+def test_malformed_heartbeat_requests_do_not_stop_the_heartbeat(fresh_kernel):
+    k = fresh_kernel
+    s = _raw_peer(k, "hb")
+    s.sendall(_ready(b"REQ"))
+    s.sendall(b"\x00\x04oops")  # a message without the empty delimiter frame
+    s.sendall(b"\x04\x05\x04PING")  # a ZMTP command
+    time.sleep(1)
+    s.close()
+    assert k.kc.hb_channel.is_beating(), "the heartbeat should go on"
+    # jupyter_client checks every 3 s by default: let it miss some beats if the loop ended.
+    time.sleep(5)
+    assert k.kc.hb_channel.is_beating(), "a malformed heartbeat request from another peer stopped the heartbeat"
+    assert_alive(k, "malformed heartbeat requests")
