@@ -21,6 +21,9 @@ import (
 	"time"
 )
 
+// signatureHexLen is the length of a signature frame: HMAC-SHA256 in hex.
+const signatureHexLen = 2 * sha256.Size
+
 // Delimiter separates routing identities from the message.
 const Delimiter = "<IDS|MSG>"
 
@@ -73,6 +76,11 @@ func Parse(frames [][]byte, key []byte) (*Message, error) {
 	rest := frames[i+1:]
 	if len(rest) < 5 {
 		return nil, ErrShort
+	}
+	if len(key) > 0 && len(rest[0]) != signatureHexLen {
+		// Checked before any copy or hash: the frame's size is the sender's
+		// choice, and nothing about it is authenticated yet.
+		return nil, ErrBadSignature
 	}
 	sig := bytes.ToLower(rest[0])
 	if len(key) > 0 {

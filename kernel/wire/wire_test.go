@@ -178,3 +178,42 @@ func TestParseKeepsTheSignature(t *testing.T) {
 		t.Errorf("Signature() = %q, want %q", m.Signature(), want)
 	}
 }
+
+// A signature frame of any length but 64 hex digits is refused, when a key is
+// set, before it is copied or hashed against: an unauthenticated peer sends
+// frames of its choosing size.
+func TestParseChecksSignatureLengthFirst(t *testing.T) {
+	good := (&Message{Header: []byte(`{"msg_id":"1","msg_type":"kernel_info_request"}`)}).Frames(key)
+	delim := 0
+	for string(good[delim]) != Delimiter {
+		delim++
+	}
+	with := func(sig []byte) [][]byte {
+		frames := append([][]byte(nil), good...)
+		frames[delim+1] = sig
+		return frames
+	}
+	sig := string(good[delim+1])
+	for _, tc := range []struct {
+		name string
+		sig  []byte
+		ok   bool
+	}{
+		{"the signature", []byte(sig), true},
+		{"upper-case hex", bytes.ToUpper([]byte(sig)), true},
+		{"empty", nil, false},
+		{"63 digits", []byte(sig[:63]), false},
+		{"65 digits", []byte(sig + "0"), false},
+		{"twice", []byte(sig + sig), false},
+		{"1 MiB", bytes.Repeat([]byte("a"), 1<<20), false},
+	} {
+		_, err := Parse(with(tc.sig), key)
+		if (err == nil) != tc.ok || (!tc.ok && !errors.Is(err, ErrBadSignature)) {
+			t.Errorf("%s: Parse error %v, want ok %v", tc.name, err, tc.ok)
+		}
+	}
+	huge := with(bytes.Repeat([]byte("a"), 1<<20))
+	if allocs := testing.AllocsPerRun(20, func() { Parse(huge, key) }); allocs != 0 {
+		t.Errorf("refusing a 1 MiB signature frame allocated %v times; want none (no copy, no HMAC)", allocs)
+	}
+}

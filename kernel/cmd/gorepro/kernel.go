@@ -24,9 +24,19 @@ const version = "0.1.0"
 // the venv's (to debug GoNB, or to test how the kernel copes with a broken one).
 const envGoNB = "GOREPRO_GONB"
 
-// kernelLimits reads the per-peer limits of the kernel's sockets from
-// $GOREPRO_KERNEL_MAX_MESSAGE_BYTES and $GOREPRO_KERNEL_MAX_QUEUED_BYTES
-// (unset: proxy.DefaultMaxMessageBytes, proxy.DefaultMaxQueuedBytes).
+// kernelLimits reads the limits of the kernel's sockets (kernel/proxy's
+// guard) from the environment; unset or empty means the proxy.Default*:
+//
+//   - $GOREPRO_KERNEL_MAX_MESSAGE_BYTES: one incoming message, all frames
+//     (each counted at its size plus a 128-byte overhead); default 128 MiB;
+//   - $GOREPRO_KERNEL_MAX_INBOUND_BYTES: the incoming messages all
+//     connections together may hold; default 512 MiB;
+//   - $GOREPRO_KERNEL_MAX_QUEUED_BYTES: output waiting for one peer; default 64 MiB;
+//   - $GOREPRO_KERNEL_MAX_CONNECTIONS: connections per socket; default 64;
+//   - $GOREPRO_KERNEL_WRITE_TIMEOUT: how long one 64 KiB chunk of output may
+//     wait for its peer to read, a Go duration ("30s", "500ms"); default 30s.
+//
+// A peer past a limit is disconnected; the kernel goes on serving the others.
 func kernelLimits() (proxy.GuardLimits, error) {
 	var l proxy.GuardLimits
 	read := func(name string) (uint64, error) {
@@ -36,7 +46,7 @@ func kernelLimits() (proxy.GuardLimits, error) {
 		}
 		n, err := strconv.ParseUint(v, 10, 63)
 		if err != nil || n == 0 {
-			return 0, fmt.Errorf("$%s = %q: want a positive number of bytes", name, v)
+			return 0, fmt.Errorf("$%s = %q: want a positive integer", name, v)
 		}
 		return n, nil
 	}
@@ -44,9 +54,27 @@ func kernelLimits() (proxy.GuardLimits, error) {
 	if l.MaxMessageBytes, err = read("GOREPRO_KERNEL_MAX_MESSAGE_BYTES"); err != nil {
 		return l, err
 	}
+	if l.MaxInboundBytes, err = read("GOREPRO_KERNEL_MAX_INBOUND_BYTES"); err != nil {
+		return l, err
+	}
 	queued, err := read("GOREPRO_KERNEL_MAX_QUEUED_BYTES")
+	if err != nil {
+		return l, err
+	}
 	l.MaxQueuedBytes = int(queued)
-	return l, err
+	conns, err := read("GOREPRO_KERNEL_MAX_CONNECTIONS")
+	if err != nil {
+		return l, err
+	}
+	l.MaxConnections = int(conns)
+	if v := os.Getenv("GOREPRO_KERNEL_WRITE_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return l, fmt.Errorf("$GOREPRO_KERNEL_WRITE_TIMEOUT = %q: want a positive Go duration such as 30s", v)
+		}
+		l.WriteTimeout = d
+	}
+	return l, nil
 }
 
 // kernelCmd runs the gorepro kernel: the Jupyter-protocol proxy in front of GoNB.
