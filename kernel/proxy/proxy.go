@@ -241,7 +241,14 @@ func (p *Proxy) serveHeartbeat() {
 	for {
 		msg, err := p.hb.Recv()
 		if err != nil {
-			return
+			if p.ctx.Err() != nil {
+				return
+			}
+			// zmq4's REP fails Recv for one malformed message (the guard
+			// filters those, this is a second line): the next Recv serves
+			// the other peers.
+			time.Sleep(10 * time.Millisecond)
+			continue
 		}
 		if err := p.hb.send(msg.Frames); err != nil {
 			return

@@ -721,7 +721,7 @@ func main() {
 
 def test_subscriber_that_never_reads_does_not_stall_the_kernel(fresh_kernel):
     """48 MB of output while one subscriber reads nothing: the others get it all
-    at once. (Past the per-peer queue bound, 256 MiB, that subscriber would be
+    at once. (Past the per-peer queue bound, 64 MiB, or 30 s without reading, that subscriber would be
     disconnected: kernel/proxy's TestGuardedConnSlowPeer.)"""
     import socket
 
