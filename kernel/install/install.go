@@ -152,9 +152,50 @@ func kernelEnv(p *project.Project) map[string]string {
 		// setup filled (DownloadModules), with GoNB's auto-get off (the
 		// kernel sends %noautoget): no cell may resolve a module by query.
 		"GOPROXY": "off",
-		// The proxy in force at setup, for %%require, the deliberate way to add a module.
-		"GOREPRO_GOPROXY": goEnv(p, "GOPROXY"),
+		// The proxy in force at setup, for %%require, the deliberate way to
+		// add a module: without credentials (a proxy that needs them finds
+		// them in ~/.netrc or $GOAUTH, as the go command documents).
+		"GOREPRO_GOPROXY": withoutCredentials(goEnv(p, "GOPROXY")),
 	}
+}
+
+// withoutCredentials is a GOPROXY list with the user information (user or
+// user:password, before an @) taken out of every URL in it, so that
+// kernel.json never holds a secret. The list's separators (',' and '|') and
+// its keywords (direct, off) stay as they are; entries need no scheme (the go
+// command reads "user:pw@host/path" as https).
+func withoutCredentials(proxyList string) string {
+	var b strings.Builder
+	for {
+		i := strings.IndexAny(proxyList, ",|")
+		if i < 0 {
+			b.WriteString(stripUserinfo(proxyList))
+			return b.String()
+		}
+		b.WriteString(stripUserinfo(proxyList[:i]))
+		b.WriteByte(proxyList[i])
+		proxyList = proxyList[i+1:]
+	}
+}
+
+// stripUserinfo removes "userinfo@" from one URL's authority: the part after
+// "scheme://" (or from the start, without a scheme) up to the first '/', '?'
+// or '#'. The userinfo may itself hold '@' (unescaped): the last '@' of the
+// authority ends it.
+func stripUserinfo(u string) string {
+	start := 0
+	if i := strings.Index(u, "://"); i >= 0 {
+		start = i + len("://")
+	}
+	end := len(u)
+	if i := strings.IndexAny(u[start:], "/?#"); i >= 0 {
+		end = start + i
+	}
+	at := strings.LastIndexByte(u[start:end], '@')
+	if at < 0 {
+		return u
+	}
+	return u[:start] + u[start+at+1:]
 }
 
 // goEnv is `go env NAME` as the project's commands see it ("" if go fails).
@@ -195,7 +236,25 @@ func writeSpec(dir string, spec KernelSpec) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "kernel.json"), append(data, '\n'), 0o644)
+	return writePrivate(filepath.Join(dir, "kernel.json"), append(data, '\n'))
+}
+
+// writePrivate writes a file only its owner can read (0600), a file that
+// existed with wider permissions included: a kernelspec holds the kernel's
+// environment.
+func writePrivate(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	err = f.Chmod(0o600)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if closeErr := f.Close(); err == nil {
+		err = closeErr
+	}
+	return err
 }
 
 // InstallGoNBKernelSpec runs `gonb --install` into the venv and gives it the same environment.

@@ -81,3 +81,68 @@ func TestKernelEnvIsOffline(t *testing.T) {
 		t.Error("GOREPRO_GOPROXY (the proxy %%require uses) is not recorded")
 	}
 }
+
+func TestWithoutCredentials(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", ""},
+		{"off", "off"},
+		{"direct", "direct"},
+		{"https://proxy.golang.org,direct", "https://proxy.golang.org,direct"},
+		{"https://user:secret@goproxy.corp.example/api/go", "https://goproxy.corp.example/api/go"},
+		{"https://token@goproxy.corp.example", "https://goproxy.corp.example"},
+		{"https://user:p%40ss@host:8443/go?x=1", "https://host:8443/go?x=1"},
+		{"https://user:p@ss@host/go", "https://host/go"},
+		{"https://a:1@one.example/go,https://b:2@two.example|direct", "https://one.example/go,https://two.example|direct"},
+		{"https://a:1@one.example|https://proxy.golang.org,off", "https://one.example|https://proxy.golang.org,off"},
+		{"user:secret@goproxy.corp.example/go,direct", "goproxy.corp.example/go,direct"},
+		{"https://host/go/@v/list", "https://host/go/@v/list"},
+		{"file:///srv/goproxy", "file:///srv/goproxy"},
+	} {
+		if got := withoutCredentials(tc.in); got != tc.want {
+			t.Errorf("withoutCredentials(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// The proxy recorded in kernel.json has no credentials, whatever GOPROXY
+// setup ran with, and kernel.json is readable by its owner only, even when
+// it replaces one that was not.
+func TestKernelSpecIsPrivateAndHoldsNoProxyCredentials(t *testing.T) {
+	dir := t.TempDir()
+	p := &project.Project{Root: filepath.Join(dir, "repo"), Venv: filepath.Join(dir, "repo", ".venv")}
+	if err := os.MkdirAll(p.Root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GOPROXY", "https://alice:s3cret@goproxy.corp.example/go,https://proxy.golang.org|direct")
+	path := filepath.Join(p.Venv, "share", "jupyter", "kernels", "gorepro", "kernel.json")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("{}"), 0o644); err != nil { // a kernelspec an older setup wrote
+		t.Fatal(err)
+	}
+	if err := WriteKernelSpec(p); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("kernel.json mode %v, want 0600", fi.Mode().Perm())
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), "s3cret") || strings.Contains(string(data), "alice") {
+		t.Errorf("kernel.json holds the proxy's credentials:\n%s", data)
+	}
+	var spec KernelSpec
+	if err := json.Unmarshal(data, &spec); err != nil {
+		t.Fatal(err)
+	}
+	if want := "https://goproxy.corp.example/go,https://proxy.golang.org|direct"; spec.Env["GOREPRO_GOPROXY"] != want {
+		t.Errorf("GOREPRO_GOPROXY = %q, want %q", spec.Env["GOREPRO_GOPROXY"], want)
+	}
+}

@@ -38,13 +38,17 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 		err = os.Rename(tmp.Name(), path)
 	}
 	if err == nil {
-		err = syncDir(dir)
+		err = syncDirAfterRename(dir)
 	}
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
 }
+
+// syncDirAfterRename is syncDir; a test replaces it to see that the
+// directory is synced, once, after the rename.
+var syncDirAfterRename = syncDir
 
 // syncDir fsyncs a directory, making the entries renamed into it durable.
 // Filesystems that cannot sync a directory (some network and FUSE

@@ -1,8 +1,12 @@
 package notebook
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"testing"
 )
 
@@ -50,5 +54,85 @@ func TestSyncDir(t *testing.T) {
 	}
 	if err := syncDir(filepath.Join(dir, "missing")); err == nil {
 		t.Error("syncing a missing directory succeeded")
+	}
+}
+
+// Writers of the same path at the same time (two kernels caching the same
+// run) each write through a temporary file of their own: every write
+// succeeds, the file is always one writer's whole content, and no temporary
+// file is left behind.
+func TestWriteFileAtomicConcurrentWriters(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "run.json")
+	const writers, writes = 8, 40
+	contents := make([][]byte, writers)
+	for i := range contents {
+		contents[i] = bytes.Repeat([]byte{byte('a' + i)}, 64<<10)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*writers*writes) // a write error and a read error per write, at most
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range writes {
+				errs <- WriteFileAtomic(path, contents[i], 0o644)
+				got, err := os.ReadFile(path)
+				if err != nil {
+					errs <- err
+				} else if !slices.ContainsFunc(contents, func(c []byte) bool { return bytes.Equal(c, got) }) {
+					errs <- fmt.Errorf("read back %d bytes that are no writer's whole content", len(got))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		names := make([]string, len(entries))
+		for i, e := range entries {
+			names[i] = e.Name()
+		}
+		t.Errorf("entries %q, want only run.json: a temporary file was left behind", names)
+	}
+}
+
+// The directory is synced after the rename (so the rename itself is
+// durable), once per write, and not at all when the write fails.
+func TestWriteFileAtomicSyncsTheDirectoryAfterTheRename(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "run.json")
+	var synced []string
+	saved := syncDirAfterRename
+	t.Cleanup(func() { syncDirAfterRename = saved })
+	syncDirAfterRename = func(d string) error {
+		got, err := os.ReadFile(path)
+		if err != nil || string(got) != "new" {
+			t.Errorf("directory synced before the rename: %s holds %q, %v", path, got, err)
+		}
+		synced = append(synced, d)
+		return saved(d)
+	}
+	if err := WriteFileAtomic(path, []byte("new"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(synced, []string{dir}) {
+		t.Errorf("synced %q, want [%q]", synced, dir)
+	}
+	synced = nil
+	blocked := filepath.Join(dir, "blocked")
+	if err := os.MkdirAll(filepath.Join(blocked, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFileAtomic(blocked, []byte("x"), 0o644); err == nil {
+		t.Fatal("writing over a non-empty directory succeeded")
+	}
+	if len(synced) != 0 {
+		t.Errorf("a failed rename still synced %q", synced)
 	}
 }

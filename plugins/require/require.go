@@ -21,6 +21,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
@@ -139,7 +141,10 @@ func Resolve(ctx context.Context, root, proxy string, reqs []Requirement) error 
 		cmd.Dir, cmd.Env = dir, env
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
+		if err := runGroup(cmd); err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("go %s: stopped: %w", strings.Join(args, " "), context.Cause(ctx))
+			}
 			return nil, fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 		}
 		return stdout.Bytes(), nil
@@ -190,6 +195,27 @@ func Resolve(ctx context.Context, root, proxy string, reqs []Requirement) error 
 			strings.Join(names, " "), strings.Join(moved, ", "))
 	}
 	return nil
+}
+
+// waitDelay bounds how long Wait waits for a go command's output after the
+// command is killed: a grandchild that kept stdout or stderr open must not
+// hold the cell.
+const waitDelay = 2 * time.Second
+
+// runGroup runs cmd (made with exec.CommandContext) in a process group of its
+// own, as kernel/plugin.RunExternal runs external plugins: when the context
+// is done (an interrupt, a timeout) the whole group is killed, so nothing
+// `go` started (git, a VCS helper, the compiler) keeps running, and whatever
+// the command left in its group is killed when it returns.
+func runGroup(cmd *exec.Cmd) error {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = waitDelay
+	err := cmd.Run()
+	if cmd.Process != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	return err
 }
 
 // pinnedModules reads the modules the project's go.mod requires, with their versions.

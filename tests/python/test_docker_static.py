@@ -158,7 +158,9 @@ def check_cpu_dockerfile(dockerfile, gomod, makefile):
         problems.append("ENV GOMLX_NO_AUTO_INSTALL must be 1 (go-xla's downloader panics offline)")
 
     runs = " ".join(run_commands(dockerfile))
-    for needed in ("gorepro\" install", "install tool", "/usr/local/share/jupyter/kernels"):
+    # `gorepro install` writes kernel.json 0600; the system-wide copies must be readable by any Jupyter user.
+    for needed in ("gorepro\" install", "install tool", "/usr/local/share/jupyter/kernels",
+                   "chmod -R a+rX /usr/local/share/jupyter/kernels"):
         if needed not in runs:
             problems.append(f"no RUN does {needed!r}")
     problems += check_user_contract(dockerfile)
@@ -264,8 +266,68 @@ def documents(text):
     return [d for d in yaml.safe_load_all(text) if d]
 
 
-def check_pod_spec(spec, what):
+# Where a Job's program writes, besides the results volume: the image's root filesystem is read-only in the Jobs,
+# so each of these must be a scratch (emptyDir) volume: GoNB's workspace, the cells' binaries and the kernel's
+# state (/tmp), and Jupyter's runtime files, gopls' cache, ~/.nv ($HOME of the stock user).
+SCRATCH_PATHS = ("/tmp", "/home/jovyan")
+# Environment variables naming a directory the program writes to: when a Job sets one, it must be on a
+# writable volume.
+WRITTEN_DIRS = ("GOCACHE", "GOREPRO_CACHE_DIR", "TMPDIR", "HOME", "XDG_CACHE_HOME", "GOTMPDIR", "GOPATH")
+
+
+def under(path, mounts):
+    return any(path == m or path.startswith(m.rstrip("/") + "/") for m in mounts)
+
+
+def check_hardening(spec, what, compiles):
+    """A Job's pod: no service account token, a read-only root filesystem with scratch volumes where the program
+    writes, no privilege escalation, non-root, and ephemeral-storage requested and limited."""
     problems = []
+    if spec.get("automountServiceAccountToken") is not False:
+        problems.append(f"{what}: automountServiceAccountToken must be false (a run needs no Kubernetes API)")
+    pod_sc = spec.get("securityContext", {})
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    containers = spec.get("initContainers", []) + spec.get("containers", [])
+    for c in containers:
+        name = f"{what} container {c.get('name')!r}"
+        sc = c.get("securityContext", {})
+        if sc.get("readOnlyRootFilesystem") is not True:
+            problems.append(f"{name}: securityContext.readOnlyRootFilesystem must be true")
+        if sc.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{name}: securityContext.allowPrivilegeEscalation must be false")
+        if sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is not True:
+            problems.append(f"{name}: runAsNonRoot must be true")
+        resources = c.get("resources", {})
+        for kind in ("requests", "limits"):
+            if "ephemeral-storage" not in resources.get(kind, {}):
+                problems.append(f"{name}: resources.{kind} has no ephemeral-storage")
+        mounts = {m["mountPath"]: volumes.get(m["name"], {}) for m in c.get("volumeMounts", [])}
+        scratch = [path for path, v in mounts.items() if "emptyDir" in v]
+        writable = scratch + [path for path, v in mounts.items() if "persistentVolumeClaim" in v]
+        for path in SCRATCH_PATHS:
+            if path not in scratch:
+                problems.append(f"{name}: no emptyDir volume mounted at {path} (the root filesystem is read-only)")
+        env = {e["name"]: e.get("value", "") for e in c.get("env", [])}
+        for var in WRITTEN_DIRS:
+            if var in env and not under(env[var], writable):
+                problems.append(f"{name}: {var}={env[var]} is not on a writable volume")
+        if compiles:
+            # GoNB compiles every cell: Go's build cache must be writable, and start from the image's primed one.
+            gocache = env.get("GOCACHE", "")
+            if not under(gocache, scratch):
+                problems.append(f"{name}: GOCACHE={gocache!r} must be on an emptyDir volume (the image's "
+                                f"/opt/gorepro/go-build is read-only)")
+            script = " ".join(c.get("args", []))
+            if not re.search(r"cp -R /opt/gorepro/go-build/\. \"?\$\{?GOCACHE", script):
+                problems.append(f"{name}: the image's primed build cache is not copied into $GOCACHE")
+            if not under(env.get("GOREPRO_CACHE_DIR", ""), writable):
+                problems.append(f"{name}: GOREPRO_CACHE_DIR must be set to a writable volume (else the notebooks' "
+                                f"caches go to the read-only checkout)")
+    return problems
+
+
+def check_pod_spec(spec, what, compiles=False):
+    problems = check_hardening(spec, what, compiles)
     sc = spec.get("securityContext", {})
     if sc.get("runAsUser") != 1000 or sc.get("runAsNonRoot") is not True or sc.get("fsGroup") != 100:
         problems.append(f"{what}: pod securityContext must run as the stock user (runAsUser 1000, runAsNonRoot, "
@@ -305,7 +367,7 @@ def check_sweep(sweep_text, pvc_text):
         problems += check_run_line(line)
 
     pod = spec["template"]["spec"]
-    problems += check_pod_spec(pod, "sweep Job")
+    problems += check_pod_spec(pod, "sweep Job", compiles=True)
     container = pod["containers"][0]
     script = " ".join(container.get("args", []))
     for needed in ("JOB_COMPLETION_INDEX", "gorepro run --out", "/etc/gorepro/runs.txt", "/results/"):
@@ -412,6 +474,7 @@ MUTATIONS = [
     ("dockerfile", "base-notebook:x86_64-2026-09-01", "base-notebook:latest", check_cpu_dockerfile),
     ("dockerfile", "GOCACHE=/opt/gorepro/go-build", "GOCACHE=/home/jovyan/.cache/go-build", check_cpu_dockerfile),
     ("dockerfile", "--no-build-isolation ./python", "--no-build-isolation ./python numpy", check_cpu_dockerfile),
+    ("dockerfile", "    chmod -R a+rX /usr/local/share/jupyter/kernels && \\\n", "", check_cpu_dockerfile),
     ("gomod", "go 1.26.8", "go 1.26.9", check_cpu_dockerfile),
     ("makefile", "lammps-jax-pjrt-cpu==0.11.2", "lammps-jax-pjrt-cpu==0.11.3", check_cpu_dockerfile),
     ("cuda", "ARG JAX_CUDA_VERSION=0.11.2", "ARG JAX_CUDA_VERSION=0.10.2", check_cuda_dockerfile),
@@ -422,10 +485,32 @@ MUTATIONS = [
     ("sweep", "runAsUser: 1000", "runAsUser: 0", check_sweep),
     ("sweep", "-p seed=3 -p seeds=2\n    notebooks/sinkhorn", "-p sed=3 -p seeds=2\n    notebooks/sinkhorn", check_sweep),
     ("sweep", "image: gorepro:cpu", "image: gorepro:latest", check_sweep),
+    ("sweep", "automountServiceAccountToken: false", "automountServiceAccountToken: true", check_sweep),
+    ("sweep", "automountServiceAccountToken: false\n", "", check_sweep),
+    ("sweep", "readOnlyRootFilesystem: true", "readOnlyRootFilesystem: false", check_sweep),
+    ("sweep", "allowPrivilegeEscalation: false", "allowPrivilegeEscalation: true", check_sweep),
+    ("sweep", "              ephemeral-storage: 20Gi\n", "", check_sweep),
+    ("sweep", "              ephemeral-storage: 8Gi\n", "", check_sweep),
+    ("sweep", "mountPath: /tmp", "mountPath: /scratch", check_sweep),
+    ("sweep", "mountPath: /home/jovyan", "mountPath: /home/other", check_sweep),
+    ("sweep", "        - name: tmp\n          emptyDir: {}", "        - name: tmp\n          configMap: {name: x}",
+     check_sweep),
+    ("sweep", "value: /var/cache/gorepro/go-build", "value: /opt/gorepro/go-build", check_sweep),
+    ("sweep", "value: /var/cache/gorepro/results", "value: /usr/local/gorepro/build/cache", check_sweep),
+    ("sweep", "mkdir -p \"$GOCACHE\" && cp -R /opt/gorepro/go-build/. \"$GOCACHE\"", "mkdir -p \"$GOCACHE\"",
+     check_sweep),
+    ("report", "automountServiceAccountToken: false", "automountServiceAccountToken: true", check_report),
+    ("report", "readOnlyRootFilesystem: true", "readOnlyRootFilesystem: false", check_report),
+    ("report", "allowPrivilegeEscalation: false", "allowPrivilegeEscalation: true", check_report),
+    ("report", "              ephemeral-storage: 2Gi\n", "", check_report),
+    ("report", "              ephemeral-storage: 256Mi\n", "", check_report),
+    ("report", "mountPath: /tmp", "mountPath: /scratch", check_report),
+    ("report", "mountPath: /home/jovyan", "mountPath: /home/other", check_report),
+    ("report", "runAsNonRoot: true", "runAsNonRoot: false", check_report),
 ]
 
 
-@pytest.mark.parametrize("key,old,new,check", MUTATIONS, ids=[f"{m[0]}:{m[2][:40]}" for m in MUTATIONS])
+@pytest.mark.parametrize("key,old,new,check", MUTATIONS, ids=[f"{m[0]}:{m[2][:40] or 'drop ' + m[1].strip()[:35]}" for m in MUTATIONS])
 def test_drift_is_caught(repo, key, old, new, check):
     assert old in repo[key], f"mutation target {old!r} not found in {key}: update the test"
     mutated = dict(repo, **{key: repo[key].replace(old, new)})
@@ -433,6 +518,7 @@ def test_drift_is_caught(repo, key, old, new, check):
         check_cpu_dockerfile: lambda r: (r["dockerfile"], r["gomod"], r["makefile"]),
         check_cuda_dockerfile: lambda r: (r["cuda"], r["makefile"], r["locate"]),
         check_sweep: lambda r: (r["sweep"], r["pvc"]),
+        check_report: lambda r: (r["report"],),
     }[check]
     assert check(*inputs(repo)) == []
     assert check(*inputs(mutated)) != [], f"{key} with {new!r} passed"
