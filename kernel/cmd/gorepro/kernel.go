@@ -11,9 +11,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gorepro/gorepro/kernel/install"
-	"github.com/gorepro/gorepro/kernel/project"
-	"github.com/gorepro/gorepro/kernel/proxy"
+	"github.com/gorepro/gorepro/kernel/internal/install"
+	"github.com/gorepro/gorepro/kernel/internal/project"
+	"github.com/gorepro/gorepro/kernel/internal/proxy"
 	"github.com/gorepro/gorepro/lib/backends"
 )
 

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorepro/gorepro/kernel/project"
+	"github.com/gorepro/gorepro/kernel/internal/project"
 )
 
 // envRunMain makes the test binary act as the gorepro command (see TestMain):

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"flag"
+	"github.com/gorepro/gorepro/lib/notebook"
 	"os"
 	"path/filepath"
 	"testing"
@@ -24,19 +25,19 @@ func TestReportGolden(t *testing.T) {
 		{
 			Notebook: "notebooks/tour.ipynb", Executed: filepath.Join(out, "tour.ipynb"), WallSeconds: 31.25,
 			LogFile: filepath.Join(out, "logs", "tour.log"), Figures: []string{"figures/tour-1.svg"},
-			Result: &Result{Notebook: "tour", Backend: "xla:cpu", Profile: "quick", Seconds: 22.5,
-				Claims: []Claim{
+			Result: &notebook.Result{Notebook: "tour", Backend: "xla:cpu", Profile: "quick", Seconds: 22.5,
+				Claims: []notebook.Claim{
 					{Name: "softmax error", Paper: 0.0, Ours: 2.2e-8, Tolerance: "<= 1e-06", Holds: true},
 					{Name: "a | pipe", Paper: "> 10", Ours: 107.69, Tolerance: ">= 10", Holds: true},
 				},
-				Findings: []Claim{{Name: "ms/step", Ours: 2.7, Holds: true}},
+				Findings: []notebook.Claim{{Name: "ms/step", Ours: 2.7, Holds: true}},
 			},
 		},
 		{
 			Notebook: "notebooks/grokking.ipynb", Executed: filepath.Join(out, "grokking.ipynb"), WallSeconds: 200,
 			Err: `claims differ from their record: claim "stablemax-groks": recorded "not replicated", measured "replicated"`,
-			Result: &Result{Notebook: "grokking", Backend: "xla:cpu", Profile: "quick", Seconds: 190,
-				Claims: []Claim{
+			Result: &notebook.Result{Notebook: "grokking", Backend: "xla:cpu", Profile: "quick", Seconds: 190,
+				Claims: []notebook.Claim{
 					{ID: "orthograd-beats-adamw", Name: "⊥Grad − AdamW test accuracy", Paper: "generalises (Sec. 5.1)", Ours: 0.97,
 						Tolerance: "> 0", Test: "95% t-interval of the mean paired difference (A − B) over seeds > 0", CI: []float64{0.95, 0.99},
 						P: ptr(0.25), N: 3, Unit: "seed", Status: "replicated", Expected: "replicated", Holds: true},
@@ -44,15 +45,15 @@ func TestReportGolden(t *testing.T) {
 						Test: "every seed >= 0.9", CI: []float64{0.93, 0.97}, N: 3, Unit: "seed", Status: "replicated", Expected: "not replicated",
 						Reason: "too few epochs at p = 31", Holds: true},
 				},
-				Checks: []Claim{{Name: "the model fits", Ours: 1.0, Holds: true}},
+				Checks: []notebook.Claim{{Name: "the model fits", Ours: 1.0, Holds: true}},
 			},
 		},
 		{
 			Notebook: "notebooks/broken.ipynb", Executed: filepath.Join(out, "broken.ipynb"), WallSeconds: 3,
 			LogFile: filepath.Join(out, "logs", "broken.log"),
 			Err:     "code cell 2 failed: ERROR: <undefined: x>",
-			Result: &Result{Notebook: "broken", Backend: "go", Seconds: 1,
-				Claims: []Claim{{Name: "accuracy", Paper: 0.99, Ours: 0.5, Tolerance: 0.05, Holds: false}}},
+			Result: &notebook.Result{Notebook: "broken", Backend: "go", Seconds: 1,
+				Claims: []notebook.Claim{{Name: "accuracy", Paper: 0.99, Ours: 0.5, Tolerance: 0.05, Holds: false}}},
 		},
 	}
 	for _, g := range []struct{ file, got string }{

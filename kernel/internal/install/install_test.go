@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gorepro/gorepro/kernel/project"
+	"github.com/gorepro/gorepro/kernel/internal/project"
 )
 
 func TestWriteKernelSpec(t *testing.T) {

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"errors"
+	"github.com/gorepro/gorepro/lib/notebook"
 	"strings"
 	"testing"
 )
@@ -17,14 +18,14 @@ func TestParseResult(t *testing.T) {
 		{"plain", "progress\n" + good + "\n", "a", ""},
 		{"last of several", `RESULT {"notebook":"first","backend":"go","seconds":1,"claims":[]}` + "\n" + good, "a", ""},
 		{"coloured", "\x1b[1m" + good + "\x1b[0m", "a", ""},
-		{"none", "no result here", "", ErrNoResult.Error()},
+		{"none", "no result here", "", notebook.ErrNoResult.Error()},
 		{"malformed", "RESULT {not json", "", "malformed RESULT line"},
 		{"unknown field", `RESULT {"notebook":"a","claimz":[]}`, "", "malformed RESULT line"},
 		{"no name", `RESULT {"backend":"go"}`, "", "no notebook name"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := ParseResult(tc.text)
+			r, err := notebook.ParseResult(tc.text)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error = %v, want %q", err, tc.wantErr)
@@ -39,11 +40,11 @@ func TestParseResult(t *testing.T) {
 			}
 		})
 	}
-	r, _ := ParseResult(good)
+	r, _ := notebook.ParseResult(good)
 	if failed := r.FailedClaims(); len(failed) != 1 || failed[0] != "c (paper 0.9, ours 0.8)" {
 		t.Errorf("FailedClaims = %q", failed)
 	}
-	if _, err := ParseResult(""); !errors.Is(err, ErrNoResult) {
+	if _, err := notebook.ParseResult(""); !errors.Is(err, notebook.ErrNoResult) {
 		t.Errorf("empty text: %v", err)
 	}
 }
@@ -53,7 +54,7 @@ func FuzzParseResult(f *testing.F) {
 	f.Add("RESULT ")
 	f.Add("RESULT {\"notebook\":\"\\u0000\"}\nRESULT [")
 	f.Fuzz(func(t *testing.T, text string) {
-		r, err := ParseResult(text)
+		r, err := notebook.ParseResult(text)
 		if err == nil && r.Notebook == "" {
 			t.Fatal("a result without a notebook name was accepted")
 		}

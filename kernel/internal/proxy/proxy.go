@@ -39,7 +39,7 @@ import (
 	"github.com/go-zeromq/zmq4"
 
 	"github.com/gorepro/gorepro/kernel/plugin"
-	"github.com/gorepro/gorepro/kernel/wire"
+	"github.com/gorepro/gorepro/kernel/internal/wire"
 )
 
 // Config configures the proxy.

@@ -20,6 +20,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gorepro/gorepro/lib/ipynb"
+	"github.com/gorepro/gorepro/lib/notebook"
 	"io"
 	"os"
 	"os/exec"
@@ -30,9 +32,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gorepro/gorepro/kernel/install"
+	"github.com/gorepro/gorepro/kernel/internal/install"
+	"github.com/gorepro/gorepro/kernel/internal/project"
 	"github.com/gorepro/gorepro/kernel/plugin"
-	"github.com/gorepro/gorepro/kernel/project"
 	"github.com/gorepro/gorepro/lib/backends"
 	paramsplugin "github.com/gorepro/gorepro/plugins/params"
 )
@@ -68,7 +70,7 @@ type Outcome struct {
 	// Params are the parameters the run was given (values as text).
 	Params []Param `json:"params,omitempty"`
 	// Result is the notebook's RESULT line, if it printed one.
-	Result *Result `json:"result,omitempty"`
+	Result *notebook.Result `json:"result,omitempty"`
 	// Err says why the notebook failed (error cell, failed claim, no RESULT line).
 	Err string `json:"error,omitempty"`
 	// WallSeconds is the time papermill took, kernel start included (0: unknown).
@@ -218,7 +220,7 @@ func planRuns(notebooks []string, opts Options) ([]plannedRun, error) {
 	names := uniqueNames{}
 	var runs []plannedRun
 	for _, path := range notebooks {
-		nb, err := ReadNotebook(path)
+		nb, err := ipynb.Read(path)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				return nil, fmt.Errorf("notebook %s not found", path)
@@ -231,7 +233,7 @@ func planRuns(notebooks []string, opts Options) ([]plannedRun, error) {
 		base := names.take(strings.TrimSuffix(filepath.Base(path), ".ipynb"))
 		slugs := uniqueNames{}
 		for _, point := range grid {
-			values, err := nb.CheckParams(point)
+			values, err := CheckParams(nb, point)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", path, err)
 			}
@@ -258,10 +260,10 @@ const sweepHint = " (a comma in -p separates a sweep's values: write \\, for a c
 
 // checkEachValue checks each value of each parameter on its own, so that an
 // error names the value at fault.
-func checkEachValue(nb *Notebook, params []ParamValues) error {
+func checkEachValue(nb *ipynb.Notebook, params []ParamValues) error {
 	for _, p := range params {
 		for _, v := range p.Values {
-			if _, err := nb.CheckParams([]Param{{Name: p.Name, Value: v}}); err != nil {
+			if _, err := CheckParams(nb, []Param{{Name: p.Name, Value: v}}); err != nil {
 				if len(p.Values) > 1 {
 					return fmt.Errorf("%w%s", err, sweepHint)
 				}
@@ -310,7 +312,7 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 // CheckParams validates params against the notebook's parameters cell and
 // converts them to the declared types. The cell is Go `var` declarations, or
 // a `%%params` plugin cell, whose allowed values are checked too.
-func (nb *Notebook) CheckParams(params []Param) (map[string]any, error) {
+func CheckParams(nb *ipynb.Notebook, params []Param) (map[string]any, error) {
 	var src string
 	found := false
 	for _, c := range nb.Cells {
@@ -403,7 +405,7 @@ func runOne(p *project.Project, r plannedRun, opts Options) Outcome {
 	wg.Wait()
 	o.WallSeconds = time.Since(start).Seconds()
 
-	nb, readErr := ReadNotebook(o.Executed)
+	nb, readErr := ipynb.Read(o.Executed)
 	switch {
 	case readErr != nil && runErr != nil:
 		o.Err = fmt.Sprintf("papermill failed before writing the notebook (%v); see %s", runErr, o.LogFile)
@@ -433,8 +435,8 @@ func runOne(p *project.Project, r plannedRun, opts Options) Outcome {
 // a claim that does not hold, else the first error cell. A missing or
 // malformed RESULT line is parseErr, which callers rank after their own
 // reasons (papermill's exit status).
-func verdict(nb *Notebook) (r *Result, failure string, parseErr error) {
-	r, parseErr = ParseResult(nb.Text())
+func verdict(nb *ipynb.Notebook) (r *notebook.Result, failure string, parseErr error) {
+	r, parseErr = notebook.ParseResult(nb.Text())
 	if failure := r.Failure(); failure != "" {
 		return r, failure, parseErr
 	}
@@ -493,7 +495,7 @@ func showLine(show io.Writer, name, line string) {
 		strings.TrimSpace(line) == "" {
 		return
 	}
-	fmt.Fprintf(show, "  [%s] %s\n", name, StripANSI(line))
+	fmt.Fprintf(show, "  [%s] %s\n", name, ipynb.StripANSI(line))
 }
 
 var klogLine = regexp.MustCompile(`^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ [\w.]+:\d+\]`)

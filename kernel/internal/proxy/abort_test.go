@@ -13,7 +13,7 @@ import (
 	"github.com/go-zeromq/zmq4"
 
 	"github.com/gorepro/gorepro/kernel/plugin"
-	"github.com/gorepro/gorepro/kernel/wire"
+	"github.com/gorepro/gorepro/kernel/internal/wire"
 )
 
 // recordingSocket records what the proxy sends on a frontend socket.

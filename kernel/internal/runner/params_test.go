@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"github.com/gorepro/gorepro/lib/ipynb"
 	"reflect"
 	"strings"
 	"testing"
@@ -95,11 +96,11 @@ func TestConvert(t *testing.T) {
 }
 
 func TestCheckParamsWithoutParametersCell(t *testing.T) {
-	nb := &Notebook{Cells: []Cell{{CellType: "code", Source: "var seed = 1"}}}
-	if _, err := nb.CheckParams(nil); err != nil {
+	nb := &ipynb.Notebook{Cells: []ipynb.Cell{{CellType: "code", Source: "var seed = 1"}}}
+	if _, err := CheckParams(nb, nil); err != nil {
 		t.Errorf("no params, no parameters cell: %v", err)
 	}
-	_, err := nb.CheckParams([]Param{{"seed", "2"}})
+	_, err := CheckParams(nb, []Param{{"seed", "2"}})
 	if err == nil || !strings.Contains(err.Error(), "no cell tagged `parameters`") {
 		t.Errorf("error = %v", err)
 	}
@@ -111,7 +112,7 @@ func TestCheckParamsPluginCell(t *testing.T) {
 		"seed    int     = 42       // random seed\n" +
 		"lr      float64 = 1e-3     // learning rate  [1e-6 .. 1]\n" +
 		"sizes   []int   = {64}\n"
-	nb := &Notebook{Cells: []Cell{{CellType: "code", Source: MultiString(source), Metadata: CellMetadata{Tags: []string{"parameters"}}}}}
+	nb := &ipynb.Notebook{Cells: []ipynb.Cell{{CellType: "code", Source: ipynb.MultiString(source), Metadata: ipynb.CellMetadata{Tags: []string{"parameters"}}}}}
 	tests := []struct {
 		params  []Param
 		want    map[string]any
@@ -126,7 +127,7 @@ func TestCheckParamsPluginCell(t *testing.T) {
 		{[]Param{{"epochs", "3"}}, nil, `parameter "epochs" is not declared by the notebook (it declares: lr, profile, seed, sizes)`},
 	}
 	for _, tc := range tests {
-		got, err := nb.CheckParams(tc.params)
+		got, err := CheckParams(nb, tc.params)
 		if tc.wantErr != "" {
 			if err == nil || err.Error() != tc.wantErr {
 				t.Errorf("CheckParams(%v) error = %v, want %q", tc.params, err, tc.wantErr)
@@ -138,8 +139,8 @@ func TestCheckParamsPluginCell(t *testing.T) {
 		}
 	}
 
-	bad := &Notebook{Cells: []Cell{{CellType: "code", Source: "%%params\nseed int = x\n", Metadata: CellMetadata{Tags: []string{"parameters"}}}}}
-	if _, err := bad.CheckParams(nil); err == nil || !strings.Contains(err.Error(), "parameters cell (%%params): line 1: parameter seed: default x") {
+	bad := &ipynb.Notebook{Cells: []ipynb.Cell{{CellType: "code", Source: "%%params\nseed int = x\n", Metadata: ipynb.CellMetadata{Tags: []string{"parameters"}}}}}
+	if _, err := CheckParams(bad, nil); err == nil || !strings.Contains(err.Error(), "parameters cell (%%params): line 1: parameter seed: default x") {
 		t.Errorf("a bad %%%%params cell: error = %v", err)
 	}
 }

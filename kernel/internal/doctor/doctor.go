@@ -20,7 +20,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/gorepro/gorepro/kernel/project"
+	"github.com/gorepro/gorepro/kernel/internal/project"
 	"github.com/gorepro/gorepro/lib/backends"
 )
 

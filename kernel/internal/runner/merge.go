@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gorepro/gorepro/lib/ipynb"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -149,14 +150,14 @@ func (c *collector) file(path string, named bool) {
 		c.Problems = append(c.Problems, fmt.Sprintf("%s: %v", path, unwrapPathError(err)))
 		return
 	}
-	var results []*Result
+	var results []*notebook.Result
 	for i, line := range strings.Split(string(data), "\n") {
-		line = StripANSI(line)
+		line = ipynb.StripANSI(line)
 		at := strings.Index(line, notebook.ResultPrefix+"{")
 		if at < 0 {
 			continue
 		}
-		r, err := ParseResult(line[at:])
+		r, err := notebook.ParseResult(line[at:])
 		if err != nil {
 			c.Problems = append(c.Problems, fmt.Sprintf("%s:%d: %v", path, i+1, err))
 			continue
@@ -165,7 +166,7 @@ func (c *collector) file(path string, named bool) {
 	}
 	if len(results) == 0 {
 		if named {
-			c.Problems = append(c.Problems, fmt.Sprintf("%s: %v", path, ErrNoResult))
+			c.Problems = append(c.Problems, fmt.Sprintf("%s: %v", path, notebook.ErrNoResult))
 		}
 		return
 	}
@@ -183,7 +184,7 @@ func (c *collector) file(path string, named bool) {
 }
 
 func (c *collector) notebook(path string) {
-	nb, err := ReadNotebook(path)
+	nb, err := ipynb.Read(path)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -193,7 +194,7 @@ func (c *collector) notebook(path string) {
 		return
 	}
 	record, _ := nb.Metadata["papermill"].(map[string]any)
-	if record == nil && !nb.hasOutputs() {
+	if record == nil && !hasOutputs(nb) {
 		c.Skipped = append(c.Skipped, path+" (never executed)")
 		return
 	}
@@ -218,7 +219,7 @@ func (c *collector) notebook(path string) {
 	c.add(o, known)
 }
 
-func (nb *Notebook) hasOutputs() bool {
+func hasOutputs(nb *ipynb.Notebook) bool {
 	for _, c := range nb.Cells {
 		if len(c.Outputs) > 0 {
 			return true

@@ -18,7 +18,7 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/gorepro/gorepro/kernel/project"
+	"github.com/gorepro/gorepro/kernel/internal/project"
 )
 
 // KernelName is the kernelspec name notebooks use.

@@ -1,4 +1,8 @@
-package runner
+// Package ipynb reads executed Jupyter notebooks (nbformat 4): the cells,
+// their outputs, the first error a run stopped at, the text a notebook
+// printed and the SVG figures it displayed. It reads only what a runner or a
+// test of a run needs; it does not write notebooks.
+package ipynb
 
 import (
 	"encoding/json"
@@ -10,7 +14,7 @@ import (
 	"strings"
 )
 
-// Notebook is the part of an nbformat 4 notebook the runner reads.
+// Notebook is the part of an nbformat 4 notebook this package reads.
 type Notebook struct {
 	Cells    []Cell         `json:"cells"`
 	Metadata map[string]any `json:"metadata"`
@@ -62,8 +66,9 @@ func (m *MultiString) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// ReadNotebook reads and parses an .ipynb file.
-func ReadNotebook(path string) (*Notebook, error) {
+// Read reads and parses an .ipynb file. It fails when the file is not JSON
+// or has no cells.
+func Read(path string) (*Notebook, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err

@@ -168,7 +168,7 @@ type notebookAcrossRuns struct {
 // per claim, in how many runs it held and the spread of our numbers.
 func acrossRuns(outcomes []Outcome) []notebookAcrossRuns {
 	var order []string
-	byNotebook := map[string][]*Result{}
+	byNotebook := map[string][]*notebook.Result{}
 	for _, o := range outcomes {
 		name := filepath.Base(o.Notebook)
 		if o.Result == nil {
@@ -188,7 +188,7 @@ func acrossRuns(outcomes []Outcome) []notebookAcrossRuns {
 		g := notebookAcrossRuns{notebook: name, runs: len(results)}
 		for _, kind := range []string{"claim", "finding"} {
 			var names []string
-			values := map[string][]Claim{}
+			values := map[string][]notebook.Claim{}
 			for _, r := range results {
 				list := r.Claims
 				if kind == "finding" {
@@ -203,7 +203,7 @@ func acrossRuns(outcomes []Outcome) []notebookAcrossRuns {
 			}
 			for _, n := range names {
 				cs := values[n]
-				c := claimAcrossRuns{name: n, paper: FormatValue(cs[0].Paper), n: len(cs), ours: spread(cs)}
+				c := claimAcrossRuns{name: n, paper: formatValue(cs[0].Paper), n: len(cs), ours: spread(cs)}
 				if kind == "finding" {
 					c.name += " (finding)"
 				}
@@ -221,7 +221,7 @@ func acrossRuns(outcomes []Outcome) []notebookAcrossRuns {
 }
 
 // spread is "min / mean / max" of numeric values, else the distinct values.
-func spread(claims []Claim) string {
+func spread(claims []notebook.Claim) string {
 	var nums []float64
 	for _, c := range claims {
 		if f, ok := c.Ours.(float64); ok {
@@ -233,12 +233,12 @@ func spread(claims []Claim) string {
 		for _, f := range nums {
 			lo, hi, sum = min(lo, f), max(hi, f), sum+f
 		}
-		return fmt.Sprintf("%s / %s / %s", FormatValue(lo), FormatValue(sum/float64(len(nums))), FormatValue(hi))
+		return fmt.Sprintf("%s / %s / %s", formatValue(lo), formatValue(sum/float64(len(nums))), formatValue(hi))
 	}
 	var distinct []string
 	seen := map[string]bool{}
 	for _, c := range claims {
-		if v := FormatValue(c.Ours); !seen[v] {
+		if v := formatValue(c.Ours); !seen[v] {
 			seen[v] = true
 			distinct = append(distinct, v)
 		}
@@ -269,7 +269,7 @@ func summary(o Outcome) (backend, profile, held, secs string) {
 // claimsSummary is the report's claims column: "replicated k of n
 // pre-registered" for a notebook with a claim record, else how many of its
 // (legacy, not pre-registered) asserted claims held.
-func claimsSummary(r *Result) string {
+func claimsSummary(r *notebook.Result) string {
 	if k, n := r.Replicated(); n > 0 {
 		s := fmt.Sprintf("replicated %d of %d pre-registered", k, n)
 		differ, checks := 0, 0
@@ -312,7 +312,7 @@ type section struct {
 // claimSections are the tables of a result: the pre-registered claims
 // (measured status beside the recorded one, interval, p, n), legacy
 // asserted claims, sanity checks and findings.
-func claimSections(r *Result) []section {
+func claimSections(r *notebook.Result) []section {
 	pre := section{header: []string{"claim", "quantity", "paper", "replicated when", "ours", "CI", "p", "n", "status", "recorded"}}
 	legacy := section{title: "Claims (asserted, not pre-registered)", header: []string{"claim", "paper", "ours", "tolerance", "holds"}}
 	for _, c := range r.Claims {
@@ -323,14 +323,14 @@ func claimSections(r *Result) []section {
 			}
 			test := c.Test
 			if test == "" {
-				test = FormatValue(c.Tolerance)
+				test = formatValue(c.Tolerance)
 			}
-			pre.rows = append(pre.rows, []string{c.ID, c.Name, FormatValue(c.Paper), test, FormatValue(c.Ours),
+			pre.rows = append(pre.rows, []string{c.ID, c.Name, formatValue(c.Paper), test, formatValue(c.Ours),
 				orDash(notebook.FormatCI(c.CI)), orDash(notebook.FormatP(c.P)), fmt.Sprint(c.N), c.Status, recorded})
 			pre.bad = append(pre.bad, c.Status != c.Expected)
 			continue
 		}
-		legacy.rows = append(legacy.rows, []string{c.Name, FormatValue(c.Paper), FormatValue(c.Ours), FormatValue(c.Tolerance), yesNo(c.Holds)})
+		legacy.rows = append(legacy.rows, []string{c.Name, formatValue(c.Paper), formatValue(c.Ours), formatValue(c.Tolerance), yesNo(c.Holds)})
 		legacy.bad = append(legacy.bad, !c.Holds)
 	}
 	if k, n := r.Replicated(); n > 0 {
@@ -338,12 +338,12 @@ func claimSections(r *Result) []section {
 	}
 	checks := section{title: "Sanity checks (must hold)", header: []string{"check", "ours", "holds"}}
 	for _, c := range r.Checks {
-		checks.rows = append(checks.rows, []string{c.Name, FormatValue(c.Ours), yesNo(c.Holds)})
+		checks.rows = append(checks.rows, []string{c.Name, formatValue(c.Ours), yesNo(c.Holds)})
 		checks.bad = append(checks.bad, !c.Holds)
 	}
 	findings := section{title: "Findings (compared, not asserted)", header: []string{"finding", "paper", "ours", "tolerance", "holds"}}
 	for _, c := range r.Findings {
-		findings.rows = append(findings.rows, []string{c.Name, FormatValue(c.Paper), FormatValue(c.Ours), FormatValue(c.Tolerance), yesNo(c.Holds)})
+		findings.rows = append(findings.rows, []string{c.Name, formatValue(c.Paper), formatValue(c.Ours), formatValue(c.Tolerance), yesNo(c.Holds)})
 		findings.bad = append(findings.bad, false)
 	}
 	var out []section
@@ -484,4 +484,12 @@ func writeSectionHTML(b *strings.Builder, s section) {
 		b.WriteString("</tr>\n")
 	}
 	b.WriteString("</table>\n")
+}
+
+// formatValue prints a claim value for the report; "–" for none.
+func formatValue(v any) string {
+	if s := notebook.FormatValue(v); s != "" {
+		return s
+	}
+	return "–"
 }

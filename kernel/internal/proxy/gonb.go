@@ -13,7 +13,7 @@ import (
 
 	"github.com/go-zeromq/zmq4"
 
-	"github.com/gorepro/gorepro/kernel/wire"
+	"github.com/gorepro/gorepro/kernel/internal/wire"
 )
 
 // gonbProcess is one GoNB subprocess and the proxy's sockets to it.

@@ -6,7 +6,7 @@ import (
 	"log"
 	"testing"
 
-	"github.com/gorepro/gorepro/kernel/wire"
+	"github.com/gorepro/gorepro/kernel/internal/wire"
 )
 
 func frontendMessage(t *testing.T, msgType string) *wire.Message {

@@ -1,4 +1,4 @@
-package runner
+package ipynb
 
 import (
 	"os"
@@ -8,7 +8,7 @@ import (
 )
 
 func TestExecutedNotebook(t *testing.T) {
-	nb, err := ReadNotebook("testdata/executed.ipynb")
+	nb, err := Read("testdata/executed.ipynb")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,17 +28,12 @@ func TestExecutedNotebook(t *testing.T) {
 	if !strings.Contains(text, "step 1\nstep 2\n") || !strings.Contains(text, "[figure: a]") {
 		t.Errorf("Text = %q", text)
 	}
-	r, err := ParseResult(text)
-	if err != nil || r.Notebook != "t" {
-		t.Errorf("ParseResult(Text) = %+v, %v", r, err)
-	}
-	declared, err := nb.CheckParams([]Param{{"seed", "9"}})
-	if err != nil || declared["seed"] != int64(9) {
-		t.Errorf("CheckParams = %v, %v", declared, err)
+	if !strings.Contains(text, `RESULT {"notebook":"t"`) {
+		t.Errorf("Text has no RESULT line: %q", text)
 	}
 }
 
-func TestReadNotebookErrors(t *testing.T) {
+func TestReadErrors(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.ipynb")
 	if err := os.WriteFile(bad, []byte("{not json"), 0o644); err != nil {
@@ -51,13 +46,13 @@ func TestReadNotebookErrors(t *testing.T) {
 	for path, want := range map[string]string{
 		bad: "is not a notebook (JSON)", empty: "no cells", filepath.Join(dir, "missing.ipynb"): "no such file",
 	} {
-		if _, err := ReadNotebook(path); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("ReadNotebook(%s) = %v, want %q", filepath.Base(path), err, want)
+		if _, err := Read(path); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Read(%s) = %v, want %q", filepath.Base(path), err, want)
 		}
 	}
 }
 
-func FuzzReadNotebook(f *testing.F) {
+func FuzzRead(f *testing.F) {
 	seed, _ := os.ReadFile("testdata/executed.ipynb")
 	f.Add(seed)
 	f.Add([]byte(`{"cells":[{"cell_type":"code","source":[1,2],"outputs":[{"output_type":"error"}]}]}`))
@@ -66,14 +61,13 @@ func FuzzReadNotebook(f *testing.F) {
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		nb, err := ReadNotebook(path)
+		nb, err := Read(path)
 		if err != nil {
 			return
 		}
 		_ = nb.FirstError()
 		_ = nb.Figures()
-		_, _ = ParseResult(nb.Text())
-		_, _ = nb.CheckParams([]Param{{"seed", "1"}})
+		_ = nb.Text()
 	})
 }
 
