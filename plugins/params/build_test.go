@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	grammar "github.com/gorepro/gorepro/lib/params"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,7 +38,7 @@ func TestGeneratedCodeRuns(t *testing.T) {
 	if err != nil {
 		t.Skip("no go command:", err)
 	}
-	decls, err := Parse(sample)
+	decls, err := grammar.Parse(sample)
 	if err != nil {
 		t.Fatal(err)
 	}

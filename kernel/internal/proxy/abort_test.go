@@ -12,8 +12,8 @@ import (
 
 	"github.com/go-zeromq/zmq4"
 
-	"github.com/gorepro/gorepro/kernel/plugin"
 	"github.com/gorepro/gorepro/kernel/internal/wire"
+	"github.com/gorepro/gorepro/kernel/plugin"
 )
 
 // recordingSocket records what the proxy sends on a frontend socket.

@@ -38,8 +38,8 @@ import (
 
 	"github.com/go-zeromq/zmq4"
 
-	"github.com/gorepro/gorepro/kernel/plugin"
 	"github.com/gorepro/gorepro/kernel/internal/wire"
+	"github.com/gorepro/gorepro/kernel/plugin"
 )
 
 // Config configures the proxy.

@@ -7,94 +7,6 @@ import (
 	"testing"
 )
 
-func TestParseParameters(t *testing.T) {
-	src := `// Parameters
-var (
-	profile = "quick" // quick or full
-	backend = ""
-	seed    = 42
-	lr      = 1e-3
-	neg     = -5
-	ratio   = 2 * 0.5
-	on      = true
-	sizes   = []int{1, 2}
-	half    = float32(0.5)
-	steps   int64 = 10
-)
-var name, other = "a", 3
-var untyped int
-`
-	got, err := ParseParameters(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []Declared{
-		{"profile", "string", `"quick"`}, {"backend", "string", `""`}, {"seed", "int", "42"},
-		{"lr", "float64", "1e-3"}, {"neg", "int", "-5"}, {"ratio", "float64", "2 * 0.5"}, {"on", "bool", "true"},
-		{"sizes", "[]int", "[]int{1, 2}"}, {"half", "float32", "float32(0.5)"}, {"steps", "int64", "10"},
-		{"name", "string", `"a"`}, {"other", "int", "3"}, {"untyped", "int", ""},
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("ParseParameters:\n got %v\nwant %v", got, want)
-	}
-}
-
-func TestParseParametersRejectsStatements(t *testing.T) {
-	if _, err := ParseParameters("seed := 3"); err == nil {
-		t.Error("a statement in the parameters cell parsed without error")
-	}
-}
-
-func TestConvert(t *testing.T) {
-	declared := []Declared{{"seed", "int", "1"}, {"lr", "float64", "0.1"}, {"name", "string", `""`},
-		{"on", "bool", "false"}, {"sizes", "[]int", ""}, {"count", "uint", "1"}, {"eps", "float32", "1e-6"}}
-	tests := []struct {
-		param   Param
-		want    any
-		wantErr string
-	}{
-		{Param{"seed", "7"}, int64(7), ""},
-		{Param{"seed", " -3 "}, int64(-3), ""},
-		{Param{"lr", "1"}, 1.0, ""},
-		{Param{"lr", "2.5e-4"}, 2.5e-4, ""},
-		{Param{"name", `say "hi"` + "\n"}, `say "hi"` + "\n", ""},
-		{Param{"on", "true"}, true, ""},
-		{Param{"sizes", "[1, 2, 3]"}, []any{1.0, 2.0, 3.0}, ""},
-		{Param{"seed", "seven"}, nil, `parameter seed (int): "seven" is not an integer`},
-		{Param{"seed", "1.5"}, nil, "is not an integer"},
-		{Param{"lr", "fast"}, nil, "is not a number"},
-		{Param{"on", "maybe"}, nil, "is not true or false"},
-		{Param{"sizes", "[1,"}, nil, "is not JSON"},
-		{Param{"count", "-1"}, nil, "is negative"},
-		{Param{"lr", "NaN"}, nil, `parameter lr (float64): "NaN" is not a finite float64`},
-		{Param{"lr", "nan"}, nil, "is not a finite float64"},
-		{Param{"lr", "Inf"}, nil, "is not a finite float64"},
-		{Param{"lr", "-infinity"}, nil, "is not a finite float64"},
-		{Param{"lr", "1e400"}, nil, "is not a finite float64"},
-		{Param{"lr", "1e-400"}, 0.0, ""},
-		{Param{"eps", "1e39"}, nil, "is not a finite float32"},
-		{Param{"eps", "1e38"}, 1e38, ""},
-		{Param{"epochs", "3"}, nil, `parameter "epochs" is not declared by the notebook (it declares: count, eps, lr, name, on, seed, sizes)`},
-	}
-	for _, tc := range tests {
-		t.Run(tc.param.Name+"="+tc.param.Value, func(t *testing.T) {
-			got, err := Convert([]Param{tc.param}, declared)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("error = %v, want %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got[tc.param.Name], tc.want) {
-				t.Errorf("got %#v, want %#v", got[tc.param.Name], tc.want)
-			}
-		})
-	}
-}
-
 func TestCheckParamsWithoutParametersCell(t *testing.T) {
 	nb := &ipynb.Notebook{Cells: []ipynb.Cell{{CellType: "code", Source: "var seed = 1"}}}
 	if _, err := CheckParams(nb, nil); err != nil {
@@ -145,22 +57,13 @@ func TestCheckParamsPluginCell(t *testing.T) {
 	}
 }
 
-func FuzzParseParameters(f *testing.F) {
-	f.Add("var seed = 1\nvar lr = 0.5 // x")
-	f.Add("var (\n a = []int{1}\n b float32 = 2\n)")
-	f.Add("func main() {}")
-	f.Add("var x = map[string]any{\"a\": 1}")
-	f.Fuzz(func(t *testing.T, src string) {
-		decls, err := ParseParameters(src)
-		if err != nil {
-			return
-		}
-		for _, d := range decls {
-			if d.Name == "" {
-				t.Fatalf("declaration without a name from %q", src)
-			}
-			// Converting any text must not panic.
-			_, _ = Convert([]Param{{d.Name, src}}, decls)
-		}
-	})
+func TestCheckParamsExecuted(t *testing.T) {
+	nb, err := ipynb.Read("testdata/executed.ipynb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	declared, err := CheckParams(nb, []Param{{"seed", "9"}})
+	if err != nil || declared["seed"] != int64(9) {
+		t.Errorf("CheckParams = %v, %v", declared, err)
+	}
 }

@@ -36,7 +36,7 @@ import (
 	"github.com/gorepro/gorepro/kernel/internal/project"
 	"github.com/gorepro/gorepro/kernel/plugin"
 	"github.com/gorepro/gorepro/lib/backends"
-	paramsplugin "github.com/gorepro/gorepro/plugins/params"
+	grammar "github.com/gorepro/gorepro/lib/params"
 )
 
 // Options configures a run.
@@ -297,6 +297,12 @@ func checkBackendValues(params []ParamValues) error {
 	return nil
 }
 
+// Param is a name=value pair from the command line, value still text.
+type Param struct {
+	Name  string
+	Value string
+}
+
 // lockedWriter keeps the lines of runs that print at the same time whole.
 type lockedWriter struct {
 	mu sync.Mutex
@@ -331,36 +337,39 @@ func CheckParams(nb *ipynb.Notebook, params []Param) (map[string]any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("parameters cell: %w", err)
 		}
-		return checkPluginParams(cell.Body, params)
+		declared, err := grammar.Parse(cell.Body)
+		if err != nil {
+			return nil, fmt.Errorf("parameters cell (%%%%params): %w", err)
+		}
+		return convertParams(params, declared, true)
 	}
-	declared, err := ParseParameters(src)
+	declared, err := grammar.ParseVars(src)
 	if err != nil {
 		return nil, err
 	}
-	return Convert(params, declared)
+	return convertParams(params, declared, false)
 }
 
-// checkPluginParams is CheckParams for a `%%params` parameters cell: the
-// declarations come from the plugin's parser, and values are also checked
-// against their allowed sets and ranges, as the notebook would check them.
-func checkPluginParams(body string, params []Param) (map[string]any, error) {
-	decls, err := paramsplugin.Parse(body)
-	if err != nil {
-		return nil, fmt.Errorf("parameters cell (%%%%params): %w", err)
-	}
-	declared := make([]Declared, len(decls))
-	byName := map[string]paramsplugin.Declaration{}
-	for i, d := range decls {
-		declared[i] = Declared{Name: d.Name, Type: d.Type, Default: d.Default}
-		byName[d.Name] = d
-	}
-	values, err := Convert(params, declared)
-	if err != nil {
-		return nil, err
-	}
+// convertParams converts each command-line value to its declared type and,
+// with checkAllowed (a %%params cell), checks it against its allowed values
+// as the notebook would: every type first, then the allowed values.
+func convertParams(params []Param, declared []grammar.Declaration, checkAllowed bool) (map[string]any, error) {
+	values := map[string]any{}
 	for _, p := range params {
-		if err := byName[p.Name].Check(p.Value); err != nil {
+		d, err := grammar.Lookup(declared, p.Name)
+		if err != nil {
 			return nil, err
+		}
+		if values[p.Name], err = d.Convert(p.Value); err != nil {
+			return nil, err
+		}
+	}
+	if checkAllowed {
+		for _, p := range params {
+			d, _ := grammar.Lookup(declared, p.Name)
+			if err := d.Check(p.Value); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return values, nil

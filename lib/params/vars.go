@@ -1,4 +1,4 @@
-package runner
+package params
 
 import (
 	"bytes"
@@ -15,29 +15,19 @@ import (
 	"strings"
 )
 
-// Param is a name=value pair from the command line, value still text.
-type Param struct {
-	Name  string
-	Value string
-}
-
-// Declared is a variable declared in a notebook's parameters cell.
-type Declared struct {
-	Name string
-	// Type is the Go type, written or inferred from the default ("int", "float64", "string", "bool", "[]int", ...).
-	Type string
-	// Default is the default value's source text.
-	Default string
-}
-
-// ParseParameters reads the `var` declarations of a parameters cell (Go source).
-func ParseParameters(src string) ([]Declared, error) {
+// ParseVars reads the `var` declarations of a parameters cell written as Go
+// source. Each Declaration has a Name, a Type (written, or inferred from the
+// default: "int", "float64", "string", "bool", "[]int", …; "" when it cannot
+// be inferred) and a Default as Go source; Help and the allowed values are
+// empty. Other declarations (functions, types, constants) are skipped; a
+// cell that is not Go declarations is an error.
+func ParseVars(src string) ([]Declaration, error) {
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, "parameters.go", "package p\n"+src, parser.SkipObjectResolution)
 	if err != nil {
 		return nil, fmt.Errorf("parameters cell is not valid Go declarations: %w", err)
 	}
-	var out []Declared
+	var out []Declaration
 	for _, decl := range f.Decls {
 		gen, ok := decl.(*ast.GenDecl)
 		if !ok || gen.Tok != token.VAR {
@@ -46,7 +36,7 @@ func ParseParameters(src string) ([]Declared, error) {
 		for _, spec := range gen.Specs {
 			vs := spec.(*ast.ValueSpec)
 			for i, name := range vs.Names {
-				d := Declared{Name: name.Name}
+				d := Declaration{Name: name.Name}
 				if vs.Type != nil {
 					d.Type = nodeString(fset, vs.Type)
 				}
@@ -106,32 +96,35 @@ func inferType(fset *token.FileSet, e ast.Expr) string {
 	return ""
 }
 
-// Convert checks the command-line params against the declarations and converts
-// each value to the declared type. Errors name the parameter.
-func Convert(params []Param, declared []Declared) (map[string]any, error) {
-	byName := map[string]Declared{}
+// Lookup finds the declaration of name. The error names the declared
+// parameters, or says that there are none.
+func Lookup(declared []Declaration, name string) (Declaration, error) {
 	var names []string
 	for _, d := range declared {
-		byName[d.Name] = d
+		if d.Name == name {
+			return d, nil
+		}
 		names = append(names, d.Name)
 	}
-	sort.Strings(names)
-	out := map[string]any{}
-	for _, p := range params {
-		d, ok := byName[p.Name]
-		if !ok {
-			if len(names) == 0 {
-				return nil, fmt.Errorf("parameter %q: the notebook declares no parameters", p.Name)
-			}
-			return nil, fmt.Errorf("parameter %q is not declared by the notebook (it declares: %s)", p.Name, strings.Join(names, ", "))
-		}
-		v, err := convertValue(p.Value, d.Type)
-		if err != nil {
-			return nil, fmt.Errorf("parameter %s (%s): %w", p.Name, d.Type, err)
-		}
-		out[p.Name] = v
+	if len(names) == 0 {
+		return Declaration{}, fmt.Errorf("parameter %q: the notebook declares no parameters", name)
 	}
-	return out, nil
+	sort.Strings(names)
+	return Declaration{}, fmt.Errorf("parameter %q is not declared by the notebook (it declares: %s)", name, strings.Join(names, ", "))
+}
+
+// Convert converts command-line text (the value of `-p name=value`) to the
+// declared type, as papermill's parameter file holds it: int64 for integer
+// types, a finite float64 for float types, bool, string, and the decoded
+// JSON for slices and maps; for a type it does not know it returns the text,
+// for the notebook's compile step to check. The error reads
+// `parameter NAME (TYPE): …`. Allowed values are not checked here: see Check.
+func (d Declaration) Convert(text string) (any, error) {
+	v, err := convertValue(text, d.Type)
+	if err != nil {
+		return nil, fmt.Errorf("parameter %s (%s): %w", d.Name, d.Type, err)
+	}
+	return v, nil
 }
 
 func convertValue(text, typ string) (any, error) {
