@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/gorepro/gorepro/lib/checkout"
 )
 
 // Environment variables that name plugin files or the project, read only here.
@@ -16,16 +18,15 @@ const (
 	EnvCUDAPlugin = "GOREPRO_XLA_CUDA_PLUGIN"
 	// EnvTPUPlugin names the TPU plugin file (libtpu.so) explicitly.
 	EnvTPUPlugin = "GOREPRO_XLA_TPU_PLUGIN"
-	// EnvRoot is the checkout of gorepro (set by the kernelspec and the Makefile).
-	EnvRoot = "GOREPRO_ROOT"
-	// EnvVenv is the project's Python virtual environment (default $GOREPRO_ROOT/.venv).
-	EnvVenv = "GOREPRO_VENV"
+	// EnvRoot is checkout.EnvRoot, kept for the packages that name it here.
+	EnvRoot = checkout.EnvRoot
+	// EnvVenv is checkout.EnvVenv, kept for the packages that name it here.
+	EnvVenv = checkout.EnvVenv
+	// ModulePath is checkout.ModulePath, kept for the packages that name it here.
+	ModulePath = checkout.ModulePath
 	// envPJRTPaths is go-xla's own search path variable.
 	envPJRTPaths = "PJRT_PLUGIN_LIBRARY_PATH"
 )
-
-// ModulePath is the Go module path of gorepro, used to recognise a checkout.
-const ModulePath = "github.com/gorepro/gorepro"
 
 // Plugin is a PJRT plugin file found on disk.
 type Plugin struct {
@@ -77,49 +78,14 @@ func (l *Locator) lookupEnv(key string) (string, bool) {
 	return l.LookupEnv(key)
 }
 
-// ProjectRoot returns the gorepro checkout: $GOREPRO_ROOT, or the nearest
-// directory above WorkDir whose go.mod declares the gorepro module.
-func (l *Locator) ProjectRoot() (string, bool) {
-	if root, ok := l.lookupEnv(EnvRoot); ok && root != "" {
-		return root, true
-	}
-	for dir := l.WorkDir; dir != "" && dir != "/" && dir != "."; dir = filepath.Dir(dir) {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && strings.Contains(string(data), "module "+ModulePath+"\n") {
-			return dir, true
-		}
-	}
-	return "", false
+// checkout is where the Locator looks for the gorepro checkout and its venvs.
+func (l *Locator) checkout() checkout.Finder {
+	return checkout.Finder{LookupEnv: l.LookupEnv, WorkDir: l.WorkDir}
 }
 
 // Venvs returns the Python environments to search, most specific first:
-// $GOREPRO_VENV, the checkout's .venv, $VIRTUAL_ENV.
-func (l *Locator) Venvs() []string {
-	var venvs []string
-	add := func(dir string) {
-		if dir == "" {
-			return
-		}
-		for _, v := range venvs {
-			if v == dir {
-				return
-			}
-		}
-		if st, err := os.Stat(dir); err == nil && st.IsDir() {
-			venvs = append(venvs, dir)
-		}
-	}
-	if v, ok := l.lookupEnv(EnvVenv); ok {
-		add(v)
-	}
-	if root, ok := l.ProjectRoot(); ok {
-		add(filepath.Join(root, ".venv"))
-	}
-	if v, ok := l.lookupEnv("VIRTUAL_ENV"); ok {
-		add(v)
-	}
-	return venvs
-}
+// $GOREPRO_VENV, the checkout's .venv, $VIRTUAL_ENV (checkout.Finder.Venvs).
+func (l *Locator) Venvs() []string { return l.checkout().Venvs() }
 
 // pluginPatterns are where each backend's plugin lives inside a site-packages directory.
 var pluginPatterns = map[string][]string{

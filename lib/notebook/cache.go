@@ -24,6 +24,7 @@ import (
 	"golang.org/x/mod/modfile"
 
 	"github.com/gorepro/gorepro/lib/backends"
+	"github.com/gorepro/gorepro/lib/checkout"
 )
 
 // This file is the one cache of finished runs that the experiments share.
@@ -35,9 +36,9 @@ import (
 
 // CodeHash is a hash of the Go source of the given packages and of every
 // package of this module they import, transitively, read from the checkout
-// (found by backends.DefaultLocator().ProjectRoot(): $GOREPRO_ROOT, or the
+// (found by lib/checkout: $GOREPRO_ROOT, or the
 // walk up from the working directory), whose go.mod must declare
-// backends.ModulePath. Packages are import paths inside the module, e.g.
+// checkout.ModulePath. Packages are import paths inside the module, e.g.
 // "github.com/gorepro/gorepro/lib/grokking".
 //
 // What is hashed, in a sorted, stable order, each file with its
@@ -60,21 +61,21 @@ func CodeHash(packages ...string) (string, error) {
 
 // projectRoot finds the gorepro checkout and checks its go.mod.
 func projectRoot() (string, error) {
-	l := backends.DefaultLocator()
-	root, ok := l.ProjectRoot()
+	l := checkout.Default()
+	root, ok := l.Root()
 	if !ok {
 		return "", fmt.Errorf("notebook: cannot hash the code: no checkout of %s found ($%s is unset and no directory above %s has its go.mod)",
-			backends.ModulePath, backends.EnvRoot, l.WorkDir)
+			checkout.ModulePath, checkout.EnvRoot, l.WorkDir)
 	}
 	mod, err := modulePath(root)
-	if env, set := l.LookupEnv(backends.EnvRoot); err != nil && set && env == root {
-		return "", fmt.Errorf("$%s: %w", backends.EnvRoot, err)
+	if env, set := l.LookupEnv(checkout.EnvRoot); err != nil && set && env == root {
+		return "", fmt.Errorf("$%s: %w", checkout.EnvRoot, err)
 	}
 	if err != nil {
 		return "", err
 	}
-	if mod != backends.ModulePath {
-		return "", fmt.Errorf("notebook: cannot hash the code: %s is not a checkout of %s (its go.mod declares module %q)", root, backends.ModulePath, mod)
+	if mod != checkout.ModulePath {
+		return "", fmt.Errorf("notebook: cannot hash the code: %s is not a checkout of %s (its go.mod declares module %q)", root, checkout.ModulePath, mod)
 	}
 	return root, nil
 }

@@ -11,7 +11,7 @@ import (
 	"regexp"
 	"syscall"
 
-	"github.com/gorepro/gorepro/lib/backends"
+	"github.com/gorepro/gorepro/lib/checkout"
 )
 
 // Each GoNB cell is a new process, so values computed in one cell reach the
@@ -130,7 +130,7 @@ func CacheDir(name string) string {
 	if dir := os.Getenv(EnvCacheDir); dir != "" {
 		return filepath.Join(dir, name)
 	}
-	root := os.Getenv(backends.EnvRoot)
+	root := os.Getenv(checkout.EnvRoot)
 	if root == "" {
 		root = ".."
 	}

@@ -28,7 +28,7 @@ import (
 	"golang.org/x/mod/semver"
 
 	"github.com/gorepro/gorepro/kernel/plugin"
-	"github.com/gorepro/gorepro/lib/backends"
+	"github.com/gorepro/gorepro/lib/checkout"
 )
 
 //go:embed usage.md
@@ -96,7 +96,7 @@ func Handle(ctx context.Context, req *plugin.Request) (*plugin.Response, error) 
 		}
 		reqs = append(reqs, r)
 	}
-	root, ok := backends.DefaultLocator().ProjectRoot()
+	root, ok := checkout.Default().Root()
 	if !ok {
 		return nil, errors.New("%%require: the project's checkout is not known ($GOREPRO_ROOT is not set)")
 	}

@@ -19,6 +19,7 @@ import (
 	"unicode"
 
 	"github.com/gorepro/gorepro/kernel/internal/project"
+	"github.com/gorepro/gorepro/lib/checkout"
 )
 
 // KernelName is the kernelspec name notebooks use.
@@ -144,8 +145,8 @@ func kernelEnv(p *project.Project) map[string]string {
 	path = append(path, "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 	return map[string]string{
 		"PATH":                  strings.Join(path, string(os.PathListSeparator)),
-		"GOREPRO_ROOT":          p.Root,
-		"GOREPRO_VENV":          p.Venv,
+		checkout.EnvRoot:        p.Root,
+		checkout.EnvVenv:        p.Venv,
 		"GOMLX_NO_AUTO_INSTALL": "1",
 		"GOTOOLCHAIN":           "local",
 		// Cells compile against go.mod's pins, from the module cache that

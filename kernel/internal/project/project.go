@@ -4,12 +4,11 @@
 package project
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
-	"github.com/gorepro/gorepro/lib/backends"
+	"github.com/gorepro/gorepro/lib/checkout"
 )
 
 // Project is a gorepro checkout.
@@ -20,20 +19,16 @@ type Project struct {
 	Venv string
 }
 
-// Find locates the checkout from $GOREPRO_ROOT or the current directory.
+// Find locates the checkout and its venv (lib/checkout: $GOREPRO_ROOT and
+// $GOREPRO_VENV, or the walk up from the current directory).
 func Find() (*Project, error) {
-	l := backends.DefaultLocator()
-	root, ok := l.ProjectRoot()
-	if !ok {
-		return nil, errors.New("not inside a gorepro checkout: run from the repository (or set $GOREPRO_ROOT)")
-	}
-	root, err := filepath.Abs(root)
+	root, err := checkout.Root()
 	if err != nil {
-		return nil, fmt.Errorf("resolving %s: %w", root, err)
+		return nil, err
 	}
-	venv := filepath.Join(root, ".venv")
-	if v := os.Getenv(backends.EnvVenv); v != "" {
-		venv = v
+	venv, err := checkout.Venv()
+	if err != nil {
+		return nil, err
 	}
 	return &Project{Root: root, Venv: venv}, nil
 }
@@ -71,8 +66,8 @@ func (p *Project) Env() []string {
 	}
 	set("PATH", filepath.Join(p.Venv, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
 	set("VIRTUAL_ENV", p.Venv)
-	set(backends.EnvRoot, p.Root)
-	set(backends.EnvVenv, p.Venv)
+	set(checkout.EnvRoot, p.Root)
+	set(checkout.EnvVenv, p.Venv)
 	set("JUPYTER_DATA_DIR", p.JupyterData())
 	// JupyterLab's user settings and workspaces, kept in the checkout rather than ~/.jupyter.
 	set("JUPYTER_CONFIG_DIR", filepath.Join(p.Venv, "etc", "jupyter"))

@@ -17,7 +17,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gorepro/gorepro/lib/backends"
+	"github.com/gorepro/gorepro/lib/checkout"
 )
 
 // Side is the image side; Pixels per image is Side².
@@ -77,7 +77,7 @@ func Parse(r io.Reader) (*Set, error) {
 
 // Path finds digits.csv.gz in the project's Python environments.
 func Path() (string, error) {
-	venvs := backends.DefaultLocator().Venvs()
+	venvs := checkout.Default().Venvs()
 	for _, v := range venvs {
 		matches, _ := filepath.Glob(filepath.Join(v, "lib", "python3*", "site-packages", "sklearn", "datasets", "data", "digits.csv.gz"))
 		if len(matches) > 0 {
