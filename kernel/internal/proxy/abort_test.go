@@ -168,9 +168,7 @@ func TestQueuedCellsAfterAnErrorAreAborted(t *testing.T) {
 			if c, _ := replyTo(t, shell, fourth); c["status"] != "ok" || c["execution_count"] != float64(2) {
 				t.Errorf("a cell sent after the queue drained: %v, want ok with count 2", c)
 			}
-			p.mu.Lock()
-			n := len(p.history)
-			p.mu.Unlock()
+			n := p.history.len()
 			if n != 2 {
 				t.Errorf("%d history entries, want 2 (aborted cells have none)", n)
 			}
