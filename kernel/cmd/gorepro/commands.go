@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,8 +28,9 @@ commands:
   run [flags] NOTEBOOK...  execute notebooks headless through papermill and write build/report.{md,html}
   report [-o FILE] PATH... merge executed notebooks and RESULT lines (files or directories) into one report
   lab [jupyter args]       start JupyterLab on notebooks/, bound to 127.0.0.1
-  kernel --connection-file F
-                           the gorepro Jupyter kernel (started by Jupyter through the kernelspec)
+  kernel --connection-file F [--log-level L]
+                           the gorepro Jupyter kernel (started by Jupyter through the kernelspec);
+                           L is debug, info (default), warn or error ($GOREPRO_KERNEL_LOG_LEVEL)
 
 run flags:
   -p name=value            set a notebook parameter (repeatable); the notebook must declare it
@@ -57,7 +59,15 @@ func exitCode(err error) int {
 	return 1
 }
 
+// run runs the command line; a --help of a command is not an error.
 func run(args []string) error {
+	if err := dispatch(args); !errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return nil
+}
+
+func dispatch(args []string) error {
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, usage)
 		return usageError{"no command given"}
@@ -89,11 +99,11 @@ func run(args []string) error {
 }
 
 func doctorCmd(args []string) error {
-	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	fs := newFlagSet("doctor", "")
 	asJSON := fs.Bool("json", false, "print JSON")
 	backendsOnly := fs.Bool("backends", false, "only diagnose the backends, as JSON (what %%backend runs in a child process)")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *backendsOnly {
 		enc := json.NewEncoder(os.Stdout)
@@ -114,7 +124,7 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func runCmd(args []string) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs := newFlagSet("run", "NOTEBOOK...")
 	var params multiFlag
 	fs.Var(&params, "p", "name=value parameter (repeatable)")
 	backendFlag := fs.String("backend", "", "backend for every notebook")
@@ -122,17 +132,9 @@ func runCmd(args []string) error {
 	out := fs.String("out", "", "output directory (default build/)")
 	timeout := fs.Int("timeout", 0, "per-cell timeout in seconds (0: none)")
 	jobs := fs.Int("jobs", 1, "how many notebooks run at once, each in its own kernel")
-	// Accept flags after the notebook names too.
-	var notebooks []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			return usageError{err.Error()}
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		notebooks = append(notebooks, fs.Arg(0))
-		args = fs.Args()[1:]
+	notebooks, err := parseFlags(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(notebooks) == 0 {
 		return usageError{"run: no notebook given (e.g. gorepro run notebooks/00_tour.ipynb)"}
@@ -195,18 +197,11 @@ func labCmd(args []string) error {
 // reportCmd merges executed notebooks and RESULT lines, e.g. collected from
 // several machines, into one report.
 func reportCmd(args []string) error {
-	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs := newFlagSet("report", "RUN_DIR_OR_FILE...")
 	out := fs.String("o", "merged-report.md", "the merged Markdown report; the HTML goes beside it")
-	var paths []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			return usageError{err.Error()}
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		paths = append(paths, fs.Arg(0))
-		args = fs.Args()[1:]
+	paths, err := parseFlags(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(paths) == 0 {
 		return usageError{"report: no directory or file given (e.g. gorepro report build/ results/*.log)"}
@@ -236,4 +231,49 @@ func reportCmd(args []string) error {
 	}
 	fmt.Printf("gorepro report: %d runs; report: %s, %s\n", len(merged.Outcomes), *out, htmlPath)
 	return merged.Err(*out)
+}
+
+// newFlagSet is the flag set of a command whose positional arguments are
+// named by positional ("" for none), for its usage line.
+func newFlagSet(name, positional string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // parseFlags prints the usage
+	fs.Usage = func() {
+		w := fs.Output()
+		line := "usage: gorepro " + name + " [flags]"
+		if positional != "" {
+			line += " " + positional
+		}
+		fmt.Fprintln(w, line)
+		fmt.Fprintln(w, "\nflags:")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses a command's flags wherever they stand among its
+// positional arguments (flags after a notebook's name are accepted), and
+// returns the positional arguments in order. -h and --help print the usage
+// on stdout and return flag.ErrHelp, which run turns into exit 0; a wrong
+// flag prints it on stderr and is a usage error.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		err := fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(os.Stdout)
+			fs.Usage()
+			return nil, flag.ErrHelp
+		}
+		if err != nil {
+			fs.SetOutput(os.Stderr)
+			fs.Usage()
+			return nil, usageError{err.Error()}
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,4 +58,59 @@ func TestReportCommand(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "1 input could not be read") || exitCode(err) != 1 {
 		t.Errorf("report with a missing input: %v", err)
 	}
+}
+
+// TestHelp: a command's -h or --help prints its usage, positional arguments
+// and flags on stdout and exits 0.
+func TestHelp(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"run", "--help"}, []string{"usage: gorepro run [flags] NOTEBOOK...", "-jobs", "-p value"}},
+		{[]string{"run", "nb.ipynb", "-h"}, []string{"usage: gorepro run [flags] NOTEBOOK..."}},
+		{[]string{"report", "--help"}, []string{"usage: gorepro report [flags] RUN_DIR_OR_FILE...", "-o string"}},
+		{[]string{"doctor", "-h"}, []string{"usage: gorepro doctor [flags]\n", "-json"}},
+		{[]string{"kernel", "--help"}, []string{"usage: gorepro kernel [flags]\n", "-connection-file", "-log-level"}},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var err error
+			out := captureStdout(t, func() { err = run(tc.args) })
+			if err != nil {
+				t.Fatalf("error %v (exit %d), want none", err, exitCode(err))
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("usage lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+	if err := run([]string{"run", "--no-such-flag"}); err == nil || exitCode(err) != 2 {
+		t.Errorf("an unknown flag: %v (exit %d), want a usage error", err, exitCode(err))
+	}
+	if err := run([]string{"kernel", "--connection-file", "c.json", "--log-level", "loud"}); err == nil || exitCode(err) != 2 ||
+		!strings.Contains(err.Error(), `log level "loud": want debug, info, warn or error`) {
+		t.Errorf("a bad --log-level: %v, want a usage error", err)
+	}
+}
+
+// captureStdout returns what fn writes to os.Stdout.
+func captureStdout(t *testing.T, fn func()) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := os.Stdout
+	os.Stdout = w
+	done := make(chan string)
+	go func() {
+		data, _ := io.ReadAll(r)
+		done <- string(data)
+	}()
+	fn()
+	os.Stdout = saved
+	w.Close()
+	return <-done
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -79,13 +78,18 @@ func kernelLimits() (proxy.GuardLimits, error) {
 
 // kernelCmd runs the gorepro kernel: the Jupyter-protocol proxy in front of GoNB.
 func kernelCmd(args []string) error {
-	fs := flag.NewFlagSet("kernel", flag.ContinueOnError)
+	fs := newFlagSet("kernel", "")
 	connFile := fs.String("connection-file", "", "Jupyter connection file (given by the frontend)")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err.Error()}
+	levelFlag := fs.String("log-level", os.Getenv(proxy.EnvLogLevel), "least level of the kernel's log lines: debug, info, warn or error (default info, or $"+proxy.EnvLogLevel+")")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *connFile == "" {
 		return usageError{"kernel: --connection-file is required"}
+	}
+	level, err := proxy.ParseLogLevel(*levelFlag)
+	if err != nil {
+		return usageError{"kernel: --log-level: " + err.Error()}
 	}
 	p, err := project.Find()
 	if err != nil {
@@ -118,6 +122,7 @@ func kernelCmd(args []string) error {
 		AllowUnsigned:  os.Getenv(proxy.EnvAllowUnsigned) == "1",
 		Limits:         limits,
 		Log:            os.Stderr,
+		LogLevel:       level,
 		Version:        version,
 		GoNBVersion:    moduleVersion("github.com/janpfeifer/gonb"),
 		DescribeBackend: func(choice string) string {

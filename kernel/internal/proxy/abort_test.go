@@ -4,8 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -69,7 +68,7 @@ func testProxy(t *testing.T) (*Proxy, *recordingSocket, *recordingSocket) {
 	ready := make(chan struct{})
 	close(ready)
 	p := &Proxy{
-		key: key, ctx: ctx, stop: stop, log: log.New(io.Discard, "", 0),
+		key: key, ctx: ctx, stop: stop, log: slog.New(slog.DiscardHandler),
 		shell: newSocket(shell), iopub: newSocket(iopub),
 		queue: make(chan *wire.Message, 16), routes: map[string]route{},
 		waiting: map[string]chan execResult{}, hinted: map[string]map[string]bool{},

@@ -65,12 +65,12 @@ func (p *Proxy) abort(msg *wire.Message) {
 	p.mu.Unlock()
 	reply, err := wire.Reply(msg, "execute_reply", map[string]any{"status": "aborted", "execution_count": count})
 	if err != nil {
-		p.log.Printf("building execute_reply: %v", err)
+		p.log.Error("building execute_reply", "err", err)
 		return
 	}
 	reply.Metadata = []byte(`{"status":"aborted"}`)
 	if err := p.shell.send(reply.Frames(p.key)); err != nil {
-		p.log.Printf("sending execute_reply: %v", err)
+		p.log.Error("sending execute_reply", "err", err)
 	}
 }
 
@@ -98,6 +98,7 @@ func (p *Proxy) execute(msg *wire.Message) string {
 	if isPlugin && plugin.IsGoNBForm(cell.Name) {
 		isPlugin = false
 	}
+	p.log.Debug("execute_request", "msg_id", msg.ID(), "count", count, "plugin", isPlugin, "silent", c.Silent)
 	if !isPlugin {
 		return p.runInGoNB(msg, c, count, false)
 	}
@@ -212,11 +213,11 @@ func unknownPlugin(name string) error {
 func (p *Proxy) reply(req *wire.Message, content any) {
 	m, err := wire.Reply(req, "execute_reply", content)
 	if err != nil {
-		p.log.Printf("building execute_reply: %v", err)
+		p.log.Error("building execute_reply", "err", err)
 		return
 	}
 	if err := p.shell.send(m.Frames(p.key)); err != nil {
-		p.log.Printf("sending execute_reply: %v", err)
+		p.log.Error("sending execute_reply", "err", err)
 	}
 }
 

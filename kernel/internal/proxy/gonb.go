@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -139,7 +140,7 @@ func (p *Proxy) launch() {
 				if p.stopping() {
 					return
 				}
-				p.log.Printf("starting GoNB again in %v (attempt %d of %d): %v", launchBackoff(attempt), attempt+1, launchAttempts, last)
+				p.log.Warn(fmt.Sprintf("starting GoNB again in %v (attempt %d of %d): %v", launchBackoff(attempt), attempt+1, launchAttempts, last))
 				select {
 				case <-time.After(launchBackoff(attempt)):
 				case <-p.ctx.Done():
@@ -188,7 +189,7 @@ func (p *Proxy) launch() {
 			return
 		}
 		err := fmt.Errorf("the Go kernel (GoNB) could not be started (%d attempts; last: %v): restart the kernel once the cause is fixed", launchAttempts, last)
-		p.log.Print(err)
+		p.log.Error(err.Error())
 		p.gonbMu.Lock()
 		p.downErr = err
 		p.gonbMu.Unlock()
@@ -245,7 +246,7 @@ func (p *Proxy) startGoNB() (*gonbProcess, error) {
 	// (os.TempDir); go build's work directory too, unless GOTMPDIR says otherwise,
 	// which is left to the user: go removes its work directory itself.
 	cmd.Env = append(os.Environ(), EnvSessionDir+"="+p.sessionDir, EnvStateDir+"="+p.stateDir, "TMPDIR="+tmp)
-	gonbLog := newGoNBLogFilter(p.cfg.Log)
+	gonbLog := newGoNBLogFilter(p.cfg.Log, p.log.Enabled(p.ctx, slog.LevelDebug))
 	cmd.Stdout, cmd.Stderr = gonbLog, gonbLog
 	// Its own process group, so that an interrupt of the proxy does not reach it.
 	// If the proxy is killed, the supervisor gets SIGTERM and stops GoNB and its gopls.
@@ -356,11 +357,11 @@ func (p *Proxy) probeReady(g *gonbProcess) {
 	for attempt := 0; ; attempt++ {
 		probe, err := probeMessage("kernel_info_request", map[string]any{})
 		if err != nil {
-			p.log.Printf("building the readiness probe: %v", err)
+			p.log.Error("building the readiness probe", "err", err)
 			return
 		}
 		if err := g.shell.send(probe.Frames(g.key)); err != nil {
-			p.log.Printf("probing GoNB: %v", err)
+			p.log.Warn("probing GoNB", "err", err)
 		}
 		select {
 		case <-g.answered:
@@ -408,7 +409,7 @@ func (p *Proxy) onProbeReply(g *gonbProcess, channel string, msg *wire.Message) 
 		}
 		if c.Status != "ok" {
 			err := fmt.Errorf("GoNB refused %s (%s: %s): cells could resolve modules outside go.mod, so none are run", setupCommands, c.EName, c.EValue)
-			p.log.Print(err)
+			p.log.Error(err.Error())
 			g.markReady(err)
 			return
 		}

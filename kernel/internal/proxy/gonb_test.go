@@ -5,7 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -102,7 +102,7 @@ func fakeGoNBProxy(t *testing.T) (p *Proxy, logs *syncBuffer, starts func() []st
 		t.Fatal(err)
 	}
 	p = &Proxy{cfg: Config{GoNB: []string{self}, Log: logs}, ctx: ctx, stop: stop,
-		log: log.New(logs, "gorepro kernel: ", 0), stateDir: state, sessionDir: filepath.Join(state, "session")}
+		log: newLogger(logs, slog.LevelInfo), stateDir: state, sessionDir: filepath.Join(state, "session")}
 	t.Cleanup(func() {
 		stop()
 		if g := p.currentGoNB(); g != nil {

@@ -54,12 +54,12 @@ func (p *Proxy) hintMissingModules(msg *wire.Message) {
 	for _, h := range hints {
 		out, err := wire.Sibling(msg, "stream", map[string]any{"name": "stderr", "text": h + "\n"})
 		if err != nil {
-			p.log.Printf("building a missing-module hint: %v", err)
+			p.log.Error("building a missing-module hint", "err", err)
 			continue
 		}
 		out.Identities = [][]byte{[]byte("stream")}
 		if err := p.iopub.send(out.Frames(p.key)); err != nil {
-			p.log.Printf("publishing a missing-module hint: %v", err)
+			p.log.Error("publishing a missing-module hint", "err", err)
 		}
 	}
 }

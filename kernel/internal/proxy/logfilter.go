@@ -14,7 +14,7 @@ import (
 // warning and error it logs at every start, the compile errors of cells (the
 // cell shows them), stack traces, and everything a GoNB says once the proxy
 // stops it (its exit is expected; GoNB v0.11.5 may panic on the way out).
-// GOREPRO_KERNEL_DEBUG=1 turns the filter off.
+// GOREPRO_KERNEL_DEBUG=1, or the log level debug, turns the filter off.
 //
 // GoNB logs with klog: an entry is a header line ("E1206 22:49:29.524625
 // 15324 file.go:283] message") followed by the lines of a multi-line message,
@@ -22,7 +22,7 @@ import (
 type gonbLogFilter struct {
 	mu      sync.Mutex
 	out     io.Writer
-	raw     bool // GOREPRO_KERNEL_DEBUG: pass everything
+	raw     bool // GOREPRO_KERNEL_DEBUG or level debug: pass everything
 	partial []byte
 	// dropEntry: the rest of the current entry is dropped (an informational
 	// or noisy entry, or a kept one after its first line of stack trace).
@@ -47,8 +47,8 @@ var (
 	goCrash = regexp.MustCompile(`^(panic: |fatal error: )`)
 )
 
-func newGoNBLogFilter(out io.Writer) *gonbLogFilter {
-	return &gonbLogFilter{out: out, raw: os.Getenv("GOREPRO_KERNEL_DEBUG") != ""}
+func newGoNBLogFilter(out io.Writer, debug bool) *gonbLogFilter {
+	return &gonbLogFilter{out: out, raw: debug || os.Getenv("GOREPRO_KERNEL_DEBUG") != ""}
 }
 
 // stopping tells the filter that the proxy is stopping GoNB: what it prints

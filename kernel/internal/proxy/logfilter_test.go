@@ -12,7 +12,7 @@ func filterLog(t *testing.T, input string, stopAt string) string {
 	t.Helper()
 	t.Setenv("GOREPRO_KERNEL_DEBUG", "")
 	var out strings.Builder
-	f := newGoNBLogFilter(&out)
+	f := newGoNBLogFilter(&out, false)
 	for _, line := range strings.SplitAfter(input, "\n") {
 		if stopAt != "" && strings.Contains(line, stopAt) {
 			f.stopping()
@@ -112,7 +112,7 @@ func TestGoNBLogFilterCaptured(t *testing.T) {
 func TestGoNBLogFilterDebugPassesAll(t *testing.T) {
 	t.Setenv("GOREPRO_KERNEL_DEBUG", "1")
 	var out strings.Builder
-	f := newGoNBLogFilter(&out)
+	f := newGoNBLogFilter(&out, false)
 	in := "I1122 20:39:48.869786   10433 jpyexec.go:187] \x1b[7m[616d1b5c]\x1b[0m Executing\n"
 	f.Write([]byte(in))
 	if out.String() != in {

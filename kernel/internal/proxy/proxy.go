@@ -25,7 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -45,6 +45,9 @@ type Config struct {
 	Supervisor string
 	// Log receives the proxy's log lines and GoNB's output (stderr by default).
 	Log io.Writer
+	// LogLevel is the least level of the proxy's log lines that are written
+	// (nil: info). At debug, GoNB's output is passed on unfiltered.
+	LogLevel slog.Leveler
 	// Version is gorepro's version, for kernel_info.
 	Version string
 	// DescribeBackend says which backend a choice ("" = default) resolves to, for kernel_info.
@@ -66,7 +69,7 @@ type Proxy struct {
 	cfg  Config
 	conn *Connection
 	key  []byte
-	log  *log.Logger
+	log  *slog.Logger
 	// peerLog limits the log lines that frontend peers cause (see rateLog).
 	peerLog *rateLog
 	ctx     context.Context
@@ -120,14 +123,15 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("proxy: the connection file %s has an empty key, which turns message signing off: "+
 			"any local process could run code in this kernel; refusing (set %s=1 to allow it)", cfg.ConnectionFile, EnvAllowUnsigned)
 	}
+	logger := newLogger(cfg.Log, cfg.LogLevel)
 	if conn.Key == "" {
-		fmt.Fprintf(cfg.Log, "gorepro kernel: WARNING: message signing is off (empty key, allowed by %s=1): any local process can run code in this kernel\n", EnvAllowUnsigned)
+		logger.Warn(fmt.Sprintf("message signing is off (empty key, allowed by %s=1): any local process can run code in this kernel", EnvAllowUnsigned))
 	}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	p := &Proxy{
 		cfg: cfg, conn: conn, key: []byte(conn.Key), ctx: ctx, stop: stop,
-		log:     log.New(cfg.Log, "gorepro kernel: ", log.LstdFlags),
+		log:     logger,
 		queue:   make(chan *wire.Message, 1024),
 		replays: wire.NewReplays(1 << 16),
 		routes:  map[string]route{},

@@ -3,6 +3,7 @@ package proxy
 import (
 	"fmt"
 	"log"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -16,12 +17,12 @@ const (
 	peerLogInterval = 10 * time.Second
 )
 
-// rateLog writes log lines caused by peers, at most burst lines of one kind
+// rateLog writes log lines caused by peers (at level warn), at most burst lines of one kind
 // per interval; the lines over that are counted, and one line at the end of
 // the interval says how many were suppressed. Kinds are fixed strings chosen
 // by the caller (never peer data), so the table of kinds stays small.
 type rateLog struct {
-	out      *log.Logger
+	out      *slog.Logger
 	burst    int
 	interval time.Duration
 	// now and afterFunc are the clock (a fake one in tests).
@@ -40,7 +41,7 @@ type rateWindow struct {
 	flushing   bool // a summary is scheduled for the end of the interval
 }
 
-func newRateLog(out *log.Logger, burst int, interval time.Duration) *rateLog {
+func newRateLog(out *slog.Logger, burst int, interval time.Duration) *rateLog {
 	return &rateLog{
 		out: out, burst: burst, interval: interval,
 		now:       time.Now,
@@ -49,7 +50,7 @@ func newRateLog(out *log.Logger, burst int, interval time.Duration) *rateLog {
 	}
 }
 
-// Printf logs a line of kind unless burst lines of that kind were logged in
+// Printf logs a line of kind (at level warn) unless burst lines of that kind were logged in
 // the current interval.
 func (r *rateLog) Printf(kind, format string, args ...any) {
 	r.mu.Lock()
@@ -66,7 +67,7 @@ func (r *rateLog) Printf(kind, format string, args ...any) {
 	}
 	if w.printed < r.burst {
 		w.printed++
-		r.out.Printf(format, args...)
+		r.out.Warn(fmt.Sprintf(format, args...))
 		return
 	}
 	w.suppressed++
@@ -89,7 +90,7 @@ func (r *rateLog) summary(kind string) {
 
 func (r *rateLog) summaryLocked(kind string, w *rateWindow) {
 	if w.suppressed > 0 {
-		r.out.Printf("… %d more %s suppressed (at most %d logged per %v)", w.suppressed, kind, r.burst, r.interval)
+		r.out.Warn(fmt.Sprintf("… %d more %s suppressed (at most %d logged per %v)", w.suppressed, kind, r.burst, r.interval))
 		w.suppressed = 0
 	}
 }
@@ -111,7 +112,7 @@ func (w rateWriter) Write(p []byte) (int, error) {
 // peerLogf logs a line caused by a peer's message through the limiter.
 func (p *Proxy) peerLogf(kind, format string, args ...any) {
 	if p.peerLog == nil { // a Proxy built by a test
-		p.log.Printf(format, args...)
+		p.log.Warn(fmt.Sprintf(format, args...))
 		return
 	}
 	p.peerLog.Printf(kind, format, args...)

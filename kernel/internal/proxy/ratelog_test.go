@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"log"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -42,7 +43,7 @@ func (c *fakeClock) advance(d time.Duration) {
 func fakeRateLog(burst int, interval time.Duration) (*rateLog, *bytes.Buffer, *fakeClock) {
 	var out bytes.Buffer
 	clock := &fakeClock{now: time.Unix(1e9, 0)}
-	r := newRateLog(log.New(&out, "", 0), burst, interval)
+	r := newRateLog(slog.New(&lineHandler{out: &lockedWriter{w: &out}, level: slog.LevelDebug, now: func() time.Time { return time.Time{} }}), burst, interval)
 	r.now = func() time.Time { return clock.now }
 	r.afterFunc = clock.afterFunc
 	return r, &out, clock
@@ -53,7 +54,11 @@ func lines(b *bytes.Buffer) []string {
 	if s == "" {
 		return nil
 	}
-	return strings.Split(s, "\n")
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		out = append(out, strings.TrimPrefix(l, "WARN "))
+	}
+	return out
 }
 
 func TestRateLogBoundsAFlood(t *testing.T) {

@@ -72,7 +72,7 @@ func (p *Proxy) forward(msg *wire.Message, channel string, expectReply bool) {
 		s = g.stdin
 	}
 	if err := s.send(out.Frames(g.key)); err != nil {
-		p.log.Printf("forwarding %s to GoNB: %v", msg.Type(), err)
+		p.log.Error("forwarding to GoNB", "type", msg.Type(), "err", err)
 	}
 }
 
@@ -107,7 +107,7 @@ func (p *Proxy) currentGoNB() *gonbProcess {
 func (p *Proxy) fromGoNB(g *gonbProcess, channel string, frames [][]byte) {
 	msg, err := wire.Parse(frames, g.key)
 	if err != nil {
-		p.log.Printf("dropped a message from GoNB on %s: %v", channel, err)
+		p.log.Warn(fmt.Sprintf("dropped a message from GoNB on %s: %v", channel, err))
 		return
 	}
 	if strings.HasPrefix(msg.ParentID(), probePrefix) {
@@ -115,6 +115,7 @@ func (p *Proxy) fromGoNB(g *gonbProcess, channel string, frames [][]byte) {
 		p.onProbeReply(g, channel, msg)
 		return
 	}
+	p.log.Debug("from GoNB", "channel", channel, "type", msg.Type(), "parent", msg.ParentID())
 	p.mu.Lock()
 	r, known := p.routes[msg.ParentID()]
 	waiter := p.waiting[msg.ParentID()]
@@ -134,7 +135,7 @@ func (p *Proxy) fromGoNB(g *gonbProcess, channel string, frames [][]byte) {
 	case "iopub":
 		msg.Identities = [][]byte{[]byte(msg.Type())}
 		if err := p.iopub.send(msg.Frames(p.key)); err != nil {
-			p.log.Printf("relaying %s: %v", msg.Type(), err)
+			p.log.Error("relaying to the frontend", "type", msg.Type(), "err", err)
 		}
 		if msg.ParentType() == "execute_request" {
 			// Here, not on the shell reply: GoNB's iopub messages may be
@@ -150,13 +151,13 @@ func (p *Proxy) fromGoNB(g *gonbProcess, channel string, frames [][]byte) {
 		}
 	case "shell", "control", "stdin":
 		if !known {
-			p.log.Printf("dropped GoNB's %s on %s: no request %q waiting for it", msg.Type(), channel, msg.ParentID())
+			p.log.Warn(fmt.Sprintf("dropped GoNB's %s on %s: no request %q waiting for it", msg.Type(), channel, msg.ParentID()))
 			return
 		}
 		msg.Identities = r.identities
 		target := map[string]socket{"shell": p.shell, "control": p.control, "stdin": p.stdin}[channel]
 		if err := target.send(msg.Frames(p.key)); err != nil {
-			p.log.Printf("relaying %s: %v", msg.Type(), err)
+			p.log.Error("relaying to the frontend", "type", msg.Type(), "err", err)
 		}
 		if channel == "shell" && msg.Type() == "execute_reply" && waiter != nil {
 			var c struct {
@@ -201,7 +202,7 @@ func (p *Proxy) gonbDied(g *gonbProcess, exitErr error) {
 		return
 	}
 	reason := fmt.Errorf("the Go kernel (GoNB) exited (%v); gorepro is starting a new one: declarations from earlier cells are gone, run them again", exitErr)
-	p.log.Print(reason)
+	p.log.Warn(reason.Error())
 	p.launch()
 	for _, w := range waiters {
 		select { // non-blocking: each waiter needs one result

@@ -2,8 +2,7 @@ package proxy
 
 import (
 	"fmt"
-	"io"
-	"log"
+	"log/slog"
 	"testing"
 
 	"github.com/gorepro/gorepro/kernel/internal/wire"
@@ -23,7 +22,7 @@ func frontendMessage(t *testing.T, msgType string) *wire.Message {
 // Widget traffic (comm_open, comm_msg, comm_close) and input replies get no
 // reply: remembering a route for them grew the table with every widget event.
 func TestRoutesOnlyForRequests(t *testing.T) {
-	p := &Proxy{routes: map[string]route{}, log: log.New(io.Discard, "", 0)}
+	p := &Proxy{routes: map[string]route{}, log: slog.New(slog.DiscardHandler)}
 	for range 1000 {
 		for _, typ := range []string{"comm_open", "comm_msg", "comm_close"} {
 			p.onShell(frontendMessage(t, typ))

@@ -92,7 +92,7 @@ func (p *Proxy) serveFrontend(s socket, name string) {
 		raw, err := s.Recv()
 		if err != nil {
 			if p.ctx.Err() == nil {
-				p.log.Printf("%s socket: %v", name, err)
+				p.log.Error(name+" socket", "err", err)
 			}
 			return
 		}
@@ -206,11 +206,11 @@ func (p *Proxy) answer(s socket, req *wire.Message, msgType string, content any)
 	defer p.status(req, "idle")
 	reply, err := wire.Reply(req, msgType, content)
 	if err != nil {
-		p.log.Printf("building %s: %v", msgType, err)
+		p.log.Error("building "+msgType, "err", err)
 		return
 	}
 	if err := s.send(reply.Frames(p.key)); err != nil {
-		p.log.Printf("sending %s: %v", msgType, err)
+		p.log.Error("sending "+msgType, "err", err)
 	}
 }
 
@@ -218,12 +218,12 @@ func (p *Proxy) answer(s socket, req *wire.Message, msgType string, content any)
 func (p *Proxy) publish(req *wire.Message, msgType string, content any) {
 	m, err := wire.Reply(req, msgType, content)
 	if err != nil {
-		p.log.Printf("building %s: %v", msgType, err)
+		p.log.Error("building "+msgType, "err", err)
 		return
 	}
 	m.Identities = [][]byte{[]byte(msgType)}
 	if err := p.iopub.send(m.Frames(p.key)); err != nil {
-		p.log.Printf("publishing %s: %v", msgType, err)
+		p.log.Error("publishing "+msgType, "err", err)
 	}
 }
 
