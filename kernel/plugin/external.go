@@ -20,8 +20,9 @@ import (
 // `%%name` runs `gorepro-plugin-name` from PATH when no in-tree plugin has that name.
 const ExternalPrefix = "gorepro-plugin-"
 
-// ExternalTimeout bounds one run of an external plugin.
-var ExternalTimeout = 2 * time.Minute
+// DefaultExternalTimeout bounds one run of an external plugin when
+// RunExternal is given no timeout of its own.
+const DefaultExternalTimeout = 2 * time.Minute
 
 // ExternalReply is what an external plugin writes on stdout: a Response, or an error.
 type ExternalReply struct {
@@ -78,16 +79,19 @@ func ListExternal() []string {
 const MaxExternalOutput = 64 << 20
 
 // RunExternal runs an external plugin: the Request as JSON on stdin, an
-// ExternalReply as JSON on stdout, within ExternalTimeout or until ctx is
-// done. The plugin runs in a process group of its own; on a timeout, an
+// ExternalReply as JSON on stdout, within timeout (DefaultExternalTimeout
+// when it is not positive) or until ctx is done. The plugin runs in a process group of its own; on a timeout, an
 // interrupt or too much output the whole group is killed, so nothing it
 // started keeps running.
-func RunExternal(ctx context.Context, path string, req *Request) (*Response, error) {
+func RunExternal(ctx context.Context, path string, req *Request, timeout time.Duration) (*Response, error) {
+	if timeout <= 0 {
+		timeout = DefaultExternalTimeout
+	}
 	input, err := json.Marshal(req)
 	if err != nil {
 		return nil, fmt.Errorf("encoding the request: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, ExternalTimeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	ctx, overflow := context.WithCancelCause(ctx)
 	defer overflow(nil)
@@ -110,7 +114,7 @@ func RunExternal(ctx context.Context, path string, req *Request) (*Response, err
 		case errors.As(cause, &tooMuch):
 			return nil, fmt.Errorf("external plugin %s: %w", path, tooMuch)
 		case errors.Is(ctx.Err(), context.DeadlineExceeded):
-			return nil, fmt.Errorf("external plugin %s timed out after %s", path, ExternalTimeout)
+			return nil, fmt.Errorf("external plugin %s timed out after %s", path, timeout)
 		}
 		return nil, fmt.Errorf("external plugin %s interrupted", path)
 	}

@@ -82,7 +82,7 @@ func TestExternalPlugins(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, err := RunExternal(context.Background(), tc.path, &tc.req)
+			resp, err := RunExternal(context.Background(), tc.path, &tc.req, 0)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error = %v, want %q", err, tc.wantErr)
@@ -105,11 +105,9 @@ func TestExternalPlugins(t *testing.T) {
 	}
 
 	t.Run("timeout", func(t *testing.T) {
-		defer func(old time.Duration) { ExternalTimeout = old }(ExternalTimeout)
-		ExternalTimeout = 200 * time.Millisecond
 		sleepy, _ := LookupExternal("sleepy")
 		start := time.Now()
-		_, err := RunExternal(context.Background(), sleepy, &Request{Name: "sleepy"})
+		_, err := RunExternal(context.Background(), sleepy, &Request{Name: "sleepy"}, 200*time.Millisecond)
 		if err == nil || !strings.Contains(err.Error(), "timed out after 200ms") {
 			t.Fatalf("error = %v, want a timeout", err)
 		}
@@ -122,18 +120,16 @@ func TestExternalPlugins(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(100*time.Millisecond, cancel)
 		sleepy, _ := LookupExternal("sleepy")
-		if _, err := RunExternal(ctx, sleepy, &Request{Name: "sleepy"}); err == nil || !strings.Contains(err.Error(), "interrupted") {
+		if _, err := RunExternal(ctx, sleepy, &Request{Name: "sleepy"}, 0); err == nil || !strings.Contains(err.Error(), "interrupted") {
 			t.Fatalf("error = %v, want interrupted", err)
 		}
 	})
 
 	t.Run("timeout kills the process group", func(t *testing.T) {
-		defer func(old time.Duration) { ExternalTimeout = old }(ExternalTimeout)
-		ExternalTimeout = 500 * time.Millisecond
 		pidFile := filepath.Join(t.TempDir(), "pid")
 		t.Setenv("GOREPRO_TEST_PIDFILE", pidFile)
 		forks, _ := LookupExternal("forks")
-		if _, err := RunExternal(context.Background(), forks, &Request{Name: "forks"}); err == nil || !strings.Contains(err.Error(), "timed out") {
+		if _, err := RunExternal(context.Background(), forks, &Request{Name: "forks"}, 500*time.Millisecond); err == nil || !strings.Contains(err.Error(), "timed out") {
 			t.Fatalf("error = %v, want a timeout", err)
 		}
 		data, err := os.ReadFile(pidFile)
@@ -156,7 +152,7 @@ func TestExternalPlugins(t *testing.T) {
 	t.Run("output is bounded", func(t *testing.T) {
 		flood, _ := LookupExternal("flood")
 		start := time.Now()
-		_, err := RunExternal(context.Background(), flood, &Request{Name: "flood"})
+		_, err := RunExternal(context.Background(), flood, &Request{Name: "flood"}, 0)
 		if err == nil || !strings.Contains(err.Error(), "wrote more than 64 MiB on stdout") {
 			t.Fatalf("error = %v, want the output limit", err)
 		}

@@ -156,12 +156,12 @@ func table(current string, statuses []backends.Status) plugin.Output {
 		if specErr == nil && st.Name == spec.Name {
 			mark = "**yes**"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", name, available, mark, devices, st.PJRTVersion, st.Precision, cell(details(st)))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", name, available, mark, devices, st.PJRTVersion, st.Precision, plugin.MarkdownCell(details(st)))
 	}
 	b.WriteString("\n")
 	switch {
 	case specErr != nil:
-		fmt.Fprintf(&b, "The session's backend `%s` does not resolve: %s\n", current, cell(specErr.Error()))
+		fmt.Fprintf(&b, "The session's backend `%s` does not resolve: %s\n", current, plugin.MarkdownCell(specErr.Error()))
 	case current == "":
 		fmt.Fprintf(&b, "The current backend is `%s` (chosen by %s).\n", spec, spec.Source)
 	default:
@@ -193,9 +193,4 @@ func details(st backends.Status) string {
 		parts = append(parts, st.Reason)
 	}
 	return strings.Join(parts, "; ")
-}
-
-// cell escapes text for a Markdown table cell.
-func cell(s string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(s, "|", `\|`), "\n", " ")
 }

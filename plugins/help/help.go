@@ -56,11 +56,11 @@ func list() string {
 	var b strings.Builder
 	b.WriteString("| cell | plugin | what it does |\n|---|---|---|\n")
 	for _, p := range plugin.All() {
-		fmt.Fprintf(&b, "| `%%%%%s` | in-tree | %s |\n", p.Name, cell(p.Help))
+		fmt.Fprintf(&b, "| `%%%%%s` | in-tree | %s |\n", p.Name, plugin.MarkdownCell(p.Help))
 	}
 	for _, name := range plugin.ListExternal() {
 		path, _ := plugin.LookupExternal(name)
-		what := "external: `" + cell(path) + "`"
+		what := "external: `" + plugin.MarkdownCell(path) + "`"
 		if _, shadowed := plugin.Lookup(name); shadowed {
 			what += " (not used: the in-tree plugin of that name runs instead)"
 		}
@@ -101,9 +101,4 @@ func names() []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// cell escapes text for a Markdown table cell.
-func cell(s string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(s, "|", `\|`), "\n", " ")
 }

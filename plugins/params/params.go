@@ -135,15 +135,10 @@ func Table(decls []grammar.Declaration) string {
 		if d.Min != nil && d.Max != nil {
 			allowed = "[" + formatBound(*d.Min) + ", " + formatBound(*d.Max) + "]"
 		}
-		fmt.Fprintf(&b, "| `%s` | `%s` | `%s` | %s | %s |\n", d.Name, d.Type, cell(d.Default), cell(allowed), cell(d.Help))
+		fmt.Fprintf(&b, "| `%s` | `%s` | `%s` | %s | %s |\n", d.Name, d.Type, plugin.MarkdownCell(d.Default), plugin.MarkdownCell(allowed), plugin.MarkdownCell(d.Help))
 	}
 	b.WriteString("\n`gorepro run -p name=value` and papermill's `-p name value` set them; values outside the allowed ones stop the notebook.\n")
 	return b.String()
-}
-
-// cell escapes text for a Markdown table cell.
-func cell(s string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(s, "|", `\|`), "\n", " ")
 }
 
 func formatBound(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }

@@ -177,7 +177,7 @@ func (p *Proxy) runPlugin(msg *wire.Message, cell plugin.Cell) (*plugin.Response
 			return
 		}
 		if path, ok := plugin.LookupExternal(cell.Name); ok {
-			resp, err = plugin.RunExternal(ctx, path, req)
+			resp, err = plugin.RunExternal(ctx, path, req, 0)
 			return
 		}
 		err = unknownPlugin(cell.Name)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorepro/gorepro/kernel/plugin"
+
 	"github.com/gorepro/gorepro/lib/notebook"
 )
 
@@ -42,8 +44,6 @@ func status(o Outcome) string {
 	return "ok"
 }
 
-func mdCell(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "|", `\|`), "\n", " ") }
-
 // reportNote is a titled list at the end of a report (a merge's problems,
 // duplicates, conflicts); an empty one is left out.
 type reportNote struct {
@@ -69,23 +69,23 @@ func markdownReport(outDir string, outcomes []Outcome, notes []reportNote) strin
 		backend, profile, held, secs := summary(o)
 		fmt.Fprintf(&b, "| [%s](%s) |", filepath.Base(o.Notebook), rel(outDir, o.Executed))
 		if sweep {
-			fmt.Fprintf(&b, " %s |", mdCell(orDash(o.Run)))
+			fmt.Fprintf(&b, " %s |", plugin.MarkdownCell(orDash(o.Run)))
 		}
-		fmt.Fprintf(&b, " %s | %s | %s | %s | %s | %s |\n", status(o), mdCell(backend), mdCell(profile), held, secs, wallSeconds(o))
+		fmt.Fprintf(&b, " %s | %s | %s | %s | %s | %s |\n", status(o), plugin.MarkdownCell(backend), plugin.MarkdownCell(profile), held, secs, wallSeconds(o))
 	}
 	for _, g := range acrossRuns(outcomes) {
 		fmt.Fprintf(&b, "\n## %s: %d runs\n\n| claim | paper | held | ours (min / mean / max) |\n|---|---|---|---|\n", g.notebook, g.runs)
 		for _, c := range g.claims {
-			fmt.Fprintf(&b, "| %s | %s | %d/%d | %s |\n", mdCell(c.name), mdCell(c.paper), c.held, c.n, mdCell(c.ours))
+			fmt.Fprintf(&b, "| %s | %s | %d/%d | %s |\n", plugin.MarkdownCell(c.name), plugin.MarkdownCell(c.paper), c.held, c.n, plugin.MarkdownCell(c.ours))
 		}
 	}
 	for _, o := range outcomes {
 		fmt.Fprintf(&b, "\n## %s\n\n", heading(o))
 		if len(o.Params) > 0 {
-			fmt.Fprintf(&b, "Parameters: %s\n\n", mdCell(paramsText(o.Params, "`")))
+			fmt.Fprintf(&b, "Parameters: %s\n\n", plugin.MarkdownCell(paramsText(o.Params, "`")))
 		}
 		if o.Err != "" {
-			fmt.Fprintf(&b, "**Failed:** %s\n\n", mdCell(o.Err))
+			fmt.Fprintf(&b, "**Failed:** %s\n\n", plugin.MarkdownCell(o.Err))
 			if o.LogFile != "" {
 				fmt.Fprintf(&b, "Log: `%s`\n\n", rel(outDir, o.LogFile))
 			}
@@ -365,7 +365,7 @@ func yesNo(b bool) string {
 func writeSectionMD(b *strings.Builder, s section) {
 	fmt.Fprintf(b, "%s:\n\n|", s.title)
 	for _, h := range s.header {
-		fmt.Fprintf(b, " %s |", mdCell(h))
+		fmt.Fprintf(b, " %s |", plugin.MarkdownCell(h))
 	}
 	b.WriteString("\n|" + strings.Repeat("---|", len(s.header)) + "\n")
 	for i, row := range s.rows {
@@ -374,7 +374,7 @@ func writeSectionMD(b *strings.Builder, s section) {
 			if j == len(row)-1 && s.bad[i] {
 				cell = "**" + cell + "**"
 			}
-			fmt.Fprintf(b, " %s |", mdCell(cell))
+			fmt.Fprintf(b, " %s |", plugin.MarkdownCell(cell))
 		}
 		b.WriteString("\n")
 	}
