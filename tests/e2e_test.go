@@ -59,7 +59,7 @@ func TestMain(m *testing.M) {
 	}
 	modCache = filepath.Join(dir, "gomodcache")
 	cacheDir = filepath.Join(dir, "cache")
-	// Setup's download of the pinned modules (kernel/install.DownloadModules),
+	// Setup's download of the pinned modules (kernel/internal/install.DownloadModules),
 	// with the proxy; -modcacherw lets the directory be removed afterwards.
 	download := exec.Command("go", "mod", "download")
 	download.Dir = root

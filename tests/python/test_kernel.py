@@ -1,6 +1,6 @@
 """The gorepro kernel over the Jupyter protocol, as a frontend sees it.
 
-The gorepro kernel (`gorepro kernel`, kernel/proxy) is a proxy in front of GoNB:
+The gorepro kernel (`gorepro kernel`, kernel/internal/proxy) is a proxy in front of GoNB:
 it answers kernel_info, is_complete and history itself, runs plugin cells
 (`%%name args…`) itself, relays the rest to GoNB, keeps one execution counter,
 drops messages with a bad signature, handles interrupt_request messages and
@@ -722,7 +722,7 @@ func main() {
 def test_subscriber_that_never_reads_does_not_stall_the_kernel(fresh_kernel):
     """48 MB of output while one subscriber reads nothing: the others get it all
     at once. (Past the per-peer queue bound, 64 MiB, or 30 s without reading, that subscriber would be
-    disconnected: kernel/proxy's TestGuardedConnSlowPeer.)"""
+    disconnected: kernel/internal/proxy's TestGuardedConnSlowPeer.)"""
     import socket
 
     k = fresh_kernel

@@ -17,7 +17,7 @@ from conftest import ROOT, VENV
 from kernel_helpers import kernel_environ, requires_kernelspec
 
 NOTEBOOKS = sorted(
-    [*ROOT.glob("notebooks/*.ipynb"), *ROOT.glob("tests/notebooks/*.ipynb"), ROOT / "kernel/install/warmup.ipynb"]
+    [*ROOT.glob("notebooks/*.ipynb"), *ROOT.glob("tests/notebooks/*.ipynb"), ROOT / "kernel/internal/install/warmup.ipynb"]
 )
 NOTEBOOKS = [p for p in NOTEBOOKS if not p.name.startswith("browser-test-")]
 

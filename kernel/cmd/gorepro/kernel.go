@@ -23,7 +23,7 @@ const version = "0.1.0"
 // the venv's (to debug GoNB, or to test how the kernel copes with a broken one).
 const envGoNB = "GOREPRO_GONB"
 
-// kernelLimits reads the limits of the kernel's sockets (kernel/proxy's
+// kernelLimits reads the limits of the kernel's sockets (kernel/internal/proxy's
 // guard) from the environment; unset or empty means the proxy.Default*:
 //
 //   - $GOREPRO_KERNEL_MAX_MESSAGE_BYTES: one incoming message, all frames
