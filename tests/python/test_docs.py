@@ -165,3 +165,22 @@ def test_legacy_claims_table():
         {"name": "SNS iterations ratio", "paper": "> 10", "ours": 70.25, "tolerance": ">= 10", "holds": True}]})
     assert lines[2] == "| SNS iterations ratio | > 10 | 70.25 | >= 10 | yes |"
     assert make_docs.summary({"claims": [{"holds": True}, {"holds": False}]}) == "1/2 held (not pre-registered)"
+
+
+def test_run_mode_runs_gorepro_once_and_stamps_the_commit(site, tmp_path):
+    docs, run = site
+    (run / make_docs.STAMP_FILE).unlink()
+    fixture = run / "grokking_stablemax.ipynb"
+    fake = tmp_path / "gorepro"
+    fake.write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path}/calls\nexit 0\n")
+    fake.chmod(0o755)
+    assert make_docs.main(["--run", "--gorepro", str(fake), "--run-dir", str(run), "--docs", str(docs)]) == 0
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert len(calls) == 1 and calls[0].startswith(f"run --profile quick --out {run} ")
+    assert [a.rsplit("/", 1)[1] for a in calls[0].split()[5:]] == [
+        f"{nb}.ipynb" for nbs in make_docs.PAGES.values() for nb in nbs]
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    stamp = json.loads((run / make_docs.STAMP_FILE).read_text())
+    assert stamp["commit"].split("+")[0] == head
+    assert f"from commit `{stamp['commit']}`" in (docs / "papers" / "grokking_stablemax.md").read_text(encoding="utf-8")
+    assert fixture.exists()
