@@ -18,13 +18,17 @@ export PATH := $(BIN):$(PATH)
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 GO_SOURCES := $(shell find lib kernel plugins \( -name '*.go' -o -name usage.md \) -not -path 'kernel/tools/*' 2>/dev/null) go.mod go.sum
 
-.PHONY: setup run test test-go test-python test-e2e test-browser bench-kernel bench-grokking bench-sinkhorn bench-tract bench-maxsim lint doctor lab clean
+.PHONY: help setup run test lint test-go test-python test-e2e test-browser docs bench-kernel bench-grokking bench-sinkhorn bench-tract bench-maxsim doctor lab clean
 
 # A failed setup step ends with one line naming it and the command to rerun.
 setup_failed = { echo "make setup: step '$(1)' failed (its output is above); rerun it with: make setup"; exit 1; }
 
-## setup: Python venv (pinned), XLA CPU plugin, translator, GoNB tools, kernelspecs, primed Go cache,
-## and the sample external plugin gorepro-plugin-echo
+## help: list the targets and what each does (what `make` alone does)
+help:
+	@sed -n 's/^## \([a-z0-9-]*\): \(.*\)/\1\t\2/p' $(MAKEFILE_LIST) | expand -t 16
+
+## setup: Python venv, XLA CPU plugin, GoNB tools, kernelspecs, primed Go cache (all pinned, all in the checkout)
+# Also the papermill translator (python/) and the sample external plugin gorepro-plugin-echo.
 setup: $(STAMP) $(GOREPRO) $(ECHO_PLUGIN)
 
 $(BIN)/python:
@@ -61,24 +65,30 @@ run: setup
 ## test: all tests, including every notebook executed headless
 test: setup test-go test-python test-e2e test-browser
 
-test-go:
+## lint: gofmt, tidy go.mod files, go vet (with and without XLA), staticcheck (the first half of test-go)
+lint:
 	gofmt -l lib kernel plugins tests | (! grep .) || (echo "gofmt needed on the files above"; exit 1)
 	go mod tidy -diff || (echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1)
 	cd kernel/tools && (go mod tidy -diff || (echo "kernel/tools/go.mod is not tidy: run go mod tidy there"; exit 1))
 	go vet ./...
-	CGO_ENABLED=0 go build -tags noxla ./...
 	go vet -tags noxla ./lib/...
 	go run honnef.co/go/tools/cmd/staticcheck@v0.6.1 ./...
+
+## test-go: lint, the pure-Go build, and the Go tests of lib/, kernel/ and plugins/
+test-go: lint
+	CGO_ENABLED=0 go build -tags noxla ./...
 	GOREPRO_REQUIRE_XLA_CPU=1 GOREPRO_REQUIRE_POT=1 GOREPRO_REQUIRE_PYTREC=1 GOREPRO_REQUIRE_MINILM=1 GOREPRO_REQUIRE_SCIPY=1 GOREPRO_REQUIRE_KERNEL=1 go test ./lib/... ./kernel/... ./plugins/...
 
+## test-python: the Python tests (tests/python: kernel protocol, translator, docker files, docs)
 test-python:
 	GOREPRO_REQUIRE_ALL=1 $(BIN)/python -m pytest -q tests/python
 
+## test-e2e: every notebook run headless through gorepro run and stock papermill, with an empty module cache
 test-e2e:
 	GOREPRO_E2E=1 go test -count=1 -timeout 55m ./tests/...
 
-## test-browser: JupyterLab in Debian's Chromium driven by playwright-core (pinned in tests/browser/package-lock.json;
-## no browser download): Run → Run All Cells on a copy of the tour; screenshots in build/screenshots/
+## test-browser: JupyterLab in Debian's Chromium: Run All Cells on a copy of the tour; screenshots in build/screenshots/
+# playwright-core is pinned in tests/browser/package-lock.json; no browser is downloaded.
 BROWSER_DIR := tests/browser
 CHROMIUM    := /usr/bin/chromium
 
@@ -94,13 +104,12 @@ $(BROWSER_DIR)/node_modules/.package-lock.json: $(BROWSER_DIR)/package-lock.json
 	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund
 	touch $@
 
-## bench-kernel: latency and memory of the gorepro kernel against raw GoNB (not part of make test);
-## numbers in build/bench/kernel_bench.json
+## bench-kernel: latency and memory of the gorepro kernel against raw GoNB; build/bench/kernel_bench.json
 bench-kernel: setup
 	$(BIN)/python tests/bench/kernel_bench.py
 
-## bench-grokking: the grokking epoch, lib/train on xla:cpu against JAX (pinned, in a venv of its own under
-## build/) in one run; ratios printed, numbers in build/bench/grokking_bench.json (not part of make test)
+## bench-grokking: the grokking epoch, lib/train on xla:cpu against JAX; build/bench/grokking_bench.json
+# JAX is pinned and goes into a venv of its own under build/; one run, ratios printed. No bench-* is part of make test.
 BENCH_VENV := $(CURDIR)/build/bench-venv
 
 $(BENCH_VENV)/.jax:
@@ -115,14 +124,13 @@ $(BENCH_VENV)/.pot: $(BENCH_VENV)/.jax
 bench-grokking: setup $(BENCH_VENV)/.jax
 	$(BENCH_VENV)/bin/python tests/bench/grokking_bench.py
 
-## bench-sinkhorn: lib/ot's Sinkhorn and SNS (xla:cpu, go) against POT's sinkhorn_log and a JAX loop, one run,
-## n = 200…2000, ratios printed, numbers in build/bench/sinkhorn_bench.json (not part of make test)
+## bench-sinkhorn: lib/ot's Sinkhorn and SNS against POT and JAX, n = 200…2000; build/bench/sinkhorn_bench.json
 bench-sinkhorn: setup $(BENCH_VENV)/.pot
 	$(BENCH_VENV)/bin/python tests/bench/sinkhorn_bench.py
 
-## bench-tract: TrAct's per-step overhead on the CIFAR ResNet-18 step, ours (xla:cpu) against PyTorch with the
-## official torch-tract 1.0.0, one run; needs Debian's python3-torch (apt-get install python3-torch): torch-tract
-## goes into a venv of its own under build/ that sees it; numbers in build/bench/tract_bench.json (not in make test)
+## bench-tract: TrAct's overhead on a ResNet-18 step against torch-tract 1.0.0; build/bench/tract_bench.json
+# Needs Debian's python3-torch (apt-get install python3-torch): torch-tract goes into a venv of its own under
+# build/ that sees it.
 TORCH_VENV := $(CURDIR)/build/bench-torch-venv
 
 $(TORCH_VENV)/.tract:
@@ -134,16 +142,26 @@ $(TORCH_VENV)/.tract:
 bench-tract: setup $(TORCH_VENV)/.tract
 	$(TORCH_VENV)/bin/python tests/bench/tract_bench.py
 
-## bench-maxsim: MaxSim scoring throughput (docs/s) of lib/colbert on xla:cpu against PyTorch (Debian's python3-torch,
-## as for bench-tract), one run; numbers in build/bench/maxsim_bench.json (not part of make test)
+## bench-maxsim: MaxSim scoring throughput of lib/colbert against PyTorch; build/bench/maxsim_bench.json
+# PyTorch is Debian's python3-torch, as for bench-tract.
 bench-maxsim: setup $(TORCH_VENV)/.tract
 	$(TORCH_VENV)/bin/python tests/bench/maxsim_bench.py
 
+## docs: run each paper's quick profile, write its figures and claim table into docs/papers/ (~15–25 min)
+# One gorepro run into build/docs-run/, stamped with the commit and the backend; DOCS_RUN=0 rewrites the
+# pages from the last run without running anything.
+DOCS_RUN ?= 1
+docs: setup
+	GOREPRO=$(GOREPRO) $(BIN)/python docs/tools/make_docs.py $(if $(filter 1,$(DOCS_RUN)),--run)
+
+## doctor: what backends, plugins, devices and tool versions were found, and why not
 doctor: setup
 	$(GOREPRO) doctor
 
+## lab: JupyterLab on notebooks/, at http://127.0.0.1:8888
 lab: setup
 	$(GOREPRO) lab
 
+## clean: remove build/ (the venv and Go's caches stay)
 clean:
 	rm -rf build
