@@ -39,7 +39,7 @@ import (
 // (found by lib/checkout: $GOREPRO_ROOT, or the
 // walk up from the working directory), whose go.mod must declare
 // checkout.ModulePath. Packages are import paths inside the module, e.g.
-// "github.com/gorepro/gorepro/lib/grokking".
+// "github.com/gorepro/gorepro/lib/stablemax/experiment".
 //
 // What is hashed, in a sorted, stable order, each file with its
 // module-relative path: the non-test .go files of every package reached

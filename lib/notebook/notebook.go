@@ -28,8 +28,9 @@ import (
 	"github.com/janpfeifer/gonb/gonbui/protocol"
 )
 
-// Output is where text renderings go outside a notebook (tests replace it).
-var Output io.Writer = os.Stdout
+// output is where text renderings go outside a notebook: standard output
+// (this package's tests replace it; nothing else may).
+var output io.Writer = os.Stdout
 
 // InNotebook reports whether the program runs as a GoNB cell.
 func InNotebook() bool { return gonbui.IsNotebook }
@@ -39,7 +40,7 @@ func InNotebook() bool { return gonbui.IsNotebook }
 func display(bundle map[string]any) {
 	if !gonbui.IsNotebook {
 		if t, ok := bundle["text/plain"].(string); ok {
-			fmt.Fprintln(Output, t)
+			fmt.Fprintln(output, t)
 		}
 		return
 	}

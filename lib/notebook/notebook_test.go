@@ -14,9 +14,9 @@ import (
 func capture(t *testing.T) *bytes.Buffer {
 	t.Helper()
 	var buf bytes.Buffer
-	old := Output
-	Output = &buf
-	t.Cleanup(func() { Output = old })
+	old := output
+	output = &buf
+	t.Cleanup(func() { output = old })
 	return &buf
 }
 

@@ -41,12 +41,12 @@ func (p *Progress) Update(step int, metrics ...Metric) {
 		return
 	}
 	p.last = time.Now()
-	fmt.Fprintln(Output, p.line(step, metrics))
+	fmt.Fprintln(output, p.line(step, metrics))
 }
 
 // Done prints the final line.
 func (p *Progress) Done(metrics ...Metric) {
-	fmt.Fprintln(Output, p.line(p.lastStep, metrics)+" done")
+	fmt.Fprintln(output, p.line(p.lastStep, metrics)+" done")
 }
 
 func (p *Progress) line(step int, metrics []Metric) string {

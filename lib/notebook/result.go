@@ -207,7 +207,7 @@ func Finish(r Result) {
 	if err != nil {
 		Must(fmt.Errorf("encoding the RESULT line: %w", err))
 	}
-	fmt.Fprintln(Output, ResultPrefix+line)
+	fmt.Fprintln(output, ResultPrefix+line)
 	failed := r.FailedClaims()
 	if n := countPreregistered(r.Claims); n > 0 && gonbui.IsNotebook {
 		var registered string

@@ -33,17 +33,21 @@ import (
 
 const dtypeFloat64 = dtypes.Float64
 
-// S is the elementwise function s(x) that replaces exp.
-func S(x *graph.Node) *graph.Node {
-	checkFloat("S", x)
+// RationalExp is s(x), the elementwise stand-in for exp that StableMax
+// normalises: x + 1 for x ≥ 0 and 1/(1 − x) for x < 0 — rational, positive,
+// continuous with its first derivative at 0 (s(0) = s'(0) = 1, like eˣ), and
+// linear rather than exponential in x. x must be a float tensor; the output
+// has its shape and dtype.
+func RationalExp(x *graph.Node) *graph.Node {
+	checkFloat("RationalExp", x)
 	zero := graph.ScalarZero(x.Graph(), x.DType())
 	positive := graph.OnePlus(graph.Max(x, zero))
 	negative := graph.Reciprocal(graph.OneMinus(graph.Min(x, zero)))
 	return graph.Where(graph.GreaterOrEqual(x, zero), positive, negative)
 }
 
-// logS is log s(x), computed as log1p(x) for x ≥ 0 and −log1p(−x) for x < 0.
-func logS(x *graph.Node) *graph.Node {
+// logRationalExp is log s(x), computed as log1p(x) for x ≥ 0 and −log1p(−x) for x < 0.
+func logRationalExp(x *graph.Node) *graph.Node {
 	zero := graph.ScalarZero(x.Graph(), x.DType())
 	return graph.Where(graph.GreaterOrEqual(x, zero), graph.Log1p(graph.Max(x, zero)), graph.Neg(graph.Log1p(graph.Neg(graph.Min(x, zero)))))
 }
@@ -53,7 +57,7 @@ func logS(x *graph.Node) *graph.Node {
 func StableMax(logits *graph.Node) *graph.Node {
 	checkFloat("StableMax", logits)
 	checkRank("StableMax", logits, 1)
-	s := S(logits)
+	s := RationalExp(logits)
 	return graph.Div(s, graph.ReduceAndKeep(s, graph.ReduceSum, -1))
 }
 
@@ -62,7 +66,7 @@ func StableMax(logits *graph.Node) *graph.Node {
 func LogStableMax(logits *graph.Node) *graph.Node {
 	checkFloat("LogStableMax", logits)
 	checkRank("LogStableMax", logits, 1)
-	return graph.Sub(logS(logits), graph.Log(graph.ReduceAndKeep(S(logits), graph.ReduceSum, -1)))
+	return graph.Sub(logRationalExp(logits), graph.Log(graph.ReduceAndKeep(RationalExp(logits), graph.ReduceSum, -1)))
 }
 
 // CrossEntropy is the StableMax cross-entropy of logits [batch, classes]

@@ -87,7 +87,7 @@ def ours_epoch_ms():
     """ms per epoch of lib/train (K = 1, 50) and the raw step, from one go test -bench run."""
     env = {**os.environ, "GOTOOLCHAIN": "local", "GOMLX_NO_AUTO_INSTALL": "1", "GOREPRO_ROOT": str(ROOT)}
     out = subprocess.run(
-        ["go", "test", "-run", "XXX", "-bench", "Epoch/xla:cpu/", "-benchtime", f"{EPOCHS}x", "./lib/grokking"],
+        ["go", "test", "-run", "XXX", "-bench", "Epoch/xla:cpu/", "-benchtime", f"{EPOCHS}x", "./lib/stablemax/experiment"],
         cwd=ROOT, env=env, capture_output=True, text=True, check=True,
     ).stdout
     got = {}

@@ -23,13 +23,13 @@ func openCache(dir string) *notebook.RunCache {
 	return notebook.OpenRunCacheOrWarn(dir, codePackage)
 }
 
-// Do is Train with a cache under dir ("" = none): a finished run is read back
+// RunOrLoad is Train with a cache under dir ("" = none): a finished run is read back
 // from dir/KEY.json (FromCache set), keyed by the configuration, the task's
 // configuration, the backend's identity and the hash of the code that
 // computes it (notebook.RunCache: a changed method is trained again, never
 // reported with old numbers). A run takes seconds to minutes, so an
 // interrupted one starts again.
-func Do(b compute.Backend, cfg Config, task *synth.Task, dir string, progress func(epoch int, loss float64)) (*Run, error) {
+func RunOrLoad(b compute.Backend, cfg Config, task *synth.Task, dir string, progress func(epoch int, loss float64)) (*Run, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
@@ -55,16 +55,16 @@ func cached(cache *notebook.RunCache, key string, compute func() (*Run, error)) 
 	return run, nil
 }
 
-// DoHead is TrainHead with the same cache under dir, keyed by the
+// RunHeadOrLoad is TrainHead with the same cache under dir, keyed by the
 // configuration, the encoded task, evaluation set (its hash) and encoder,
 // the query and document lengths, the backend's identity and the hash of
 // the code that computes it.
-func DoHead(b compute.Backend, cfg Config, enc *Encoded, dir string, progress func(epoch int, loss float64)) (*Run, error) {
+func RunHeadOrLoad(b compute.Backend, cfg Config, enc *Encoded, dir string, progress func(epoch int, loss float64)) (*Run, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
 	if enc == nil {
-		return nil, fmt.Errorf("experiment: DoHead: nothing encoded")
+		return nil, fmt.Errorf("experiment: RunHeadOrLoad: nothing encoded")
 	}
 	cache := openCache(dir)
 	key := cache.Key("colbert-head", cfg, b, "task "+enc.Task, "eval "+enc.EvalHash, "encoder "+enc.Encoder,

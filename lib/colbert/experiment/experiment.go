@@ -202,9 +202,7 @@ func Evaluate(b compute.Backend, store *model.Store, cfg Config, vocab Vocabular
 	if err != nil {
 		return Metrics{}, fmt.Errorf("experiment: encoding queries: %w", err)
 	}
-	scores := make([][]float32, len(ds.Queries))
-	for start := 0; start < len(ds.Corpus); start += chunk {
-		end := min(start+chunk, len(ds.Corpus))
+	scores, err := scoreInChunks(len(ds.Queries), len(ds.Corpus), chunk, func(start, end int) (*tensors.Tensor, error) {
 		ids := make([][]int32, chunk) // a fixed chunk shape: one compilation
 		for i := range ids {
 			if start+i < end {
@@ -220,15 +218,12 @@ func Evaluate(b compute.Backend, store *model.Store, cfg Config, vocab Vocabular
 		}
 		dv, err := enc.Call1(ids)
 		if err != nil {
-			return Metrics{}, fmt.Errorf("experiment: encoding documents %d–%d: %w", start, end, err)
+			return nil, fmt.Errorf("encoding them: %w", err)
 		}
-		s, err := score.Call1(qv, dv, ids)
-		if err != nil {
-			return Metrics{}, fmt.Errorf("experiment: scoring documents %d–%d: %w", start, end, err)
-		}
-		if err := appendScores(scores, s, end-start); err != nil {
-			return Metrics{}, err
-		}
+		return score.Call1(qv, dv, ids)
+	})
+	if err != nil {
+		return Metrics{}, err
 	}
 	return metricsOf(ds, scores)
 }

@@ -18,7 +18,7 @@ func small(seed uint64) synth.Config {
 
 // Training a linear and an FFN head through GoMLX's Trainer on every
 // backend learns the synthetic task far above an untrained model, and
-// Do caches the run.
+// RunOrLoad caches the run.
 func TestTrainLearns(t *testing.T) {
 	task, err := synth.Generate(small(1))
 	if err != nil {
@@ -36,7 +36,7 @@ func TestTrainLearns(t *testing.T) {
 			cfg.Epochs = 4
 			epochs := 0
 			dir := t.TempDir()
-			after, err := Do(bk, cfg, task, dir, func(int, float64) { epochs++ })
+			after, err := RunOrLoad(bk, cfg, task, dir, func(int, float64) { epochs++ })
 			if err != nil {
 				t.Fatalf("%s %s: %v", bk.Name(), h.Name(), err)
 			}
@@ -44,7 +44,7 @@ func TestTrainLearns(t *testing.T) {
 			if epochs != 4 || after.Steps != 4*(400/16) || after.Metrics.Queries != 30 || !(after.Metrics.NDCG10 > before.Metrics.NDCG10+0.15) {
 				t.Errorf("%s %s: %d epochs, %d steps, %d queries, NDCG %.3f → %.3f", bk.Name(), h.Name(), epochs, after.Steps, after.Metrics.Queries, before.Metrics.NDCG10, after.Metrics.NDCG10)
 			}
-			cached, err := Do(bk, cfg, task, dir, func(int, float64) { t.Error("a cached run trained") })
+			cached, err := RunOrLoad(bk, cfg, task, dir, func(int, float64) { t.Error("a cached run trained") })
 			if err != nil || !cached.FromCache || cached.Metrics != after.Metrics {
 				t.Errorf("cache: %v %+v", err, cached)
 			}

@@ -277,26 +277,41 @@ func EvaluateEncoded(b compute.Backend, store *model.Store, cfg Config, enc *Enc
 		return Metrics{}, fmt.Errorf("experiment: projecting queries: %w", err)
 	}
 	c := enc.Corpus
-	scores := make([][]float32, enc.EvalQ.N)
-	for start := 0; start < c.N; start += chunk {
-		end := min(start+chunk, c.N)
+	scores, err := scoreInChunks(enc.EvalQ.N, c.N, chunk, func(start, end int) (*tensors.Tensor, error) {
 		vecs := make([]float32, chunk*c.T*c.Dim) // a fixed chunk shape: one compilation
 		copy(vecs, c.Vecs[start*c.T*c.Dim:end*c.T*c.Dim])
 		lens := make([]int32, chunk)
 		copy(lens, c.Len[start:end])
 		dv, err := project.Call1(tensors.FromFlatDataAndDimensions(vecs, chunk, c.T, c.Dim))
 		if err != nil {
-			return Metrics{}, fmt.Errorf("experiment: projecting documents %d–%d: %w", start, end, err)
+			return nil, fmt.Errorf("projecting them: %w", err)
 		}
-		s, err := score.Call1(qv, dv, lens)
-		if err != nil {
-			return Metrics{}, fmt.Errorf("experiment: scoring documents %d–%d: %w", start, end, err)
-		}
-		if err := appendScores(scores, s, end-start); err != nil {
-			return Metrics{}, err
-		}
+		return score.Call1(qv, dv, lens)
+	})
+	if err != nil {
+		return Metrics{}, err
 	}
 	return metricsOf(enc.Eval, scores)
+}
+
+// scoreInChunks scores queries queries against n documents, chunk documents
+// at a time: scoreChunk(start, end) returns the scores [queries, chunk] of
+// documents start..end-1 (padded to chunk columns, so that every call has one
+// shape and compiles once). It returns each query's n scores, in document
+// order; a scoring error names the documents.
+func scoreInChunks(queries, n, chunk int, scoreChunk func(start, end int) (*tensors.Tensor, error)) ([][]float32, error) {
+	scores := make([][]float32, queries)
+	for start := 0; start < n; start += chunk {
+		end := min(start+chunk, n)
+		s, err := scoreChunk(start, end)
+		if err != nil {
+			return nil, fmt.Errorf("experiment: scoring documents %d–%d: %w", start, end, err)
+		}
+		if err := appendScores(scores, s, end-start); err != nil {
+			return nil, err
+		}
+	}
+	return scores, nil
 }
 
 // appendScores appends the first n columns of a chunk's scores [queries,

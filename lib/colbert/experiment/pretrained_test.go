@@ -33,7 +33,7 @@ func miniLM(t *testing.T) *hfencoder.Encoder {
 // with the real MiniLM: training documents are the corpus's vectors,
 // queries are [MASK]-augmented, the raw-token evaluation equals a float64
 // MaxSim computed here, a linear head trains below chance-level loss, and
-// DoHead caches it.
+// RunHeadOrLoad caches it.
 func TestPretrainedHeads(t *testing.T) {
 	e := miniLM(t)
 	b, _, err := backends.New("")
@@ -181,7 +181,7 @@ func TestPretrainedHeads(t *testing.T) {
 	// A linear head learns: final contrastive loss below chance level, ln(batch).
 	cfg.Head, cfg.K, cfg.Epochs = colbert.Head{Kind: colbert.Linear}, 64, 12
 	dir := t.TempDir()
-	lin, err := DoHead(b, cfg, enc, dir, nil)
+	lin, err := RunHeadOrLoad(b, cfg, enc, dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,9 +189,9 @@ func TestPretrainedHeads(t *testing.T) {
 		t.Errorf("linear head: final loss %.3f (chance %.3f), %d params", lin.FinalLoss, math.Log(float64(cfg.BatchSize)), lin.Params)
 	}
 	t.Logf("raw tokens NDCG@10 %.4f, linear head %.4f (loss %.3f)", raw.Metrics.NDCG10, lin.Metrics.NDCG10, lin.FinalLoss)
-	again, err := DoHead(b, cfg, enc, dir, nil)
+	again, err := RunHeadOrLoad(b, cfg, enc, dir, nil)
 	if err != nil || !again.FromCache || again.Metrics != lin.Metrics {
-		t.Errorf("DoHead did not read its cache back: %v %+v", err, again)
+		t.Errorf("RunHeadOrLoad did not read its cache back: %v %+v", err, again)
 	}
 
 	// Bad input.
@@ -205,7 +205,7 @@ func TestPretrainedHeads(t *testing.T) {
 	}
 }
 
-// The evaluation set's hash, part of DoHead's cache key, sees every part of
+// The evaluation set's hash, part of RunHeadOrLoad's cache key, sees every part of
 // the dataset (two BEIR folders with the same name must not share runs).
 func TestDatasetHash(t *testing.T) {
 	base := func() *beir.Dataset {

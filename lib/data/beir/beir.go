@@ -44,46 +44,36 @@ const maxLine = 16 << 20
 
 // ReadCorpus reads corpus.jsonl; name labels errors (file:line).
 func ReadCorpus(r io.Reader, name string) ([]Doc, error) {
-	var docs []Doc
-	seen := map[string]int{}
-	err := jsonLines(r, name, func(line int, data []byte) error {
-		var d Doc
-		if err := strictUnmarshal(data, &d); err != nil {
-			return err
-		}
-		if d.ID == "" {
-			return errors.New(`no "_id"`)
-		}
-		if first, dup := seen[d.ID]; dup {
-			return fmt.Errorf("document %q again (first on line %d)", d.ID, first)
-		}
-		seen[d.ID] = line
-		docs = append(docs, d)
-		return nil
-	})
-	return docs, err
+	return readRecords(r, name, "document", func(d Doc) string { return d.ID })
 }
 
-// ReadQueries reads queries.jsonl.
+// ReadQueries reads queries.jsonl; name labels errors (file:line).
 func ReadQueries(r io.Reader, name string) ([]Query, error) {
-	var qs []Query
+	return readRecords(r, name, "query", func(q Query) string { return q.ID })
+}
+
+// readRecords reads one JSON object of type T per line, each with a unique
+// non-empty "_id" (kind names a record in the error for a repeated one).
+func readRecords[T any](r io.Reader, name, kind string, id func(T) string) ([]T, error) {
+	var records []T
 	seen := map[string]int{}
 	err := jsonLines(r, name, func(line int, data []byte) error {
-		var q Query
-		if err := strictUnmarshal(data, &q); err != nil {
+		var rec T
+		if err := strictUnmarshal(data, &rec); err != nil {
 			return err
 		}
-		if q.ID == "" {
+		key := id(rec)
+		if key == "" {
 			return errors.New(`no "_id"`)
 		}
-		if first, dup := seen[q.ID]; dup {
-			return fmt.Errorf("query %q again (first on line %d)", q.ID, first)
+		if first, dup := seen[key]; dup {
+			return fmt.Errorf("%s %q again (first on line %d)", kind, key, first)
 		}
-		seen[q.ID] = line
-		qs = append(qs, q)
+		seen[key] = line
+		records = append(records, rec)
 		return nil
 	})
-	return qs, err
+	return records, err
 }
 
 // strictUnmarshal decodes one JSON object, allowing fields we do not use

@@ -142,19 +142,19 @@ func summarise(res *ot.Result, err error) (Solve, error) {
 		MarginalError: res.MarginalError, Trace: res.ErrorTrace}, nil
 }
 
-// Do runs cfg on backend, or reads it back from the run cache in cacheDir
+// RunOrLoad runs cfg on backend, or reads it back from the run cache in cacheDir
 // ("" = no cache; FromCache set). Runs are keyed by the whole configuration,
 // the backend's identity and the hash of this package's code and of the
 // module's packages it imports (notebook.RunCache): a change of the solvers
-// is computed again, not read back. When the cache cannot be opened, Do says
+// is computed again, not read back. When the cache cannot be opened, RunOrLoad says
 // so once on stderr and computes without it.
 // Non-convergence within MaxIters is recorded (Converged false), not an error.
-func Do(b compute.Backend, cfg Config, cacheDir string) (*Run, error) {
+func RunOrLoad(b compute.Backend, cfg Config, cacheDir string) (*Run, error) {
 	var cache *notebook.RunCache
 	if cacheDir != "" {
 		cache = notebook.OpenRunCacheOrWarn(cacheDir, codePackage)
 	}
-	run, fromCache, err := notebook.LoadOrCompute(cache, cache.Key(cfg.Family, cfg, b), nil, func() (*Run, error) { return do(b, cfg) })
+	run, fromCache, err := notebook.LoadOrCompute(cache, cache.Key(cfg.Family, cfg, b), nil, func() (*Run, error) { return computeRun(b, cfg) })
 	if err != nil {
 		return nil, err
 	}
@@ -165,8 +165,8 @@ func Do(b compute.Backend, cfg Config, cacheDir string) (*Run, error) {
 // codePackage is this package's import path: the code a cached run's numbers come from.
 var codePackage = reflect.TypeFor[Config]().PkgPath()
 
-// do computes a run.
-func do(b compute.Backend, cfg Config) (*Run, error) {
+// computeRun computes a run.
+func computeRun(b compute.Backend, cfg Config) (*Run, error) {
 	pr, err := Problem(cfg)
 	if err != nil {
 		return nil, err

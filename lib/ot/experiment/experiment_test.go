@@ -14,7 +14,7 @@ func TestDoAndCache(t *testing.T) {
 	b := backendstest.Available(t)[0]
 	dir := t.TempDir()
 	cfg := Config{Family: Digits, Size: 14, Epsilon: 1e-2, Tol: 1e-9, MaxIters: 20000, Seed: 2}
-	run, err := Do(b, cfg, dir)
+	run, err := RunOrLoad(b, cfg, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,12 +24,12 @@ func TestDoAndCache(t *testing.T) {
 	if !(math.Abs(run.Sinkhorn.Cost-run.SNS.Cost) <= 1e-6*run.Sinkhorn.Cost) || !(run.IterationRatio() > 1) || !math.IsNaN(run.CostGap()) {
 		t.Errorf("costs %v %v, ratio %v, gap %v", run.Sinkhorn.Cost, run.SNS.Cost, run.IterationRatio(), run.CostGap())
 	}
-	again, err := Do(b, cfg, dir)
+	again, err := RunOrLoad(b, cfg, dir)
 	if err != nil || !again.FromCache || again.SNS.Iterations != run.SNS.Iterations {
 		t.Fatalf("second run: %v, from cache %v", err, again != nil && again.FromCache)
 	}
 	cfg.Seed = 3
-	if other, err := Do(b, cfg, dir); err != nil || other.FromCache {
+	if other, err := RunOrLoad(b, cfg, dir); err != nil || other.FromCache {
 		t.Fatalf("a new seed was read from the cache: %v", err)
 	}
 }
@@ -37,7 +37,7 @@ func TestDoAndCache(t *testing.T) {
 // Non-convergence is recorded, not an error.
 func TestNotConvergedIsRecorded(t *testing.T) {
 	b := backendstest.Available(t)[0]
-	run, err := Do(b, Config{Family: Random, Size: 30, Epsilon: 1e-3, Tol: 1e-12, MaxIters: 30, Seed: 1}, "")
+	run, err := RunOrLoad(b, Config{Family: Random, Size: 30, Epsilon: 1e-3, Tol: 1e-12, MaxIters: 30, Seed: 1}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestProblemErrors(t *testing.T) {
 	}
 }
 
-// Without a checkout whose code can be hashed, Do computes each time (and
+// Without a checkout whose code can be hashed, RunOrLoad computes each time (and
 // says so on stderr) rather than reading back numbers of unknown code.
 func TestDoWithoutCheckoutComputes(t *testing.T) {
 	b := backendstest.Available(t)[0]
@@ -62,7 +62,7 @@ func TestDoWithoutCheckoutComputes(t *testing.T) {
 	dir := t.TempDir()
 	cfg := Config{Family: Random, Size: 30, Epsilon: 1e-3, Tol: 1e-12, MaxIters: 30, Seed: 1}
 	for i := range 2 {
-		run, err := Do(b, cfg, dir)
+		run, err := RunOrLoad(b, cfg, dir)
 		if err != nil || run.FromCache {
 			t.Fatalf("run %d: %v, from cache %v", i+1, err, run != nil && run.FromCache)
 		}

@@ -25,7 +25,7 @@ func key(cache *notebook.RunCache, b compute.Backend, cfg Config, task *Task) st
 	return cache.Key(cfg.Arch+"-"+cfg.Method, cfg, b, "task "+task.Name)
 }
 
-// Do is Train with a cache under dir ("" = none): a finished run is read
+// RunOrLoad is Train with a cache under dir ("" = none): a finished run is read
 // back from dir/KEY.json (FromCache set), keyed by the configuration, the
 // task's name, the backend's identity and the hash of the code that
 // computes it (notebook.RunCache: a changed method is trained again, never
@@ -35,7 +35,7 @@ func key(cache *notebook.RunCache, b compute.Backend, cfg Config, task *Task) st
 // run is not bit-identical to an uninterrupted one). When the cache cannot
 // be opened, that is said once on stderr and the run trains without cache
 // or checkpoints.
-func Do(b compute.Backend, cfg Config, task *Task, dir string, progress func(Point)) (*Run, error) {
+func RunOrLoad(b compute.Backend, cfg Config, task *Task, dir string, progress func(Point)) (*Run, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
@@ -49,12 +49,12 @@ func Do(b compute.Backend, cfg Config, task *Task, dir string, progress func(Poi
 	k := key(cache, b, cfg, task)
 	ckptDir := cache.Path(k, "") // "" without a cache: no checkpoints
 	run, fromCache, err := notebook.LoadOrCompute(cache, k, func(r *Run) bool { return len(r.Curve) == cfg.Epochs }, func() (*Run, error) {
-		run, err := train1(b, cfg, task, ckptDir, progress)
+		run, err := trainResuming(b, cfg, task, ckptDir, progress)
 		if errors.Is(err, errStaleCheckpoint) { // start the run again
 			if err := os.RemoveAll(ckptDir); err != nil {
 				return nil, fmt.Errorf("experiment: %w", err)
 			}
-			run, err = train1(b, cfg, task, ckptDir, progress)
+			run, err = trainResuming(b, cfg, task, ckptDir, progress)
 		}
 		return run, err
 	})

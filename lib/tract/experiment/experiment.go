@@ -164,12 +164,12 @@ func inMemory(b compute.Backend, name string, x [][]float32, y []int32) (*datase
 
 // Train runs cfg on task, calling progress (if not nil) after every epoch.
 func Train(b compute.Backend, cfg Config, task *Task, progress func(Point)) (*Run, error) {
-	return train1(b, cfg, task, "", progress)
+	return trainResuming(b, cfg, task, "", progress)
 }
 
-// train1 trains; with a checkpoint directory it resumes from the last
+// trainResuming trains; with a checkpoint directory it resumes from the last
 // epoch saved there and saves after every epoch.
-func train1(b compute.Backend, cfg Config, task *Task, ckptDir string, progress func(Point)) (run *Run, err error) {
+func trainResuming(b compute.Backend, cfg Config, task *Task, ckptDir string, progress func(Point)) (run *Run, err error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}

@@ -52,39 +52,39 @@ func TestTrainBothMethods(t *testing.T) {
 	}
 }
 
-// Do caches a finished run, and an interrupted run resumes from its last
+// RunOrLoad caches a finished run, and an interrupted run resumes from its last
 // checkpointed epoch with the curve it had.
 func TestDoCachesAndResumes(t *testing.T) {
 	task := digitsTask(t, 2)
 	bk := backendstest.Available(t)[0]
 	dir := t.TempDir()
 	cfg := Config{Method: TrAct, Arch: MLP, Lambda: 0.1, Epochs: 3, BatchSize: 64, LR: 0.1, Optimizer: "sgd", Width: 16, Seed: 3}
-	full, err := Do(bk, cfg, task, dir, nil)
+	full, err := RunOrLoad(bk, cfg, task, dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := Do(bk, cfg, task, dir, func(Point) { t.Error("a cached run trained") })
+	again, err := RunOrLoad(bk, cfg, task, dir, func(Point) { t.Error("a cached run trained") })
 	if err != nil || !again.FromCache || again.FinalAcc() != full.FinalAcc() {
-		t.Fatalf("second Do: %v, from cache %v", err, again != nil && again.FromCache)
+		t.Fatalf("second RunOrLoad: %v, from cache %v", err, again != nil && again.FromCache)
 	}
 	// Interrupt a run after 2 epochs: the checkpoint of a 2-epoch run is
 	// what a 3-epoch run killed after its second epoch leaves.
 	short := cfg
 	short.Epochs = 2
-	cache, err := notebook.OpenRunCache(dir, codePackage) // what Do keys with
+	cache, err := notebook.OpenRunCache(dir, codePackage) // what RunOrLoad keys with
 	if err != nil {
 		t.Fatal(err)
 	}
 	k2, k3 := key(cache, bk, short, task), key(cache, bk, cfg, task)
 	dir2 := t.TempDir()
-	if _, err := train1(bk, short, task, filepath.Join(dir2, k2), nil); err != nil {
+	if _, err := trainResuming(bk, short, task, filepath.Join(dir2, k2), nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Rename(filepath.Join(dir2, k2), filepath.Join(dir2, k3)); err != nil {
 		t.Fatal(err)
 	}
 	var trained []int
-	resumed, err := Do(bk, cfg, task, dir2, func(p Point) { trained = append(trained, p.Epoch) })
+	resumed, err := RunOrLoad(bk, cfg, task, dir2, func(p Point) { trained = append(trained, p.Epoch) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,9 +105,9 @@ func TestDoCachesAndResumes(t *testing.T) {
 		t.Errorf("the finished run's checkpoint directory is still there: %v", err)
 	}
 	// A run stopped between saving its variables and its curve: the curve
-	// is an epoch behind. Do notices and trains the run from the start.
+	// is an epoch behind. RunOrLoad notices and trains the run from the start.
 	dir3 := t.TempDir()
-	if _, err := train1(bk, short, task, filepath.Join(dir3, k3), nil); err != nil {
+	if _, err := trainResuming(bk, short, task, filepath.Join(dir3, k3), nil); err != nil {
 		t.Fatal(err)
 	}
 	curve := filepath.Join(dir3, k3, "progress.json")
@@ -121,7 +121,7 @@ func TestDoCachesAndResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	trained = nil
-	if _, err := Do(bk, cfg, task, dir3, func(p Point) { trained = append(trained, p.Epoch) }); err != nil || len(trained) != 3 {
+	if _, err := RunOrLoad(bk, cfg, task, dir3, func(p Point) { trained = append(trained, p.Epoch) }); err != nil || len(trained) != 3 {
 		t.Errorf("stale checkpoint: %v, trained epochs %v, want 1 2 3", err, trained)
 	}
 }
@@ -208,8 +208,8 @@ func TestBadConfig(t *testing.T) {
 		if _, err := Train(bk, c, &tk, nil); err == nil || !strings.Contains(err.Error(), tc.errHas) {
 			t.Errorf("%+v: %v, want %q", c, err, tc.errHas)
 		}
-		if _, err := Do(bk, c, &tk, t.TempDir(), nil); err == nil || !strings.Contains(err.Error(), tc.errHas) {
-			t.Errorf("Do %+v: %v, want %q", c, err, tc.errHas)
+		if _, err := RunOrLoad(bk, c, &tk, t.TempDir(), nil); err == nil || !strings.Contains(err.Error(), tc.errHas) {
+			t.Errorf("RunOrLoad %+v: %v, want %q", c, err, tc.errHas)
 		}
 	}
 }

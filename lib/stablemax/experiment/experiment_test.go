@@ -4,16 +4,14 @@ import (
 	"math"
 	"strings"
 	"testing"
-
-	"github.com/gorepro/gorepro/lib/grokking"
 )
 
 // fakeRun is a run whose curve collapses (SC ≥ 1 %) at onset (never when
 // onset < 0), with the given final test accuracy.
-func fakeRun(seed uint64, epochs, onset int, test float64) *grokking.Run {
-	r := &grokking.Run{Config: grokking.Config{Seed: seed, Epochs: epochs}}
+func fakeRun(seed uint64, epochs, onset int, test float64) *Run {
+	r := &Run{Config: Config{Seed: seed, Epochs: epochs}}
 	for e := 0; e <= epochs; e += epochs / 10 {
-		p := grokking.Point{Epoch: e, TrainAcc: 1, TestAcc: test, NLMOutput: 0.5 + float64(e)/float64(2*epochs)}
+		p := Point{Epoch: e, TrainAcc: 1, TestAcc: test, NLMOutput: 0.5 + float64(e)/float64(2*epochs)}
 		if onset >= 0 && e >= onset {
 			p.Collapse = float64(e) / float64(epochs)
 		}
@@ -24,11 +22,11 @@ func fakeRun(seed uint64, epochs, onset int, test float64) *grokking.Run {
 
 func TestMeasure(t *testing.T) {
 	exps := []Experiment{
-		{Label: "f32", Role: RoleSoftmax32, Cfg: grokking.Config{Epochs: 100}, Runs: []*grokking.Run{fakeRun(1, 100, 40, 0.01), fakeRun(2, 100, 30, 0.02)}},
-		{Label: "f16", Role: RoleSoftmax16, Cfg: grokking.Config{Epochs: 100}, Runs: []*grokking.Run{fakeRun(1, 100, 10, 0.0), fakeRun(2, 100, 10, 0.0)}},
-		{Label: "f64", Role: RoleSoftmax64, Cfg: grokking.Config{Epochs: 100}, Runs: []*grokking.Run{fakeRun(2, 100, -1, 0.5), fakeRun(1, 100, 70, 0.4)}},
-		{Label: "⊥", Role: RoleOrthoGrad, Cfg: grokking.Config{Epochs: 100}, Runs: []*grokking.Run{fakeRun(1, 100, -1, 1), fakeRun(2, 100, -1, 0.98)}},
-		{Label: "adamw", Role: RoleAdamW, Cfg: grokking.Config{Epochs: 100}, Runs: []*grokking.Run{fakeRun(1, 100, -1, 0.1), fakeRun(2, 100, -1, 0.2)}},
+		{Label: "f32", Role: RoleSoftmax32, Cfg: Config{Epochs: 100}, Runs: []*Run{fakeRun(1, 100, 40, 0.01), fakeRun(2, 100, 30, 0.02)}},
+		{Label: "f16", Role: RoleSoftmax16, Cfg: Config{Epochs: 100}, Runs: []*Run{fakeRun(1, 100, 10, 0.0), fakeRun(2, 100, 10, 0.0)}},
+		{Label: "f64", Role: RoleSoftmax64, Cfg: Config{Epochs: 100}, Runs: []*Run{fakeRun(2, 100, -1, 0.5), fakeRun(1, 100, 70, 0.4)}},
+		{Label: "⊥", Role: RoleOrthoGrad, Cfg: Config{Epochs: 100}, Runs: []*Run{fakeRun(1, 100, -1, 1), fakeRun(2, 100, -1, 0.98)}},
+		{Label: "adamw", Role: RoleAdamW, Cfg: Config{Epochs: 100}, Runs: []*Run{fakeRun(1, 100, -1, 0.1), fakeRun(2, 100, -1, 0.2)}},
 	}
 	m, checks, findings := Measure(exps)
 	for _, tc := range []struct {
@@ -72,7 +70,7 @@ func TestMeasure(t *testing.T) {
 	}
 	for _, id := range []string{"stablemax-groks", "stablemax-no-collapse"} {
 		if _, ok := m[id]; ok {
-			t.Errorf("%s measured without a grokking.StableMax experiment", id)
+			t.Errorf("%s measured without a StableMax experiment", id)
 		}
 	}
 	for _, c := range checks {
@@ -114,7 +112,7 @@ func TestGrid(t *testing.T) {
 				t.Errorf("%s %s: %v", profile, e.Label, err)
 			}
 			if e.Role == RoleStableMax && e.Cfg.Beta2 != 0.999 {
-				t.Errorf("%s: grokking.StableMax at β₂ = %g, the paper's is 0.999", profile, e.Cfg.Beta2)
+				t.Errorf("%s: StableMax at β₂ = %g, the paper's is 0.999", profile, e.Cfg.Beta2)
 			}
 		}
 	}

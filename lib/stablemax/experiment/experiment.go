@@ -1,9 +1,3 @@
-// Package experiment runs the grokking reproduction's profiles: the grid of
-// configurations each profile trains (Grid), the measurements of the
-// notebook's pre-registered claims from the finished runs (Measure), and the
-// tables and curves the notebook shows. It lives apart from lib/grokking so
-// that the checkpoints of the training code (keyed by a hash of lib/grokking
-// and what it imports) survive changes to the analysis.
 package experiment
 
 import (
@@ -12,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/gorepro/gorepro/lib/claims"
-	"github.com/gorepro/gorepro/lib/grokking"
 	"github.com/gorepro/gorepro/lib/notebook"
 )
 
@@ -22,8 +15,8 @@ import (
 type Experiment struct {
 	Label string
 	Role  string
-	Cfg   grokking.Config
-	Runs  []*grokking.Run
+	Cfg   Config
+	Runs  []*Run
 }
 
 // The roles of the experiments in a grid.
@@ -43,42 +36,42 @@ const (
 // paper's own task (p = 113, fraction 0.4) for ⊥Grad against AdamW; full:
 // the paper's Figure 1 settings (80 000 epochs) and Figure 2's grid.
 func Grid(profile string) ([]Experiment, error) {
-	paper := func(m grokking.Method, epochs int) grokking.Config {
-		return grokking.Config{Method: m, P: 113, TrainFraction: 0.4, Width: 200, LR: 0.01, Epochs: epochs}
+	paper := func(m Method, epochs int) Config {
+		return Config{Method: m, P: 113, TrainFraction: 0.4, Width: 200, LR: 0.01, Epochs: epochs}
 	}
-	small := func(m grokking.Method, epochs int) grokking.Config {
-		return grokking.Config{Method: m, P: 31, TrainFraction: 0.8, Width: 128, LR: 0.01, Epochs: epochs}
+	small := func(m Method, epochs int) Config {
+		return Config{Method: m, P: 31, TrainFraction: 0.8, Width: 128, LR: 0.01, Epochs: epochs}
 	}
-	stable := func(c grokking.Config) grokking.Config { c.Beta2 = 0.999; return c } // the paper's StableMax runs
+	stable := func(c Config) Config { c.Beta2 = 0.999; return c } // the paper's StableMax runs
 	switch profile {
 	case "smoke":
 		return []Experiment{
-			{Label: "softmax float32 (p = 31)", Role: RoleSoftmax32, Cfg: small(grokking.Softmax32, 2000)},
-			{Label: "⊥Grad (p = 31)", Role: RoleOrthoGrad, Cfg: small(grokking.OrthoGrad, 300)},
+			{Label: "softmax float32 (p = 31)", Role: RoleSoftmax32, Cfg: small(Softmax32, 2000)},
+			{Label: "⊥Grad (p = 31)", Role: RoleOrthoGrad, Cfg: small(OrthoGrad, 300)},
 		}, nil
 	case "quick":
 		return []Experiment{
-			{Label: "softmax float32 (p = 31)", Role: RoleSoftmax32, Cfg: small(grokking.Softmax32, 4000)},
-			{Label: "softmax float16 (p = 31)", Role: RoleSoftmax16, Cfg: small(grokking.Softmax16, 1000)},
-			{Label: "softmax float64 (p = 31)", Role: RoleSoftmax64, Cfg: small(grokking.Softmax64, 4000)},
-			{Label: "StableMax (p = 31)", Role: RoleStableMax, Cfg: stable(small(grokking.StableMax, 4000))},
-			{Label: "weight decay 1 (p = 31)", Role: RoleWeightDecay, Cfg: small(grokking.WeightDecay, 2000)},
-			{Label: "⊥Grad (p = 113)", Role: RoleOrthoGrad, Cfg: paper(grokking.OrthoGrad, 300)},
-			{Label: "AdamW (p = 113)", Role: RoleAdamW, Cfg: paper(grokking.Softmax32, 300)},
+			{Label: "softmax float32 (p = 31)", Role: RoleSoftmax32, Cfg: small(Softmax32, 4000)},
+			{Label: "softmax float16 (p = 31)", Role: RoleSoftmax16, Cfg: small(Softmax16, 1000)},
+			{Label: "softmax float64 (p = 31)", Role: RoleSoftmax64, Cfg: small(Softmax64, 4000)},
+			{Label: "StableMax (p = 31)", Role: RoleStableMax, Cfg: stable(small(StableMax, 4000))},
+			{Label: "weight decay 1 (p = 31)", Role: RoleWeightDecay, Cfg: small(WeightDecay, 2000)},
+			{Label: "⊥Grad (p = 113)", Role: RoleOrthoGrad, Cfg: paper(OrthoGrad, 300)},
+			{Label: "AdamW (p = 113)", Role: RoleAdamW, Cfg: paper(Softmax32, 300)},
 		}, nil
 	case "full":
 		exps := []Experiment{
-			{Label: "softmax float32", Role: RoleSoftmax32, Cfg: paper(grokking.Softmax32, 80000)},
-			{Label: "softmax float64", Role: RoleSoftmax64, Cfg: paper(grokking.Softmax64, 80000)},
-			{Label: "StableMax", Role: RoleStableMax, Cfg: stable(paper(grokking.StableMax, 80000))},
-			{Label: "⊥Grad", Role: RoleOrthoGrad, Cfg: paper(grokking.OrthoGrad, 300)},
-			{Label: "AdamW", Role: RoleAdamW, Cfg: paper(grokking.Softmax32, 300)},
-			{Label: "weight decay 1", Role: RoleWeightDecay, Cfg: paper(grokking.WeightDecay, 20000)},
-			{Label: "softmax float16", Role: RoleSoftmax16, Cfg: paper(grokking.Softmax16, 20000)},
+			{Label: "softmax float32", Role: RoleSoftmax32, Cfg: paper(Softmax32, 80000)},
+			{Label: "softmax float64", Role: RoleSoftmax64, Cfg: paper(Softmax64, 80000)},
+			{Label: "StableMax", Role: RoleStableMax, Cfg: stable(paper(StableMax, 80000))},
+			{Label: "⊥Grad", Role: RoleOrthoGrad, Cfg: paper(OrthoGrad, 300)},
+			{Label: "AdamW", Role: RoleAdamW, Cfg: paper(Softmax32, 300)},
+			{Label: "weight decay 1", Role: RoleWeightDecay, Cfg: paper(WeightDecay, 20000)},
+			{Label: "softmax float16", Role: RoleSoftmax16, Cfg: paper(Softmax16, 20000)},
 		}
 		// Figure 2: lr 5·10⁻⁴, 20 000 epochs, train fraction × softmax precision.
 		for _, fraction := range []float64{0.4, 0.6, 0.7} {
-			for _, m := range []grokking.Method{grokking.Softmax16, grokking.Softmax32, grokking.Softmax64} {
+			for _, m := range []Method{Softmax16, Softmax32, Softmax64} {
 				cfg := paper(m, 20000)
 				cfg.LR, cfg.TrainFraction = 5e-4, fraction
 				exps = append(exps, Experiment{Label: fmt.Sprintf("Fig. 2 %s, fraction %.1f", m, fraction), Cfg: cfg})
@@ -103,7 +96,7 @@ func byRole(exps []Experiment, role string) *Experiment {
 	return nil
 }
 
-func perSeed(e *Experiment, f func(*grokking.Run) float64) []float64 {
+func perSeed(e *Experiment, f func(*Run) float64) []float64 {
 	out := make([]float64, len(e.Runs))
 	for i, r := range e.Runs {
 		out[i] = f(r)
@@ -112,8 +105,8 @@ func perSeed(e *Experiment, f func(*grokking.Run) float64) []float64 {
 }
 
 // paired returns the values of two experiments on the seeds both ran.
-func paired(a, b *Experiment, f func(*grokking.Run) float64) (x, y []float64) {
-	bySeed := map[uint64]*grokking.Run{}
+func paired(a, b *Experiment, f func(*Run) float64) (x, y []float64) {
+	bySeed := map[uint64]*Run{}
 	for _, r := range b.Runs {
 		bySeed[r.Config.Seed] = r
 	}
@@ -129,7 +122,7 @@ func paired(a, b *Experiment, f func(*grokking.Run) float64) (x, y []float64) {
 // collapses later (A): a run that never collapsed counts as its last epoch,
 // a lower bound of its onset, so the difference A − B taken with it is a
 // lower bound too.
-func onsetAsLater(r *grokking.Run) float64 {
+func onsetAsLater(r *Run) float64 {
 	e, _ := r.CollapseOnset(OnsetLevel)
 	return float64(e)
 }
@@ -138,7 +131,7 @@ func onsetAsLater(r *grokking.Run) float64 {
 // a run that never collapsed has no usable value (its last epoch would
 // understate its onset and overstate A − B), so it is NaN, and a claim
 // with it cannot replicate.
-func onsetAsSooner(r *grokking.Run) float64 {
+func onsetAsSooner(r *Run) float64 {
 	e, censored := r.CollapseOnset(OnsetLevel)
 	if censored {
 		return math.NaN()
@@ -148,7 +141,7 @@ func onsetAsSooner(r *grokking.Run) float64 {
 
 // pairedOnsets is the measurement "later collapses after sooner", paired by seed.
 func pairedOnsets(later, sooner *Experiment) claims.Measurement {
-	bySeed := map[uint64]*grokking.Run{}
+	bySeed := map[uint64]*Run{}
 	for _, r := range sooner.Runs {
 		bySeed[r.Config.Seed] = r
 	}
@@ -169,7 +162,7 @@ const EndWindow = 0.1
 
 // collapseAtEnd is the mean collapse fraction over the recorded points in
 // the last EndWindow of the run's epochs.
-func collapseAtEnd(r *grokking.Run) float64 {
+func collapseAtEnd(r *Run) float64 {
 	from := float64(r.Config.Epochs) * (1 - EndWindow)
 	sum, n := 0.0, 0
 	for _, p := range r.Curve {
@@ -186,7 +179,7 @@ func collapseAtEnd(r *grokking.Run) float64 {
 // collapseAtFit is the collapse fraction at the first recorded epoch with
 // training accuracy 1 (the point of overfitting, after which the paper says
 // the logits grow until they collapse); NaN if the run never fits.
-func collapseAtFit(r *grokking.Run) float64 {
+func collapseAtFit(r *Run) float64 {
 	for _, p := range r.Curve {
 		if p.TrainAcc == 1 {
 			return p.Collapse
@@ -215,21 +208,21 @@ func censoredNote(e *Experiment) string {
 func Measure(exps []Experiment) (claims.Measurements, []notebook.Claim, []notebook.Claim) {
 	m := claims.Measurements{}
 	var checks, findings []notebook.Claim
-	final := func(r *grokking.Run) float64 { return r.Final().TestAcc }
+	final := func(r *Run) float64 { return r.Final().TestAcc }
 	if e := byRole(exps, RoleSoftmax32); e != nil {
 		m["softmax32-overfits"] = claims.Values(perSeed(e, final)...)
 		m["softmax32-collapses"] = claims.Values(perSeed(e, collapseAtEnd)...)
 		m["collapse-rises"] = claims.Paired(perSeed(e, collapseAtEnd), perSeed(e, collapseAtFit))
-		m["nlm-alignment"] = claims.Values(perSeed(e, (*grokking.Run).MaxNLMOutputAfterFit)...)
-		fit := perSeed(e, func(r *grokking.Run) float64 { return r.Final().TrainAcc })
+		m["nlm-alignment"] = claims.Values(perSeed(e, (*Run).MaxNLMOutputAfterFit)...)
+		fit := perSeed(e, func(r *Run) float64 { return r.Final().TrainAcc })
 		checks = append(checks, notebook.Check(e.Label+": training accuracy at the end (every seed ≥ 0.99: the model fits)", minOf(fit), minOf(fit) >= 0.99))
-		allLayers := minOf(perSeed(e, (*grokking.Run).MaxNLMAfterFit))
+		allLayers := minOf(perSeed(e, (*Run).MaxNLMAfterFit))
 		findings = append(findings, notebook.Claim{Name: e.Label + ": largest NLM cosine over all layers once fitted (lowest seed)", Paper: "0.9 for the output layers (Sec. 4.2)",
 			Ours: allLayers, Tolerance: ">= 0.9", Holds: allLayers >= 0.9})
 	}
 	if e := byRole(exps, RoleStableMax); e != nil {
 		m["stablemax-groks"] = claims.Values(perSeed(e, final)...)
-		m["stablemax-no-collapse"] = claims.Values(perSeed(e, func(r *grokking.Run) float64 { return r.Final().Collapse32 })...)
+		m["stablemax-no-collapse"] = claims.Values(perSeed(e, func(r *Run) float64 { return r.Final().Collapse32 })...)
 	}
 	if o, a := byRole(exps, RoleOrthoGrad), byRole(exps, RoleAdamW); o != nil {
 		m["orthograd-generalises"] = claims.Values(perSeed(o, final)...)
@@ -237,7 +230,7 @@ func Measure(exps []Experiment) (claims.Measurements, []notebook.Claim, []notebo
 			x, y := paired(o, a, final)
 			m["orthograd-beats-adamw"] = claims.Paired(x, y)
 		}
-		checks = append(checks, notebook.Check(o.Label+": training accuracy at the end (every seed ≥ 0.99)", minOf(perSeed(o, func(r *grokking.Run) float64 { return r.Final().TrainAcc })), minOf(perSeed(o, func(r *grokking.Run) float64 { return r.Final().TrainAcc })) >= 0.99))
+		checks = append(checks, notebook.Check(o.Label+": training accuracy at the end (every seed ≥ 0.99)", minOf(perSeed(o, func(r *Run) float64 { return r.Final().TrainAcc })), minOf(perSeed(o, func(r *Run) float64 { return r.Final().TrainAcc })) >= 0.99))
 	}
 	s32, s16, s64 := byRole(exps, RoleSoftmax32), byRole(exps, RoleSoftmax16), byRole(exps, RoleSoftmax64)
 	if s32 != nil && s64 != nil {
@@ -251,7 +244,7 @@ func Measure(exps []Experiment) (claims.Measurements, []notebook.Claim, []notebo
 	}
 	if e := byRole(exps, RoleWeightDecay); e != nil {
 		wd := meanOf(perSeed(e, final))
-		first := perSeed(e, func(r *grokking.Run) float64 { return float64(r.FirstEpochAtLeast(0.95)) })
+		first := perSeed(e, func(r *Run) float64 { return float64(r.FirstEpochAtLeast(0.95)) })
 		findings = append(findings,
 			notebook.Claim{Name: e.Label + ": test accuracy at the end (mean over seeds)", Paper: "weight decay is \"the most reliable way to induce grokking\" (Sec. 5.2)", Ours: wd, Tolerance: ">= 0.9", Holds: wd >= 0.9},
 			notebook.Claim{Name: e.Label + ": first epoch with test accuracy ≥ 0.95 (latest seed; −1 never)", Paper: "–", Ours: maxOf(first), Tolerance: "every seed reaches it", Holds: minOf(first) >= 0})
@@ -309,7 +302,7 @@ func meanOf(x []float64) float64 {
 
 // AcrossSeeds gives, at each metric point the runs share, the mean of metric
 // over the runs and its lowest and highest value (the figures' line and band).
-func AcrossSeeds(runs []*grokking.Run, metric func(grokking.Point) float64) (x, mean, lo, hi []float64) {
+func AcrossSeeds(runs []*Run, metric func(Point) float64) (x, mean, lo, hi []float64) {
 	if len(runs) == 0 {
 		return nil, nil, nil, nil
 	}

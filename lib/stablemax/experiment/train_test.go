@@ -1,4 +1,4 @@
-package grokking
+package experiment
 
 import (
 	"math"
@@ -150,7 +150,7 @@ func TestEveryMethodTrains(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Finalize()
-	for _, m := range Methods {
+	for _, m := range Methods() {
 		run, err := Train(b, Config{Method: m, P: 5, TrainFraction: 0.6, Width: 8, LR: 0.01, Epochs: 4, EvalEvery: 2, Seed: 1}, "", nil)
 		if err != nil {
 			t.Errorf("%s: %v", m, err)

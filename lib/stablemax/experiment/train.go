@@ -1,9 +1,17 @@
-// Package grokking runs the experiments of "Grokking at the Edge of Numerical
-// Stability" (Prieto et al., ICLR 2025) on modular arithmetic: an MLP
-// 2p → width → width → p (ReLU, no biases) trained full batch with one of the
-// paper's methods, with the metrics the paper plots recorded along the way:
-// train/test accuracy, the Softmax Collapse fraction and the NLM cosine.
-package grokking
+// Package experiment runs the experiments of "Grokking at the Edge of
+// Numerical Stability" (Prieto et al., ICLR 2025) with the method of
+// lib/stablemax, on modular arithmetic: an MLP 2p → width → width → p (ReLU,
+// no biases) trained full batch with one of the paper's methods (Train), with
+// the metrics the paper plots recorded along the way: train/test accuracy,
+// the Softmax Collapse fraction and the NLM cosine. Above the training it
+// holds the grid of configurations each notebook profile trains (Grid), the
+// measurements of the notebook's pre-registered claims from the finished runs
+// (Measure), and the tables and curves the notebook shows.
+//
+// Checkpoints are keyed by a hash of this package's code and what it imports
+// (notebook.CodeHash), so a change to the analysis here also retrains: one
+// home per paper is worth that, and the quick profile retrains in minutes.
+package experiment
 
 import (
 	"crypto/sha256"
@@ -11,6 +19,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,8 +55,11 @@ const (
 	WeightDecay Method = "weightdecay"
 )
 
-// Methods lists the methods in the order the paper discusses them.
-var Methods = []Method{Softmax32, Softmax64, Softmax16, StableMax, OrthoGrad, WeightDecay}
+// Methods lists the methods in the order the paper discusses them (a new
+// slice at each call).
+func Methods() []Method {
+	return []Method{Softmax32, Softmax64, Softmax16, StableMax, OrthoGrad, WeightDecay}
+}
 
 // Config is one training run.
 type Config struct {
@@ -67,13 +80,10 @@ type Config struct {
 
 // Validate checks a configuration and fills defaults for zero fields.
 func (c Config) Validate() (Config, error) {
-	known := false
-	for _, m := range Methods {
-		known = known || m == c.Method
-	}
-	if !known {
-		names := make([]string, len(Methods))
-		for i, m := range Methods {
+	methods := Methods()
+	if !slices.Contains(methods, c.Method) {
+		names := make([]string, len(methods))
+		for i, m := range methods {
 			names[i] = string(m)
 		}
 		return c, fmt.Errorf("grokking: unknown method %q (one of %s)", c.Method, strings.Join(names, ", "))
@@ -401,7 +411,7 @@ func (c Config) Name() string {
 // module it imports (lib/train, lib/stablemax, lib/data, ...), computes the
 // numbers a checkpoint holds: its hash (notebook.CodeHash) keys checkpoints,
 // so no version constant needs changing when that code changes.
-const cacheCodePackage = backends.ModulePath + "/lib/grokking"
+var cacheCodePackage = reflect.TypeFor[Config]().PkgPath()
 
 // CacheKey names the checkpoint of a run of c on b: readable, and a hash of
 // everything that changes the numbers — every field of the validated

@@ -1,4 +1,4 @@
-package grokking
+package experiment
 
 import (
 	"testing"
@@ -19,7 +19,7 @@ import (
 // Compare the ns/epoch metrics (b.N is the number of epochs): the target is
 // trainer-K1 ≤ 1.1 × raw; tests/bench/grokking_bench.py sets JAX beside them.
 //
-//	go test -run XXX -bench Epoch -benchtime 50x ./lib/grokking
+//	go test -run XXX -bench Epoch -benchtime 50x ./lib/stablemax/experiment
 func BenchmarkEpoch(b *testing.B) {
 	cfg, _ := Config{Method: Softmax32, P: 113, TrainFraction: 0.4, Width: 200, LR: 0.01, Epochs: 1}.Validate()
 	split, err := data.ModularArithmetic(cfg.Op, cfg.P, cfg.TrainFraction, 1)

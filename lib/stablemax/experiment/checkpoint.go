@@ -1,4 +1,4 @@
-package grokking
+package experiment
 
 import (
 	"bytes"
