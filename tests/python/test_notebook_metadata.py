@@ -40,6 +40,18 @@ def test_language_info(path):
 
 
 @requires_kernelspec
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_cell_ids_are_unique(path):
+    """nbformat 4.5 cell ids must be unique: a duplicate is silently renamed on
+    every read, so the notebook changes each time it is saved."""
+    import collections
+    import json
+
+    ids = [c.get("id") for c in json.loads(path.read_text())["cells"] if c.get("id")]
+    dup = sorted(i for i, n in collections.Counter(ids).items() if n > 1)
+    assert not dup, f"{path.name}: duplicate cell ids {dup}"
+
+
 def test_nbconvert_execute_highlights_go(tmp_path):
     env = {**os.environ, **kernel_environ()}
     res = subprocess.run(
