@@ -1,8 +1,10 @@
 // Package problems builds the optimal-transport problems of the SNS paper's
-// experiments: random empirical distributions in low dimension (squared
+// experiments: the random assignment problem (uniform histograms, costs
+// uniform on [0,1]), random empirical distributions in low dimension (squared
 // Euclidean cost), W1 between images on their pixel grid (L1 cost), and W2
 // between discretised densities (squared Euclidean cost on a grid). Costs are
-// normalised to max 1; histograms sum to 1.
+// normalised to max 1 (the assignment problem's are uniform on [0,1], as the
+// paper draws them); histograms sum to 1.
 package problems
 
 import (
@@ -49,6 +51,32 @@ func Random(seed uint64, n, dim int) (Problem, error) {
 	x, y := pts(), pts()
 	a, b := weights(), weights()
 	return Problem{Name: fmt.Sprintf("random n=%d d=%d", n, dim), A: a, B: b, Cost: pairCost(x, y, 2)}, nil
+}
+
+// Assignment is the SNS paper's random assignment problem: uniform
+// histograms of n bins on each side and a cost matrix whose entries are
+// independent and uniform on [0, 1] (the paper's cost scale: the costs are
+// not rescaled, so the largest is just below 1). The optimal plan of the
+// unregularised problem is a permutation, so the entropic plan at small ε
+// is close to n entries: the regime where the paper's O(n)-entry Hessian
+// sparsification should hold.
+func Assignment(seed uint64, n int) (Problem, error) {
+	if n < 1 {
+		return Problem{}, fmt.Errorf("problems: Assignment(n = %d): n must be positive", n)
+	}
+	r := rand.New(rand.NewPCG(seed, 0x617373))
+	c := make([][]float64, n)
+	for i := range c {
+		c[i] = make([]float64, n)
+		for j := range c[i] {
+			c[i][j] = r.Float64()
+		}
+	}
+	u := make([]float64, n)
+	for i := range u {
+		u[i] = 1 / float64(n)
+	}
+	return Problem{Name: fmt.Sprintf("random assignment n=%d", n), A: u, B: append([]float64(nil), u...), Cost: c}, nil
 }
 
 // Images is W_p between two grey-level images of rows×cols pixels (p = 1: L1

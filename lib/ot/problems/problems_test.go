@@ -69,3 +69,39 @@ func TestProblems(t *testing.T) {
 		}
 	}
 }
+
+func TestAssignment(t *testing.T) {
+	p, err := Assignment(3, 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.A) != 40 || len(p.B) != 40 || len(p.Cost) != 40 || len(p.Cost[0]) != 40 {
+		t.Fatalf("sizes %d %d %d", len(p.A), len(p.B), len(p.Cost))
+	}
+	sum, mean, mx := 0.0, 0.0, 0.0
+	for i := range p.A {
+		sum += p.A[i]
+		if p.A[i] != p.B[i] || p.A[i] != 1.0/40 {
+			t.Fatalf("histograms not uniform at %d: %v %v", i, p.A[i], p.B[i])
+		}
+		for _, c := range p.Cost[i] {
+			if !(c >= 0 && c < 1) {
+				t.Fatalf("cost %v outside [0,1)", c)
+			}
+			mean += c / 1600
+			mx = math.Max(mx, c)
+		}
+	}
+	// Uniform on [0,1]: mean 1/2 (sd of the mean of 1 600 draws ≈ 0.007), not rescaled to max 1.
+	if math.Abs(sum-1) > 1e-12 || math.Abs(mean-0.5) > 0.03 || mx == 1 {
+		t.Errorf("mass %v, mean cost %v, max %v", sum, mean, mx)
+	}
+	again, _ := Assignment(3, 40)
+	other, _ := Assignment(4, 40)
+	if again.Cost[5][7] != p.Cost[5][7] || other.Cost[5][7] == p.Cost[5][7] {
+		t.Errorf("seeding: %v %v %v", p.Cost[5][7], again.Cost[5][7], other.Cost[5][7])
+	}
+	if _, err := Assignment(1, 0); err == nil {
+		t.Error("n = 0 accepted")
+	}
+}
