@@ -51,7 +51,8 @@ type Series struct {
 // Figure describes a plot of lines and points.
 type Figure struct {
 	Title, XLabel, YLabel string
-	// LogX and LogY use logarithmic axes (non-positive values are dropped from the line).
+	// LogX and LogY use logarithmic axes (non-positive values are dropped
+	// from the line), marked by LogTicker: decades labelled 10⁰, 10⁻¹, ….
 	LogX, LogY bool
 	// YMin and YMax fix the y range when YMax > YMin.
 	YMin, YMax float64
@@ -84,10 +85,10 @@ func (f Figure) build() (*gonum.Plot, []legendEntry, error) {
 	p.Y.Label.Text = f.YLabel
 	p.Add(plotter.NewGrid())
 	if f.LogX {
-		p.X.Scale, p.X.Tick.Marker = gonum.LogScale{}, gonum.LogTicks{Prec: -1}
+		p.X.Scale, p.X.Tick.Marker = gonum.LogScale{}, LogTicker{}
 	}
 	if f.LogY {
-		p.Y.Scale, p.Y.Tick.Marker = gonum.LogScale{}, gonum.LogTicks{Prec: -1}
+		p.Y.Scale, p.Y.Tick.Marker = gonum.LogScale{}, LogTicker{}
 	}
 	colours := map[string]int{}
 	var entries []legendEntry
