@@ -55,16 +55,29 @@ func MarginalError(p, a, b *graph.Node) *graph.Node {
 		graph.ReduceAllSum(graph.Abs(graph.Sub(graph.ReduceSum(p, 0), b))))
 }
 
+// dualObjective is L(f, g) = −ε Σ_ij P_ij + ⟨a, f⟩ + ⟨b, g⟩ in float64 for
+// the plan p; an empty bin (a_i = 0, where f_i = −Inf) adds nothing.
+func dualObjective(p, a, b, f, g *graph.Node, eps float64) *graph.Node {
+	to64 := func(x *graph.Node) *graph.Node { return graph.ConvertDType(x, dtypes.Float64) }
+	inner := func(h, pot *graph.Node) *graph.Node {
+		h, pot = to64(h), to64(pot)
+		return graph.ReduceAllSum(graph.Where(graph.GreaterThan(h, graph.ZerosLike(h)), graph.Mul(h, pot), graph.ZerosLike(h)))
+	}
+	return graph.Add(graph.MulScalar(graph.ReduceAllSum(to64(p)), -eps), graph.Add(inner(a, f), inner(b, g)))
+}
+
 // sinkhornSteps is the graph of k Sinkhorn steps: inputs (C [n,m], log a [n],
-// log b [m], f [n], g [m]) → (f, g, marginal error after the last step, float64).
+// log b [m], f [n], g [m]) → (f, g, marginal error after the last step,
+// dual objective there; both float64).
 func sinkhornSteps(k int, eps float64) func(in []*graph.Node) []*graph.Node {
 	return func(in []*graph.Node) []*graph.Node {
 		c, loga, logb, f, g := in[0], in[1], in[2], in[3], in[4]
 		for range k {
 			f, g = SinkhornStep(c, loga, logb, f, g, eps)
 		}
-		errSum := MarginalError(TransportPlan(c, f, g, eps), graph.Exp(loga), graph.Exp(logb))
-		return []*graph.Node{f, g, graph.ConvertDType(errSum, dtypes.Float64)}
+		p, a, b := TransportPlan(c, f, g, eps), graph.Exp(loga), graph.Exp(logb)
+		errSum := MarginalError(p, a, b)
+		return []*graph.Node{f, g, graph.ConvertDType(errSum, dtypes.Float64), dualObjective(p, a, b, f, g, eps)}
 	}
 }
 

@@ -41,11 +41,16 @@ func marginalErr(p [][]float64, a, b []float64) float64 {
 	return e
 }
 
-// Sinkhorn and SNS against POT's sinkhorn_log at the same ε: cost to 1e-6
-// relative, marginals to 1e-8, the plan feasible, non-negative and equal to
-// POT's to 1e-6 in L1; SNS and Sinkhorn agree to 1e-8. On every backend.
+// Sinkhorn and SNS against POT's sinkhorn_log at the same ε and the same
+// marginal tolerance: our solvers stop at ‖P1 − a‖₁ + ‖Pᵀ1 − b‖₁ ≤ 1e-10;
+// POT stops on the L2 norm of the column violation alone (its rows are exact
+// after its last update), so it runs to 1e-10/√m, and its plan's error under
+// our rule is checked to be ≤ 1e-10 too. Then the costs agree to 1e-9
+// relative, the plans to 1e-6 in L1, and every plan is non-negative. On
+// every backend.
 func TestAgainstPOT(t *testing.T) {
 	requirePOT(t)
+	const tol = 1e-10
 	for _, bk := range backendstest.Available(t) {
 		for k, eps := range []float64{1e-1, 1e-2, 1e-3} {
 			pr, err := problems.Random(uint64(100+k), 40, 2)
@@ -53,15 +58,17 @@ func TestAgainstPOT(t *testing.T) {
 				t.Fatal(err)
 			}
 			a, b, cost := pr.A, pr.B, pr.Cost
-			ref, err := pot.SinkhornLog(a, b, cost, eps, 1e-13, 1_000_000)
+			ref, err := pot.SinkhornLog(a, b, cost, eps, tol/math.Sqrt(float64(len(b))), 1_000_000)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(ref.Warnings) > 0 {
 				t.Fatalf("POT ε=%g: %v", eps, ref.Warnings)
 			}
-			opts := ot.Options{Epsilon: eps, Tol: 1e-10, MaxIters: 200_000}
-			var costs []float64
+			if e := marginalErr(ref.Plan, a, b); !(e <= tol) {
+				t.Fatalf("POT ε=%g: marginal error %.3g of its plan > %g: not the same tolerance", eps, e, tol)
+			}
+			opts := ot.Options{Epsilon: eps, Tol: tol, MaxIters: 200_000}
 			for _, solve := range []struct {
 				name string
 				fn   func() (*ot.Result, error)
@@ -74,11 +81,11 @@ func TestAgainstPOT(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s: %v", name, err)
 				}
-				if rel := math.Abs(res.Cost-ref.Cost) / ref.Cost; !(rel <= 1e-6) {
-					t.Errorf("%s: cost %.12g, POT %.12g (relative %.2g > 1e-6)", name, res.Cost, ref.Cost, rel)
+				if rel := math.Abs(res.Cost-ref.Cost) / ref.Cost; !(rel <= 1e-9) {
+					t.Errorf("%s: cost %.15g, POT %.15g (relative %.2g > 1e-9)", name, res.Cost, ref.Cost, rel)
 				}
-				if e := marginalErr(res.Plan, a, b); !(e <= 1e-8) {
-					t.Errorf("%s: marginal error %.3g > 1e-8", name, e)
+				if e := marginalErr(res.Plan, a, b); !(e <= tol) {
+					t.Errorf("%s: marginal error %.3g > %g", name, e, tol)
 				}
 				diff := 0.0
 				for i := range res.Plan {
@@ -92,10 +99,6 @@ func TestAgainstPOT(t *testing.T) {
 				if !(diff <= 1e-6) {
 					t.Errorf("%s: ‖P − P_POT‖₁ = %.3g > 1e-6", name, diff)
 				}
-				costs = append(costs, res.Cost)
-			}
-			if rel := math.Abs(costs[0]-costs[1]) / costs[0]; !(rel <= 1e-8) {
-				t.Errorf("%s ε=%g: Sinkhorn %.14g and SNS %.14g differ by %.2g relative", bk.Name(), eps, costs[0], costs[1], rel)
 			}
 		}
 	}

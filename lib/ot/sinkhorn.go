@@ -49,10 +49,17 @@ type Options struct {
 	// WarmStartIters is the number of Sinkhorn steps before the Newton stage
 	// (the paper's N₁; default 20, rounded up to a multiple of ItersPerCall).
 	WarmStartIters int
-	// KeepPerRow is how many of the largest entries of each row of P the
-	// sparsified Hessian keeps (default max(16, ⌈0.1·len(b)⌉), at most
-	// len(b)); the diagonal blocks diag(P1), diag(Pᵀ1) are always exact.
-	// Result.MaxDroppedMass says how much of P the sparsification dropped.
+	// KeepTotal is how many of P's largest entries, over the whole matrix,
+	// the sparsified Hessian keeps: the paper's ⌈λ·n²⌉ (ties go to the
+	// smaller row-major index). When both KeepTotal and KeepPerRow are 0 it
+	// is the paper's choice for the random assignment problem, λ = 2/n:
+	// KeepTotal = 2·max(len(a), len(b)), at most len(a)·len(b). When
+	// KeepTotal > 0, KeepPerRow is ignored; KeepTotal > len(a)·len(b) is an
+	// error of the solve. The diagonal blocks diag(P1), diag(Pᵀ1) are always
+	// exact; Result.Newton says how much of P each step dropped.
+	KeepTotal int
+	// KeepPerRow, when > 0 and KeepTotal is 0, selects the other rule: keep
+	// the largest KeepPerRow entries of every row of P (at most len(b)).
 	KeepPerRow int
 	// CGTol fixes the relative residual at which conjugate gradient stops; by default
 	// it is min(0.1, √marginal error), at least 1e-12 (inexact Newton).
@@ -79,6 +86,11 @@ type Result struct {
 	MaxDroppedMass float64
 	// Fallbacks lists the Newton steps that failed and were replaced by Sinkhorn steps, with why.
 	Fallbacks []Fallback
+	// Newton lists every Newton step attempted, in order (a failed one too).
+	Newton []NewtonStep
+	// RoundTrips counts the device calls (graph executions) of the solve,
+	// the final plan's included.
+	RoundTrips int
 	// MarginalError is ‖P1−a‖₁ + ‖Pᵀ1−b‖₁ of Plan.
 	MarginalError float64
 	// ErrorTrace is the marginal error after each device call, with the iteration it was measured at.
@@ -94,11 +106,38 @@ type Fallback struct {
 	Reason    string
 }
 
-// TracePoint is the marginal error after a number of iterations.
+// NewtonStep is one Newton step of SinkhornNewtonSparse.
+type NewtonStep struct {
+	// Iteration is Result.Iterations after the step (before it, for a failed step).
+	Iteration int
+	// DroppedMass is the fraction of P's total mass outside the kept entries at this step.
+	DroppedMass float64
+	// RowsWithoutOffDiagonal counts the rows of P with no kept entry: their
+	// Hessian row is the diagonal alone.
+	RowsWithoutOffDiagonal int
+	// ColsWithoutOffDiagonal is the same for columns.
+	ColsWithoutOffDiagonal int
+	// CGIterations is the number of conjugate-gradient iterations of the step.
+	CGIterations int
+	// StepSize is the accepted line-search α (0 when the step failed).
+	StepSize float64
+	// MarginalError is ‖P1−a‖₁ + ‖Pᵀ1−b‖₁ after the step.
+	MarginalError float64
+	// Dual is the dual objective L(f, g) after the step.
+	Dual float64
+	// Failed is "" or why the step failed and fell back to Sinkhorn steps.
+	Failed string
+}
+
+// TracePoint is the state of the iteration after a number of iterations.
 type TracePoint struct {
 	Iteration     int
 	MarginalError float64
 	Seconds       float64
+	// Dual is the dual objective L(f, g) = −ε Σ_ij P_ij + ⟨a, f⟩ + ⟨b, g⟩
+	// (computed in float64), which both solvers increase towards its maximum
+	// L*: log(L* − L) against Iteration or Seconds is the convergence curve.
+	Dual float64
 }
 
 // NotConvergedError is returned when MaxIters iterations did not reach Tol;
@@ -139,10 +178,38 @@ func (o Options) withDefaults() (Options, error) {
 	return o, nil
 }
 
-// checkProblem validates the histograms and the cost matrix.
-func checkProblem(a, b []float64, cost [][]float64) error {
+// massTolerance is the relative difference of the histograms' masses that
+// is taken for rounding (of histograms normalised to 1, say) rather than an
+// unbalanced problem.
+const massTolerance = 1e-13
+
+// checkProblem validates the histograms and the cost matrix and returns the
+// histograms' masses.
+func checkProblem(a, b []float64, cost [][]float64) (massA, massB float64, err error) {
+	sa, sb, err := checkHistograms(a, b)
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(cost) != len(a) {
+		return 0, 0, fmt.Errorf("ot: cost has %d rows, a has %d entries", len(cost), len(a))
+	}
+	for i, row := range cost {
+		if len(row) != len(b) {
+			return 0, 0, fmt.Errorf("ot: cost row %d has %d entries, b has %d", i, len(row), len(b))
+		}
+		for j, c := range row {
+			if math.IsNaN(c) || math.IsInf(c, 0) {
+				return 0, 0, fmt.Errorf("ot: cost[%d][%d] = %g: costs must be finite", i, j, c)
+			}
+		}
+	}
+	return sa, sb, nil
+}
+
+// checkHistograms validates a and b and returns their masses.
+func checkHistograms(a, b []float64) (massA, massB float64, err error) {
 	if len(a) == 0 || len(b) == 0 {
-		return fmt.Errorf("ot: empty histogram (len(a) = %d, len(b) = %d)", len(a), len(b))
+		return 0, 0, fmt.Errorf("ot: empty histogram (len(a) = %d, len(b) = %d)", len(a), len(b))
 	}
 	sum := func(name string, h []float64) (float64, error) {
 		s := 0.0
@@ -160,31 +227,29 @@ func checkProblem(a, b []float64, cost [][]float64) error {
 		}
 		return s, nil
 	}
-	sa, err := sum("a", a)
-	if err != nil {
-		return err
+	if massA, err = sum("a", a); err != nil {
+		return 0, 0, err
 	}
-	sb, err := sum("b", b)
-	if err != nil {
-		return err
+	if massB, err = sum("b", b); err != nil {
+		return 0, 0, err
 	}
-	if !(math.Abs(sa-sb) <= 1e-9*math.Max(sa, sb)) {
-		return fmt.Errorf("ot: a and b have different masses (%.12g and %.12g): balanced transport needs equal masses", sa, sb)
+	if !(math.Abs(massA-massB) <= massTolerance*math.Max(massA, massB)) {
+		return 0, 0, fmt.Errorf("ot: a and b have different masses (Σa = %.17g, Σb = %.17g, relative difference %.2g > %g): balanced transport needs equal masses",
+			massA, massB, math.Abs(massA-massB)/math.Max(massA, massB), massTolerance)
 	}
-	if len(cost) != len(a) {
-		return fmt.Errorf("ot: cost has %d rows, a has %d entries", len(cost), len(a))
+	return massA, massB, nil
+}
+
+// rescaled is h scaled to total mass to (from mass from); h itself when equal.
+func rescaled(h []float64, from, to float64) []float64 {
+	if from == to {
+		return h
 	}
-	for i, row := range cost {
-		if len(row) != len(b) {
-			return fmt.Errorf("ot: cost row %d has %d entries, b has %d", i, len(row), len(b))
-		}
-		for j, c := range row {
-			if math.IsNaN(c) || math.IsInf(c, 0) {
-				return fmt.Errorf("ot: cost[%d][%d] = %g: costs must be finite", i, j, c)
-			}
-		}
+	out := make([]float64, len(h))
+	for i, v := range h {
+		out[i] = v * (to / from)
 	}
-	return nil
+	return out
 }
 
 // logOrMinusInf is log(x), with log(0) = −Inf (an empty bin gets no mass).
@@ -198,7 +263,9 @@ func logOrMinusInf(h []float64) []float64 {
 
 // Sinkhorn solves the entropic transport problem between a and b (equal
 // masses) for the cost matrix cost [len(a)][len(b)] on backend, in the log
-// domain. It returns a NotConvergedError (carrying the last iterate) when
+// domain. Masses that differ by more than 1e-13 relative are an error; a
+// smaller difference (the rounding of normalised histograms) is accepted, and
+// b is rescaled to a's mass. It returns a NotConvergedError (carrying the last iterate) when
 // MaxIters iterations do not reach Tol, and an error naming the argument for
 // bad input; it never returns a NaN plan as a success. It compiles its graphs
 // for this one call: a Solver keeps them for many problems.

@@ -56,6 +56,21 @@ func problem(seed uint64, n, m int) (a, b []float64, cost [][]float64) {
 	return a, b, cost
 }
 
+// assignmentProblem is the paper's random assignment problem: C_ij iid
+// uniform on [0, 1], uniform marginals 1/n.
+func assignmentProblem(seed uint64, n int) (a, b []float64, cost [][]float64) {
+	r := rand.New(rand.NewPCG(seed, 2))
+	a, b, cost = make([]float64, n), make([]float64, n), make([][]float64, n)
+	for i := range n {
+		a[i], b[i] = 1/float64(n), 1/float64(n)
+		cost[i] = make([]float64, n)
+		for j := range cost[i] {
+			cost[i][j] = r.Float64()
+		}
+	}
+	return a, b, cost
+}
+
 // referenceSinkhorn is log-domain Sinkhorn written with plain float64 loops,
 // independent of GoMLX: it runs until the marginal error is below tol.
 func referenceSinkhorn(a, b []float64, cost [][]float64, eps, tol float64) (plan [][]float64, cst float64) {
@@ -132,7 +147,34 @@ func TestSinkhornMatchesFloat64Reference(t *testing.T) {
 			if len(res.ErrorTrace) == 0 || res.Iterations%10 != 0 {
 				t.Errorf("%s ε=%g: %d iterations, trace %d points", b.Name(), eps, res.Iterations, len(res.ErrorTrace))
 			}
+			checkDualTrace(t, fmt.Sprintf("%s ε=%g", b.Name(), eps), res, eps)
 		}
+	}
+}
+
+// checkDualTrace checks that the trace's dual objective never decreases
+// (Sinkhorn is block-coordinate ascent on it; up to float64 rounding) and
+// ends at the primal objective ⟨C, P⟩ − ε·H(P): their gap is
+// ⟨a − P1, f⟩ + ⟨b − Pᵀ1, g⟩, at most the marginal error times the
+// potentials' range, which is about max C = 1 here (10× for the ε·log terms).
+func checkDualTrace(t *testing.T, name string, res *Result, eps float64) {
+	t.Helper()
+	for k := 1; k < len(res.ErrorTrace); k++ {
+		if prev, d := res.ErrorTrace[k-1].Dual, res.ErrorTrace[k].Dual; !(d >= prev-1e-15*math.Abs(prev)) {
+			t.Errorf("%s: dual %.17g at iteration %d after %.17g", name, d, res.ErrorTrace[k].Iteration, prev)
+		}
+	}
+	entropy := 0.0
+	for i := range res.Plan {
+		for _, p := range res.Plan[i] {
+			if p > 0 {
+				entropy -= p * (math.Log(p) - 1)
+			}
+		}
+	}
+	primal, dual := res.Cost-eps*entropy, res.ErrorTrace[len(res.ErrorTrace)-1].Dual
+	if !(math.Abs(primal-dual) <= 10*res.MarginalError) {
+		t.Errorf("%s: final dual %.15g, primal %.15g", name, dual, primal)
 	}
 }
 
@@ -184,6 +226,37 @@ func TestSinkhornNotConverged(t *testing.T) {
 	}
 }
 
+func scaled(h []float64, by float64) []float64 {
+	out := make([]float64, len(h))
+	for i, v := range h {
+		out[i] = v * by
+	}
+	return out
+}
+
+// Masses that differ by rounding (≤ 1e-13 relative) are accepted, and b is
+// rescaled to a's mass.
+func TestNearlyEqualMasses(t *testing.T) {
+	bk := testBackends(t)[0]
+	a, b, cost := problem(2, 5, 6)
+	b = scaled(b, 1+5e-14)
+	for _, solve := range []func(compute.Backend, []float64, []float64, [][]float64, Options) (*Result, error){Sinkhorn, SinkhornNewtonSparse} {
+		if _, err := solve(bk, a, b, cost, Options{Epsilon: 0.1, Tol: 1e-9}); err != nil {
+			t.Errorf("masses 5e-14 apart refused: %v", err)
+		}
+	}
+	sa, sb := 0.0, 0.0
+	for _, v := range a {
+		sa += v
+	}
+	for _, v := range b {
+		sb += v
+	}
+	if got := rescaled(b, sb, sa); !(math.Abs(got[0]-b[0]*sa/sb) <= 1e-18) || &rescaled(a, sa, sa)[0] != &a[0] {
+		t.Errorf("rescaled: %v from %v", got, b)
+	}
+}
+
 func TestSinkhornBadInput(t *testing.T) {
 	b := testBackends(t)[0]
 	a, bb, cost := problem(1, 3, 4)
@@ -210,6 +283,8 @@ func TestSinkhornBadInput(t *testing.T) {
 		{"tol < 0", a, bb, cost, Options{Epsilon: 0.1, Tol: -1}, "Tol = -1"},
 		{"float16", a, bb, cost, Options{Epsilon: 0.1, Tol: 1e-6, DType: dtypes.Float16}, "want Float64 or Float32"},
 		{"different masses", []float64{0.5, 0.5, 0.5}, bb, cost, ok, "different masses"},
+		{"masses 2e-13 apart", scaled(a, 1+2e-13), bb, cost, ok, "different masses (Σa = 1.0000000000002"},
+		{"masses 1e-9 apart", a, scaled(bb, 1-1e-9), cost, ok, "Σb = 0.999999999"},
 		{"negative entry", []float64{1.2, -0.4, 0.2}, bb, cost, ok, "a[1] = -0.4"},
 		{"mass overflows", []float64{math.MaxFloat64, math.MaxFloat64, 0}, bb, cost, ok, "a's total mass overflows"},
 		{"NaN in b", a, []float64{0.5, math.NaN(), 0.25, 0.25}, cost, ok, "b[1] = NaN"},

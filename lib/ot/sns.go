@@ -1,15 +1,13 @@
 package ot
 
 import (
-	"cmp"
 	"fmt"
 	"math"
-	"slices"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/core/tensors"
 )
 
 // Sinkhorn-Newton-Sparse (Tang et al., ICLR 2024). The dual objective
@@ -18,34 +16,48 @@ import (
 //
 // is concave with ∇L = (a − P1, b − Pᵀ1) and ∇²L = −(1/ε)·M,
 // M = [[diag(P1), P], [Pᵀ, diag(Pᵀ1)]]. After a warm start of Sinkhorn
-// steps, each Newton step keeps the largest KeepPerRow entries of every row
-// of P (Ps), solves [[diag(P1), Ps], [Psᵀ, diag(Pᵀ1)]]·Δ = ε∇L by
-// Jacobi-preconditioned conjugate gradient (the diagonal is exact, so the
-// matrix is positive semi-definite and its only null direction (1, −1) is
-// orthogonal to ∇L), with a small Levenberg–Marquardt ridge on the diagonal
-// (lmRidge), and moves along Δ with a backtracking (Armijo) line search on L.
+// steps, each Newton step keeps the largest KeepTotal entries of P (Ps; the
+// paper's rule) or the largest KeepPerRow of every row, solves
+// [[diag(P1), Ps], [Psᵀ, diag(Pᵀ1)]]·Δ = ε∇L by Jacobi-preconditioned
+// conjugate gradient (the diagonal is exact, so the matrix is diagonally
+// dominant, hence positive semi-definite, and its only null direction
+// (1, −1) of a connected support is orthogonal to ∇L), with a small
+// Levenberg–Marquardt ridge on the diagonal (lmRidge), and moves along Δ
+// with a backtracking (Armijo) line search on L.
 // L(z + αΔ) − L(z) is computed directly, with expm1, so the line search stays
 // meaningful when the step changes L by less than L's rounding error.
 
-// snsDefaults fills in the SNS-specific zero values.
-func (o Options) snsDefaults(m int) Options {
+// snsDefaults fills in the SNS-specific zero values for an n×m problem and
+// returns the Hessian's selection rule; KeepTotal > n·m is an error.
+func (o Options) snsDefaults(n, m int) (Options, selection, error) {
 	if o.WarmStartIters == 0 {
 		o.WarmStartIters = 20
 	}
-	if o.KeepPerRow == 0 {
-		o.KeepPerRow = max(16, int(math.Ceil(0.1*float64(m))))
-	}
-	o.KeepPerRow = min(o.KeepPerRow, m)
 	if o.MaxCG == 0 {
 		o.MaxCG = 500
 	}
-	return o
+	if n*m > math.MaxInt32 {
+		return o, selection{}, fmt.Errorf("ot: the plan has %d×%d entries, more than the int32 indices of the sparse Hessian address", n, m)
+	}
+	if o.KeepTotal > n*m {
+		return o, selection{}, fmt.Errorf("ot: KeepTotal = %d is more than the plan's %d×%d = %d entries", o.KeepTotal, n, m, n*m)
+	}
+	if o.KeepTotal == 0 && o.KeepPerRow > 0 {
+		o.KeepPerRow = min(o.KeepPerRow, m)
+		return o, selection{perRow: true, keep: o.KeepPerRow}, nil
+	}
+	if o.KeepTotal == 0 {
+		o.KeepTotal = min(2*max(n, m), n*m) // the paper's λ = 2/n
+	}
+	return o, selection{keep: o.KeepTotal}, nil
 }
 
 func (o Options) checkSNS() error {
 	switch {
 	case o.WarmStartIters < 0:
 		return fmt.Errorf("ot: WarmStartIters = %d must not be negative", o.WarmStartIters)
+	case o.KeepTotal < 0:
+		return fmt.Errorf("ot: KeepTotal = %d must not be negative", o.KeepTotal)
 	case o.KeepPerRow < 0:
 		return fmt.Errorf("ot: KeepPerRow = %d must not be negative", o.KeepPerRow)
 	case o.CGTol < 0 || math.IsNaN(o.CGTol) || o.CGTol >= 1:
@@ -77,17 +89,18 @@ const (
 
 // newtonSystem is the graph (C, a, b, f, g) → (rhs_f = ε(a − P1), rhs_g =
 // ε(b − Pᵀ1), the system's diagonal (1 + τ)·P1 and (1 + τ)·Pᵀ1 with the
-// Levenberg–Marquardt τ = ridge·min(1, error), values [n,keep] and column indices [n,keep,1] of the
-// largest keep entries of each row of P, the marginal error, the fraction of
-// P's mass dropped). With hostSelect, the graph stops short of the selection
-// and returns P itself in place of the values and indices (and 0 for the
-// dropped mass): the Solver selects on the host.
+// Levenberg–Marquardt τ = ridge·min(1, error), the marginal error (float64),
+// then the kept entries of P in COO form — values [K], row indices [K,1],
+// column indices [K,1] — the fraction of P's mass dropped (float64) and the
+// rows and columns with no kept entry (int32)). With hostSelect, the graph
+// stops short of the selection and returns P itself after the marginal
+// error: the Solver selects on the host (hostSelection).
 //
 // GoMLX's TopK is a full sort with a comparator closure: XLA compiles it,
 // but the go backend interprets the closure per comparison, which costs
 // about a second per Newton step at n = 100, so the go backend selects on
 // the host.
-func newtonSystem(eps float64, keep int, hostSelect bool, ridge float64) func(in []*graph.Node) []*graph.Node {
+func newtonSystem(eps float64, sel selection, hostSelect bool, ridge float64) func(in []*graph.Node) []*graph.Node {
 	return func(in []*graph.Node) []*graph.Node {
 		c, a, b, f, g := in[0], in[1], in[2], in[3], in[4]
 		p := TransportPlan(c, f, g, eps)
@@ -96,62 +109,51 @@ func newtonSystem(eps float64, keep int, hostSelect bool, ridge float64) func(in
 		errSum := graph.Add(graph.ReduceAllSum(graph.Abs(gf)), graph.ReduceAllSum(graph.Abs(gg)))
 		// The Levenberg–Marquardt ridge: the diagonal is scaled by 1 + τ, τ = ridge·min(1, error).
 		scale := graph.OnePlus(graph.MulScalar(graph.MinScalar(errSum, 1), ridge))
-		out := []*graph.Node{graph.MulScalar(gf, eps), graph.MulScalar(gg, eps), graph.Mul(r, scale), graph.Mul(col, scale)}
-		errSum = graph.ConvertDType(errSum, dtypes.Float64)
+		out := []*graph.Node{graph.MulScalar(gf, eps), graph.MulScalar(gg, eps), graph.Mul(r, scale), graph.Mul(col, scale),
+			graph.ConvertDType(errSum, dtypes.Float64)}
 		if hostSelect {
-			return append(out, p, graph.ScalarZero(p.Graph(), dtypes.Int32), errSum, graph.ScalarZero(p.Graph(), dtypes.Float64))
+			return append(out, p)
 		}
-		vals, idx := graph.TopK(p, keep, 1)
-		dropped := graph.OneMinus(graph.Div(graph.ReduceAllSum(vals), graph.ReduceAllSum(r)))
-		return append(out, vals, graph.ExpandAxes(graph.ConvertDType(idx, dtypes.Int32), -1), errSum,
-			graph.ConvertDType(dropped, dtypes.Float64))
+		return append(out, selectInGraph(p, sel)...)
 	}
 }
 
-// selectRows keeps the keep largest entries of each row of p (a [][]float32
-// or [][]float64): values [n,keep] in p's dtype, column indices [n,keep,1],
-// and the fraction of p's mass dropped.
-func selectRows(p any, keep int) (vals, idx *tensors.Tensor, dropped float64) {
-	switch p := p.(type) {
-	case [][]float64:
-		v, idx, dropped := selectRowsOf(p, keep)
-		return tensors.FromValue(v), idx, dropped
-	case [][]float32:
-		v, idx, dropped := selectRowsOf(p, keep)
-		return tensors.FromValue(v), idx, dropped
+// selectInGraph is sel applied to the plan p [n,m] with GoMLX's TopK:
+// (values [K], row indices [K,1], column indices [K,1], the fraction of P's
+// mass dropped (float64), rows and columns without a kept entry (int32)).
+func selectInGraph(p *graph.Node, sel selection) []*graph.Node {
+	n, m := p.Shape().Dimensions[0], p.Shape().Dimensions[1]
+	var vals, rows, cols *graph.Node
+	if sel.perRow {
+		v, j := graph.TopK(p, sel.keep, 1)
+		k := n * sel.keep
+		vals = graph.Reshape(v, k)
+		cols = graph.Reshape(graph.ConvertDType(j, dtypes.Int32), k, 1)
+		rows = graph.Reshape(graph.Iota(p.Graph(), shapes.Make(dtypes.Int32, n, sel.keep), 0), k, 1)
+	} else {
+		v, e := graph.TopK(graph.Reshape(p, n*m), sel.keep, 0)
+		e = graph.ConvertDType(e, dtypes.Int32)
+		width := graph.Scalar(p.Graph(), dtypes.Int32, m)
+		vals = v
+		rows = graph.ExpandAxes(graph.Div(e, width), -1)
+		cols = graph.ExpandAxes(graph.Sub(e, graph.Mul(graph.Div(e, width), width)), -1)
 	}
-	panic(fmt.Sprintf("ot: selectRows of %T", p)) // unreachable: the plan is float32 or float64
+	to64 := func(x *graph.Node) *graph.Node { return graph.ConvertDType(x, dtypes.Float64) }
+	dropped := graph.MaxScalar(graph.OneMinus(graph.Div(graph.ReduceAllSum(to64(vals)), graph.ReduceAllSum(to64(p)))), 0)
+	without := func(idx *graph.Node, size int) *graph.Node {
+		ones := graph.OnesLike(graph.Squeeze(idx, -1))
+		counts := graph.ScatterSum(graph.Zeros(p.Graph(), shapes.Make(dtypes.Int32, size)), idx, ones, false, false)
+		return graph.ReduceAllSum(graph.ConvertDType(graph.Equal(counts, graph.ZerosLike(counts)), dtypes.Int32))
+	}
+	return []*graph.Node{vals, rows, cols, dropped, without(rows, n), without(cols, m)}
 }
 
-func selectRowsOf[T float32 | float64](p [][]T, keep int) (vals [][]T, idx *tensors.Tensor, dropped float64) {
-	v, ix := make([][]T, len(p)), make([][][]int32, len(p))
-	order := make([]int32, 0)
-	total, kept := 0.0, 0.0
-	for i, row := range p {
-		order = order[:0]
-		for j := range row {
-			order = append(order, int32(j))
-			total += float64(row[j])
-		}
-		slices.SortStableFunc(order, func(x, y int32) int { return cmp.Compare(row[y], row[x]) })
-		v[i], ix[i] = make([]T, keep), make([][]int32, keep)
-		for k := range keep {
-			v[i][k], ix[i][k] = row[order[k]], []int32{order[k]}
-			kept += float64(row[order[k]])
-		}
-	}
-	if total > 0 {
-		dropped = 1 - kept/total
-	}
-	return v, tensors.FromValue(ix), dropped
-}
-
-// sparseApply is M·(u, v) for M = [[diag(r), Ps], [Psᵀ, diag(c)]], Ps given
-// by its row values vals [n,k] and column indices idx [n,k,1].
-func sparseApply(r, c, vals, idx, u, v *graph.Node) (mu, mv *graph.Node) {
-	psv := graph.ReduceSum(graph.Mul(vals, graph.Gather(v, idx)), 1)                                         // (Ps v)_i = Σ_k vals_ik v_idx(ik)
-	pstu := graph.ScatterSum(graph.ZerosLike(v), idx, graph.Mul(vals, graph.ExpandAxes(u, 1)), false, false) // Psᵀ u
-	return graph.Add(graph.Mul(r, u), psv), graph.Add(graph.Mul(c, v), pstu)
+// sparseApply is M·(u, v) for M = [[diag(dr), Ps], [Psᵀ, diag(dc)]], Ps given
+// in COO form by its values vals [K] at rows [K,1] and cols [K,1].
+func sparseApply(dr, dc, vals, rows, cols, u, v *graph.Node) (mu, mv *graph.Node) {
+	psv := graph.ScatterSum(graph.ZerosLike(u), rows, graph.Mul(vals, graph.Gather(v, cols)), false, false)  // (Ps v)_i = Σ_{k: row k = i} vals_k v_col(k)
+	pstu := graph.ScatterSum(graph.ZerosLike(v), cols, graph.Mul(vals, graph.Gather(u, rows)), false, false) // (Psᵀ u)_j
+	return graph.Add(graph.Mul(dr, u), psv), graph.Add(graph.Mul(dc, v), pstu)
 }
 
 // dot2 is ⟨(x1, x2), (y1, y2)⟩.
@@ -160,17 +162,17 @@ func dot2(x1, x2, y1, y2 *graph.Node) *graph.Node {
 }
 
 // cgSteps is k iterations of Jacobi-preconditioned conjugate gradient on
-// M·(du, dv) = (bu, bv). Inputs: r, c, vals, idx, then the state (du, dv,
+// M·(du, dv) = (bu, bv). Inputs: r, c, vals, rows, cols, then the state (du, dv,
 // res_u, res_v, p_u, p_v, ⟨res, z⟩). Outputs: the new state and ‖res‖₂.
 // Once the residual is exactly zero (or the curvature vanishes), the state stops moving.
 func cgSteps(k int) func(in []*graph.Node) []*graph.Node {
 	return func(in []*graph.Node) []*graph.Node {
-		r, c, vals, idx := in[0], in[1], in[2], in[3]
-		du, dv, ru, rv, pu, pv, rz := in[4], in[5], in[6], in[7], in[8], in[9], in[10]
+		r, c, vals, rows, cols := in[0], in[1], in[2], in[3], in[4]
+		du, dv, ru, rv, pu, pv, rz := in[5], in[6], in[7], in[8], in[9], in[10], in[11]
 		ir, ic := jacobi(r), jacobi(c)
 		zero := graph.ScalarZero(rz.Graph(), rz.DType())
 		for range k {
-			qu, qv := sparseApply(r, c, vals, idx, pu, pv)
+			qu, qv := sparseApply(r, c, vals, rows, cols, pu, pv)
 			pq := dot2(pu, pv, qu, qv)
 			ok := graph.GreaterThan(pq, zero)
 			alpha := graph.Where(ok, graph.Div(rz, graph.Where(ok, pq, graph.OnesLike(pq))), zero)
@@ -204,7 +206,7 @@ func cgStart(r, c, bu, bv *graph.Node) []*graph.Node {
 
 // lineStep is the graph (C, a, b, f, g, du, dv, α) → (f + αdu, g + αdv,
 // L(f + αdu, g + αdv) − L(f, g), the directional derivative ⟨∇L, (du, dv)⟩,
-// the marginal error at the new point).
+// the marginal error and the dual objective at the new point, float64).
 func lineStep(eps float64) func(in []*graph.Node) []*graph.Node {
 	return func(in []*graph.Node) []*graph.Node {
 		c, a, b, f, g, du, dv, alpha := in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7]
@@ -223,16 +225,16 @@ func lineStep(eps float64) func(in []*graph.Node) []*graph.Node {
 		errNew := graph.Add(graph.ReduceAllSum(graph.Abs(graph.Sub(graph.ReduceSum(pNew, 1), a))),
 			graph.ReduceAllSum(graph.Abs(graph.Sub(graph.ReduceSum(pNew, 0), b))))
 		to64 := func(x *graph.Node) *graph.Node { return graph.ConvertDType(x, dtypes.Float64) }
-		return []*graph.Node{graph.Add(f, graph.Mul(alpha, du)), graph.Add(g, graph.Mul(alpha, dv)),
-			to64(dL), to64(slope), to64(errNew)}
+		fNew, gNew := graph.Add(f, graph.Mul(alpha, du)), graph.Add(g, graph.Mul(alpha, dv))
+		return []*graph.Node{fNew, gNew, to64(dL), to64(slope), to64(errNew), dualObjective(pNew, a, b, fNew, gNew, eps)}
 	}
 }
 
 // SinkhornNewtonSparse solves the same problem as Sinkhorn with the paper's
 // two stages: Options.WarmStartIters Sinkhorn steps, then Newton steps on the
-// dual with the Hessian sparsified to the Options.KeepPerRow largest entries
-// of each row of P, solved by conjugate gradient, with a backtracking line
-// search. When a Newton step fails (CG breaks down, or the line search finds
+// dual with the Hessian sparsified to the Options.KeepTotal largest entries
+// of P (or the Options.KeepPerRow largest of each row), solved by conjugate
+// gradient, with a backtracking line search. When a Newton step fails (CG breaks down, or the line search finds
 // no increase of the dual objective) the solver takes Options.ItersPerCall
 // Sinkhorn steps instead and records why in Result.Fallbacks. Iterations
 // counts Sinkhorn steps plus Newton steps, the paper's count. It compiles its

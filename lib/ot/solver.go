@@ -24,8 +24,9 @@ type Solver struct {
 	mu                         sync.Mutex
 	sinkhorn, cg, cgInit, line *graph.Exec
 	plan                       *graph.Exec
-	system                     map[int]*graph.Exec // by KeepPerRow
-	hostSelect                 bool                // the Hessian's entries are selected on the host (see newtonSystem)
+	system                     map[selection]*graph.Exec
+	hostSelect                 bool    // the Hessian's entries are selected on the host (see newtonSystem)
+	scratch                    []int32 // the host selection's index buffer, reused between steps
 	// failNewton, set only by tests, makes Newton attempt number n (from 1) fail with the returned reason ("" = no failure).
 	failNewton func(n int) string
 }
@@ -42,7 +43,7 @@ func NewSolver(backend compute.Backend, opts Options) (*Solver, error) {
 	if err := opts.checkSNS(); err != nil {
 		return nil, err
 	}
-	s := &Solver{backend: backend, opts: opts, system: map[int]*graph.Exec{},
+	s := &Solver{backend: backend, opts: opts, system: map[selection]*graph.Exec{},
 		hostSelect: !strings.HasPrefix(strings.ToLower(backend.Name()), "xla")}
 	for _, e := range []struct {
 		exec **graph.Exec
@@ -73,14 +74,17 @@ type solve struct {
 	start               time.Time
 	c, a, b, loga, logb *tensors.Tensor
 	f, g                *tensors.Tensor
+	dual                float64 // the dual objective at (f, g)
 	res                 *Result
 	scalar              func(float64) *tensors.Tensor
 }
 
 func (s *Solver) newSolve(a, b []float64, cost [][]float64) (*solve, error) {
-	if err := checkProblem(a, b, cost); err != nil {
+	massA, massB, err := checkProblem(a, b, cost)
+	if err != nil {
 		return nil, err
 	}
+	b = rescaled(b, massB, massA)
 	st := &solve{s: s, opts: s.opts, start: time.Now(), res: &Result{MarginalError: math.Inf(1)}}
 	vec, mat := hostTensors(s.opts.DType)
 	st.c, st.a, st.b = mat(cost), vec(a), vec(b)
@@ -96,7 +100,8 @@ func (s *Solver) newSolve(a, b []float64, cost [][]float64) (*solve, error) {
 }
 
 func (st *solve) trace() {
-	st.res.ErrorTrace = append(st.res.ErrorTrace, TracePoint{st.res.Iterations, st.res.MarginalError, time.Since(st.start).Seconds()})
+	st.res.ErrorTrace = append(st.res.ErrorTrace, TracePoint{Iteration: st.res.Iterations, MarginalError: st.res.MarginalError,
+		Seconds: time.Since(st.start).Seconds(), Dual: st.dual})
 }
 
 func (st *solve) nanError() error {
@@ -107,6 +112,7 @@ func (st *solve) nanError() error {
 // sinkhornChunk runs Options.ItersPerCall Sinkhorn steps.
 func (st *solve) sinkhornChunk() error {
 	outs, err := st.s.sinkhorn.Call(st.c, st.loga, st.logb, st.f, st.g)
+	st.res.RoundTrips++
 	if err != nil {
 		return fmt.Errorf("ot: Sinkhorn step %d: %w", st.res.Iterations+1, err)
 	}
@@ -114,6 +120,7 @@ func (st *solve) sinkhornChunk() error {
 	st.res.Iterations += st.opts.ItersPerCall
 	st.res.SinkhornSteps += st.opts.ItersPerCall
 	st.res.MarginalError = tensors.ToScalar[float64](outs[2])
+	st.dual = tensors.ToScalar[float64](outs[3])
 	st.trace()
 	if math.IsNaN(st.res.MarginalError) {
 		return st.nanError()
@@ -124,6 +131,7 @@ func (st *solve) sinkhornChunk() error {
 // finish computes the plan and its cost and checks convergence.
 func (st *solve) finish() (*Result, error) {
 	outs, err := st.s.plan.Call(st.c, st.f, st.g)
+	st.res.RoundTrips++
 	if err != nil {
 		return nil, fmt.Errorf("ot: computing the plan: %w", err)
 	}
@@ -181,7 +189,10 @@ func (s *Solver) Prepare(n, m int) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	opts := s.opts.snsDefaults(m)
+	opts, _, err := s.opts.snsDefaults(n, m)
+	if err != nil {
+		return fmt.Errorf("ot: Prepare(%d, %d): %w", n, m, err)
+	}
 	opts.Tol = math.SmallestNonzeroFloat64 // never reached: every graph runs
 	warm := (opts.WarmStartIters + opts.ItersPerCall - 1) / opts.ItersPerCall * opts.ItersPerCall
 	opts.MaxIters = max(warm, opts.ItersPerCall) + 1
@@ -197,29 +208,38 @@ func (s *Solver) sns(a, b []float64, cost [][]float64, opts Options) (*Result, e
 	if err != nil {
 		return nil, err
 	}
-	st.opts = opts.snsDefaults(len(b))
-	system, ok := s.system[st.opts.KeepPerRow]
+	opts, sel, err := opts.snsDefaults(len(a), len(b))
+	if err != nil {
+		return nil, err
+	}
+	st.opts = opts
+	system, ok := s.system[sel]
 	if !ok {
-		if system, err = graph.NewExec(s.backend, newtonSystem(st.opts.Epsilon, st.opts.KeepPerRow, s.hostSelect, lmRidge)); err != nil {
+		if system, err = graph.NewExec(s.backend, newtonSystem(opts.Epsilon, sel, s.hostSelect, lmRidge)); err != nil {
 			return nil, fmt.Errorf("ot: %w", err)
 		}
-		s.system[st.opts.KeepPerRow] = system
+		s.system[sel] = system
+	}
+	if s.hostSelect && len(s.scratch) < len(a)*len(b) {
+		s.scratch = make([]int32, len(a)*len(b))
 	}
 	res := st.res
 	// Stage 1: the warm start.
-	for res.SinkhornSteps < st.opts.WarmStartIters && res.Iterations < st.opts.MaxIters && !(res.MarginalError <= st.opts.Tol) {
+	for res.SinkhornSteps < opts.WarmStartIters && res.Iterations < opts.MaxIters && !(res.MarginalError <= opts.Tol) {
 		if err := st.sinkhornChunk(); err != nil {
 			return nil, err
 		}
 	}
 	// Stage 2: Newton steps, with Sinkhorn steps where one fails.
-	for res.Iterations < st.opts.MaxIters && !(res.MarginalError <= st.opts.Tol) {
-		reason, err := st.newtonStep(system)
+	for res.Iterations < opts.MaxIters && !(res.MarginalError <= opts.Tol) {
+		step, err := st.newtonStep(system, sel)
 		if err != nil {
 			return nil, err
 		}
-		if reason != "" {
-			res.Fallbacks = append(res.Fallbacks, Fallback{Iteration: res.Iterations, Reason: reason})
+		res.Newton = append(res.Newton, step)
+		res.MaxDroppedMass = max(res.MaxDroppedMass, step.DroppedMass)
+		if step.Failed != "" {
+			res.Fallbacks = append(res.Fallbacks, Fallback{Iteration: res.Iterations, Reason: step.Failed})
 			if err := st.sinkhornChunk(); err != nil {
 				return nil, err
 			}
@@ -231,74 +251,4 @@ func (s *Solver) sns(a, b []float64, cost [][]float64, opts Options) (*Result, e
 		}
 	}
 	return st.finish()
-}
-
-// newtonStep takes one sparse Newton step from (f, g) and returns "" on
-// success, or why the step failed (then f and g are unchanged).
-func (st *solve) newtonStep(system *graph.Exec) (string, error) {
-	res, opts := st.res, st.opts
-	step := res.NewtonSteps + 1
-	if st.s.failNewton != nil {
-		if reason := st.s.failNewton(res.NewtonSteps + len(res.Fallbacks) + 1); reason != "" {
-			return reason, nil
-		}
-	}
-	sys, err := system.Call(st.c, st.a, st.b, st.f, st.g)
-	if err != nil {
-		return "", fmt.Errorf("ot: Newton step %d: %w", step, err)
-	}
-	bu, bv, r, col, vals, idx := sys[0], sys[1], sys[2], sys[3], sys[4], sys[5]
-	errNow, dropped := tensors.ToScalar[float64](sys[6]), tensors.ToScalar[float64](sys[7])
-	if st.s.hostSelect {
-		vals, idx, dropped = selectRows(sys[4].Value(), opts.KeepPerRow)
-	}
-	res.MaxDroppedMass = max(res.MaxDroppedMass, dropped)
-	state, err := st.s.cgInit.Call(r, col, bu, bv)
-	if err != nil {
-		return "", fmt.Errorf("ot: Newton step %d, CG: %w", step, err)
-	}
-	// Inexact Newton: the CG tolerance tightens as the marginal error falls
-	// (forcing term min(0.1, √error)), unless Options.CGTol fixes it.
-	cgTol := opts.CGTol
-	if cgTol == 0 {
-		cgTol = math.Max(1e-12, math.Min(0.1, math.Sqrt(errNow)))
-	}
-	rhsNorm := tensors.ToScalar[float64](state[7])
-	norm := rhsNorm
-	for it := 0; it < opts.MaxCG && norm > cgTol*rhsNorm; it += cgItersPerCall {
-		args := []any{r, col, vals, idx}
-		for _, t := range state[:7] {
-			args = append(args, t)
-		}
-		outs, err := st.s.cg.Call(args...)
-		if err != nil {
-			return "", fmt.Errorf("ot: Newton step %d, CG: %w", step, err)
-		}
-		state, norm = outs, tensors.ToScalar[float64](outs[7])
-		res.CGIterations += cgItersPerCall
-		if math.IsNaN(norm) || math.IsInf(norm, 0) {
-			return fmt.Sprintf("conjugate gradient broke down (residual %g)", norm), nil
-		}
-	}
-	du, dv := state[0], state[1]
-	alpha := 1.0
-	for range lineSearchSteps {
-		outs, err := st.s.line.Call(st.c, st.a, st.b, st.f, st.g, du, dv, st.scalar(alpha))
-		if err != nil {
-			return "", fmt.Errorf("ot: Newton step %d, line search: %w", step, err)
-		}
-		dL, slope, errNew := tensors.ToScalar[float64](outs[2]), tensors.ToScalar[float64](outs[3]), tensors.ToScalar[float64](outs[4])
-		if !(slope > 0) {
-			return fmt.Sprintf("the Newton direction is not an ascent direction (slope %.3g; CG residual %.3g of %.3g)", slope, norm, rhsNorm), nil
-		}
-		if dL >= armijo*alpha*slope && !math.IsNaN(errNew) {
-			st.f, st.g = outs[0], outs[1]
-			res.Iterations++
-			res.NewtonSteps++
-			res.MarginalError = errNew
-			return "", nil
-		}
-		alpha /= 2
-	}
-	return fmt.Sprintf("the line search found no sufficient increase of the dual objective down to step %.3g", 2*alpha), nil
 }
