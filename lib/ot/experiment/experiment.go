@@ -1,8 +1,12 @@
 // Package experiment runs the SNS paper's comparison on one problem: Sinkhorn
 // and Sinkhorn-Newton-Sparse to the same tolerance (compiled first, so the
-// seconds measure iterations), optionally POT's sinkhorn_log at the same ε as
-// the cost reference, and caches each finished run as JSON keyed by
-// everything that changes its numbers.
+// seconds measure iterations), with the paper's Hessian sparsity (the
+// ⌈λn²⌉ = 2n largest entries of P) and warm-up length N₁ per family unless a
+// Config overrides them, optionally POT's sinkhorn_log at the same ε as the
+// cost reference, and caches each finished run as JSON keyed by everything
+// that changes its numbers. plan.go lists each profile's runs, paper.go the
+// paper's settings and Table 1, ablation.go the density, warm-up and
+// sparsity studies, measure.go the pre-registered claims' measurements.
 package experiment
 
 import (
@@ -22,20 +26,31 @@ import (
 
 // The problem families.
 const (
-	Random    = "random"    // random empirical distributions in 2-D, squared Euclidean cost
-	Digits    = "digits"    // W1 between two digit images on their pixel grid, L1 cost
-	Densities = "densities" // W2 between discretised Gaussian mixtures, squared Euclidean cost
+	Assignment = "assignment" // the paper's random assignment problem: uniform histograms, costs uniform on [0,1]
+	Random     = "random"     // random empirical distributions in 2-D, squared Euclidean cost
+	Digits     = "digits"     // W1 between two digit images on their pixel grid, L1 cost
+	Densities  = "densities"  // W2 between discretised Gaussian mixtures, squared Euclidean cost
 )
 
 // Config is one run.
 type Config struct {
 	Family string
-	// Size: points per side for Random; grid side for Digits (28, or 14 = 2×2 pooled) and Densities.
-	Size     int
-	Epsilon  float64
-	Tol      float64
+	// Size: points per side for Assignment and Random; grid side for Digits (28, or 14 = 2×2 pooled) and Densities.
+	Size    int
+	Epsilon float64
+	Tol     float64
+	// MaxIters caps both solvers' iterations; a solver that reaches it is
+	// recorded as not converged (its count is then a lower bound).
 	MaxIters int
 	Seed     uint64
+	// KeepTotal is SNS's Hessian sparsity: the number of P's largest entries
+	// kept over the whole matrix (0 = the paper's 2n, PaperKeep); KeepPerRow,
+	// when set, selects the per-row rule instead (an ablation, not the paper).
+	KeepTotal, KeepPerRow int
+	// WarmStart is SNS's Sinkhorn warm-up N₁ (0 = the paper's for the family, PaperWarmStart).
+	WarmStart int
+	// SkipSinkhorn runs SNS alone (the ablations, which share the main runs' Sinkhorn).
+	SkipSinkhorn bool
 	// MNISTDir, when set, holds real MNIST IDX files (t10k-*) that Digits uses instead of generated digits.
 	MNISTDir string
 	// POT runs POT's sinkhorn_log on the problem too.
@@ -53,16 +68,27 @@ type Solve struct {
 	Seconds       float64 // after compilation
 	Cost          float64
 	MarginalError float64
-	Trace         []ot.TracePoint
+	// Dual is the dual objective L(f, g) at the last iterate.
+	Dual  float64
+	Trace []ot.TracePoint
+	// Newton is SNS's per-step record (dropped mass, rows left without an
+	// off-diagonal entry, CG iterations, step size); MaxDroppedMass its largest dropped mass.
+	Newton         []ot.NewtonStep
+	MaxDroppedMass float64
+	// RoundTrips is the number of device calls of the solve.
+	RoundTrips int
 }
 
 // Run is a finished run.
 type Run struct {
-	Config   Config
-	Problem  string // the problem's name (what the histograms are)
-	N        int    // support size
-	Sinkhorn Solve
-	SNS      Solve
+	Config  Config
+	Problem string // the problem's name (what the histograms are)
+	N       int    // support size
+	// Keep and WarmStart are SNS's Hessian sparsity (entries kept over the
+	// whole matrix; 0 with the per-row rule) and N₁ as run.
+	Keep, WarmStart int
+	Sinkhorn        Solve
+	SNS             Solve
 	// POTCost, POTIterations and POTSeconds are POT's (when Config.POT); POTVersion its version.
 	POTCost       float64
 	POTIterations int
@@ -76,6 +102,8 @@ type Run struct {
 // Problem builds the configuration's problem.
 func Problem(cfg Config) (problems.Problem, error) {
 	switch cfg.Family {
+	case Assignment:
+		return problems.Assignment(cfg.Seed, cfg.Size)
 	case Random:
 		return problems.Random(cfg.Seed, cfg.Size, 2)
 	case Densities:
@@ -113,7 +141,7 @@ func Problem(cfg Config) (problems.Problem, error) {
 		}
 		return problems.Images(fmt.Sprintf("%s %d→%d (%d×%d, L1)", source, labels[i], labels[j], side, side), a, b, side, side, 1)
 	}
-	return problems.Problem{}, fmt.Errorf("experiment: unknown family %q (random, digits, densities)", cfg.Family)
+	return problems.Problem{}, fmt.Errorf("experiment: unknown family %q (assignment, random, digits, densities)", cfg.Family)
 }
 
 // pool2 averages 2×2 blocks of a side×side image.
@@ -137,9 +165,14 @@ func summarise(res *ot.Result, err error) (Solve, error) {
 	} else if err != nil {
 		return Solve{}, err
 	}
+	dual := math.NaN()
+	if k := len(res.ErrorTrace); k > 0 {
+		dual = res.ErrorTrace[k-1].Dual
+	}
 	return Solve{Converged: converged, Iterations: res.Iterations, SinkhornSteps: res.SinkhornSteps, NewtonSteps: res.NewtonSteps,
 		CGIterations: res.CGIterations, Fallbacks: res.Fallbacks, Seconds: res.Seconds, Cost: res.Cost,
-		MarginalError: res.MarginalError, Trace: res.ErrorTrace}, nil
+		MarginalError: res.MarginalError, Dual: dual, Trace: res.ErrorTrace, Newton: res.Newton,
+		MaxDroppedMass: res.MaxDroppedMass, RoundTrips: res.RoundTrips}, nil
 }
 
 // RunOrLoad runs cfg on backend, or reads it back from the run cache in cacheDir
@@ -171,16 +204,25 @@ func computeRun(b compute.Backend, cfg Config) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	run := &Run{Config: cfg, Problem: pr.Name, N: len(pr.A)}
-	solver, err := ot.NewSolver(b, ot.Options{Epsilon: cfg.Epsilon, Tol: cfg.Tol, MaxIters: cfg.MaxIters})
+	run := &Run{Config: cfg, Problem: pr.Name, N: len(pr.A), Keep: cfg.KeepTotal, WarmStart: cfg.WarmStart}
+	if run.Keep == 0 && cfg.KeepPerRow == 0 {
+		run.Keep = PaperKeep(len(pr.A), len(pr.B))
+	}
+	if run.WarmStart == 0 {
+		run.WarmStart = PaperWarmStart(cfg.Family)
+	}
+	solver, err := ot.NewSolver(b, ot.Options{Epsilon: cfg.Epsilon, Tol: cfg.Tol, MaxIters: cfg.MaxIters,
+		KeepTotal: run.Keep, KeepPerRow: cfg.KeepPerRow, WarmStartIters: run.WarmStart})
 	if err != nil {
 		return nil, err
 	}
 	if err := solver.Prepare(len(pr.A), len(pr.B)); err != nil {
 		return nil, err
 	}
-	if run.Sinkhorn, err = summarise(solver.Sinkhorn(pr.A, pr.B, pr.Cost)); err != nil {
-		return nil, fmt.Errorf("%s: Sinkhorn: %w", pr.Name, err)
+	if !cfg.SkipSinkhorn {
+		if run.Sinkhorn, err = summarise(solver.Sinkhorn(pr.A, pr.B, pr.Cost)); err != nil {
+			return nil, fmt.Errorf("%s: Sinkhorn: %w", pr.Name, err)
+		}
 	}
 	if run.SNS, err = summarise(solver.SinkhornNewtonSparse(pr.A, pr.B, pr.Cost)); err != nil {
 		return nil, fmt.Errorf("%s: SNS: %w", pr.Name, err)
@@ -195,14 +237,20 @@ func computeRun(b compute.Backend, cfg Config) (*Run, error) {
 	return run, nil
 }
 
-// IterationRatio is Sinkhorn's iterations over SNS's (both to the tolerance);
-// NaN when either did not converge.
+// IterationRatio is Sinkhorn's iterations over SNS's (both to the
+// tolerance); NaN when SNS did not converge or Sinkhorn was not run. When
+// Sinkhorn stopped at MaxIters without converging, its count is a lower
+// bound and so is the ratio (Censored says so).
 func (r *Run) IterationRatio() float64 {
-	if !r.Sinkhorn.Converged || !r.SNS.Converged || r.SNS.Iterations == 0 {
+	if r.Config.SkipSinkhorn || r.Sinkhorn.Iterations == 0 || !r.SNS.Converged || r.SNS.Iterations == 0 {
 		return math.NaN()
 	}
 	return float64(r.Sinkhorn.Iterations) / float64(r.SNS.Iterations)
 }
+
+// Censored reports whether Sinkhorn stopped at MaxIters without reaching
+// the tolerance, so that its iterations (and IterationRatio) are lower bounds.
+func (r *Run) Censored() bool { return !r.Config.SkipSinkhorn && !r.Sinkhorn.Converged }
 
 // TimeRatio is Sinkhorn's seconds over SNS's; NaN when either did not converge.
 func (r *Run) TimeRatio() float64 {

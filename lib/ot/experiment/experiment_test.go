@@ -13,13 +13,17 @@ import (
 func TestDoAndCache(t *testing.T) {
 	b := backendstest.Available(t)[0]
 	dir := t.TempDir()
-	cfg := Config{Family: Digits, Size: 14, Epsilon: 1e-2, Tol: 1e-9, MaxIters: 20000, Seed: 2}
+	cfg := Config{Family: Assignment, Size: 40, Epsilon: 1e-2, Tol: 1e-9, MaxIters: 20000, Seed: 2}
 	run, err := RunOrLoad(b, cfg, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if run.FromCache || !run.Sinkhorn.Converged || !run.SNS.Converged || run.N != 196 || !strings.Contains(run.Problem, "generated digits") {
+	if run.FromCache || !run.Sinkhorn.Converged || !run.SNS.Converged || run.N != 40 || !strings.Contains(run.Problem, "assignment") {
 		t.Fatalf("run %+v", run)
+	}
+	// The paper's settings by default: 2n entries of P kept, N₁ = 20, every Newton step recorded.
+	if run.Keep != 80 || run.WarmStart != 20 || len(run.SNS.Newton) != run.SNS.NewtonSteps+len(run.SNS.Fallbacks) || math.IsNaN(run.SNS.Dual) {
+		t.Errorf("keep %d, N₁ %d, %d Newton records for %d steps, dual %v", run.Keep, run.WarmStart, len(run.SNS.Newton), run.SNS.NewtonSteps, run.SNS.Dual)
 	}
 	if !(math.Abs(run.Sinkhorn.Cost-run.SNS.Cost) <= 1e-6*run.Sinkhorn.Cost) || !(run.IterationRatio() > 1) || !math.IsNaN(run.CostGap()) {
 		t.Errorf("costs %v %v, ratio %v, gap %v", run.Sinkhorn.Cost, run.SNS.Cost, run.IterationRatio(), run.CostGap())

@@ -4,98 +4,89 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/gomlx/compute"
-
-	"github.com/gorepro/gorepro/lib/notebook"
 	"github.com/gorepro/gorepro/lib/ot"
 	"github.com/gorepro/gorepro/lib/plot"
 )
 
-// Families are the problem families of the paper, in the order the
-// notebook shows them.
-func Families() []string { return []string{Random, Digits, Densities} }
+// Families are the problem families the notebook runs, in its order: the
+// paper's random assignment problem and W1 between 28×28 digit images.
+func Families() []string { return []string{Assignment, Digits} }
 
-// RunAll runs (or reads back from the cache in cacheDir) every
-// configuration, printing one line per run and a progress bar.
-func RunAll(b compute.Backend, configs []Config, cacheDir string) ([]*Run, error) {
-	var runs []*Run
-	progress := notebook.NewProgress("SNS vs Sinkhorn", len(configs))
-	for i, cfg := range configs {
-		run, err := RunOrLoad(b, cfg, cacheDir)
-		if err != nil {
-			return nil, err
-		}
-		runs = append(runs, run)
-		note := ""
-		if run.FromCache {
-			note = " (cached)"
-		}
-		fmt.Printf("%-34s ε=%-6g seed %d: Sinkhorn %6d it %7.2fs | SNS %4d it (%d+%d, CG %d) %6.2fs | POT %6d it %7.2fs%s\n",
-			run.Problem, cfg.Epsilon, cfg.Seed, run.Sinkhorn.Iterations, run.Sinkhorn.Seconds, run.SNS.Iterations,
-			run.SNS.SinkhornSteps, run.SNS.NewtonSteps, run.SNS.CGIterations, run.SNS.Seconds, run.POTIterations, run.POTSeconds, note)
-		progress.Update(i + 1)
-	}
-	progress.Done()
-	return runs, nil
-}
-
-// traceCurve is a trace's marginal error (floored at 1e-16 for a log axis)
+// traceCurve is a trace's marginal error, or its dual sub-optimality
+// L* − L when lstar is not NaN (both floored at 1e-16 for a log axis),
 // against iterations or seconds.
-func traceCurve(trace []ot.TracePoint, bySeconds bool) (x, y []float64) {
+func traceCurve(trace []ot.TracePoint, bySeconds bool, lstar float64) (x, y []float64) {
 	for _, p := range trace {
+		v := p.MarginalError
+		if !math.IsNaN(lstar) {
+			v = lstar - p.Dual
+		}
+		if math.IsNaN(v) {
+			continue
+		}
 		if bySeconds {
 			x = append(x, p.Seconds)
 		} else {
 			x = append(x, float64(p.Iteration))
 		}
-		y = append(y, math.Max(p.MarginalError, 1e-16))
+		y = append(y, math.Max(v, 1e-16))
 	}
 	return x, y
 }
 
-// ConvergenceFigures are the notebook's three figures: the marginal error
-// against iterations and against seconds at the smallest ε of epsilons
-// (first seed, one colour per family, SNS solid, Sinkhorn dashed), and the
-// iterations to tolerance against ε (mean over seeds).
-func ConvergenceFigures(runs []*Run, epsilons []float64) []plot.Figure {
-	smallest := epsilons[len(epsilons)-1]
-	var byIter, bySec, sweep []plot.Series
+// OptimalDual is the best dual objective reached on cfg's problem by any of
+// runs (SNS's and the exact Newton's last iterates, Sinkhorn's trace): the
+// L* of the sub-optimality plots (NaN when none has a finite dual).
+func OptimalDual(runs []*Run, cfg Config) float64 {
+	best := math.NaN()
+	for _, r := range runs {
+		c := r.Config
+		if c.Family != cfg.Family || c.Size != cfg.Size || c.Seed != cfg.Seed || c.Epsilon != cfg.Epsilon || c.MNISTDir != cfg.MNISTDir {
+			continue
+		}
+		for _, s := range []Solve{r.SNS, r.Sinkhorn} {
+			for _, p := range s.Trace {
+				if !math.IsNaN(p.Dual) && !(p.Dual <= best) {
+					best = p.Dual
+				}
+			}
+		}
+	}
+	return best
+}
+
+// ConvergenceFigures are the paper's plots for the first seed of each
+// family, Sinkhorn (dashed) and SNS (solid) on the same axes: the dual
+// sub-optimality L* − L(f, g) against iterations and against seconds
+// (after compilation; L* the best dual any run reached on the problem), and
+// the marginal error against iterations.
+func ConvergenceFigures(res *Results) []plot.Figure {
+	var byIter, bySec, marg []plot.Series
+	all := append(append([]*Run(nil), res.Main...), res.Exact...)
 	for _, fam := range Families() {
-		for _, r := range runs {
-			if r.Config.Family != fam || r.Config.Epsilon != smallest || r.Config.Seed != runs[0].Config.Seed {
+		for _, r := range res.Main {
+			if r.Config.Family != fam || r.Config.Seed != res.Main[0].Config.Seed {
 				continue
 			}
-			label := fmt.Sprintf("%s (n=%d)", fam, r.N)
-			for _, bySeconds := range []bool{false, true} {
-				xs, ys := traceCurve(r.SNS.Trace, bySeconds)
-				xk, yk := traceCurve(r.Sinkhorn.Trace, bySeconds)
-				s := []plot.Series{{Name: label + " SNS", Group: fam, X: xs, Y: ys},
-					{Name: label + " Sinkhorn", Group: fam, X: xk, Y: yk, Dashed: true}}
-				if bySeconds {
-					bySec = append(bySec, s...)
-				} else {
-					byIter = append(byIter, s...)
-				}
+			lstar := OptimalDual(all, r.Config)
+			label := fmt.Sprintf("%s (n=%d, ε=%.2g)", fam, r.N, r.Config.Epsilon)
+			for _, s := range []struct {
+				out       *[]plot.Series
+				bySeconds bool
+				lstar     float64
+			}{{&byIter, false, lstar}, {&bySec, true, lstar}, {&marg, false, math.NaN()}} {
+				xs, ys := traceCurve(r.SNS.Trace, s.bySeconds, s.lstar)
+				xk, yk := traceCurve(r.Sinkhorn.Trace, s.bySeconds, s.lstar)
+				*s.out = append(*s.out, plot.Series{Name: label + " SNS", Group: fam, X: xs, Y: ys},
+					plot.Series{Name: label + " Sinkhorn", Group: fam, X: xk, Y: yk, Dashed: true})
 			}
 		}
-		var eps, sk, sns []float64
-		for _, e := range epsilons {
-			sumK, sumS, k := 0.0, 0.0, 0
-			for _, r := range runs {
-				if r.Config.Family == fam && r.Config.Epsilon == e {
-					sumK, sumS, k = sumK+float64(r.Sinkhorn.Iterations), sumS+float64(r.SNS.Iterations), k+1
-				}
-			}
-			eps, sk, sns = append(eps, e), append(sk, sumK/float64(k)), append(sns, sumS/float64(k))
-		}
-		sweep = append(sweep, plot.Series{Name: fam + " SNS", Group: fam, X: eps, Y: sns},
-			plot.Series{Name: fam + " Sinkhorn", Group: fam, X: eps, Y: sk, Dashed: true})
 	}
-	const marginal = "‖P1−a‖₁ + ‖Pᵀ1−b‖₁"
+	const sub, marginal = "L* − L(f, g)", "‖P1−a‖₁ + ‖Pᵀ1−b‖₁"
 	return []plot.Figure{
-		{Title: fmt.Sprintf("Marginal error vs iteration (ε = %g)", smallest), XLabel: "iteration", YLabel: marginal, LogX: true, LogY: true, Series: byIter},
-		{Title: fmt.Sprintf("Marginal error vs seconds (ε = %g, after compilation)", smallest), XLabel: "seconds", YLabel: marginal, LogX: true, LogY: true, Series: bySec},
-		{Title: "Iterations to tolerance vs ε (mean over seeds)", XLabel: "ε", YLabel: "iterations", LogX: true, LogY: true, Series: sweep},
+		{Title: "Dual sub-optimality vs iteration (first seed)", XLabel: "iteration", YLabel: sub, LogX: true, LogY: true, Series: byIter},
+		{Title: "Dual sub-optimality vs seconds (first seed, after compilation)", XLabel: "seconds", YLabel: sub, LogX: true, LogY: true, Series: bySec},
+		{Title: "Marginal error vs iteration (first seed)", XLabel: "iteration", YLabel: marginal, LogX: true, LogY: true, Series: marg},
 	}
 }
 

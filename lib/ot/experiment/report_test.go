@@ -3,6 +3,8 @@ package experiment
 import (
 	"math"
 	"testing"
+
+	"github.com/gorepro/gorepro/lib/ot"
 )
 
 func ratioRun(family string, eps float64, seed uint64, sinkhornIt, snsIt int, gap float64) *Run {
@@ -40,7 +42,42 @@ func TestLowestRatiosAndGap(t *testing.T) {
 	if len(rows) != 3 || len(rows[0]) != len(header) || rows[0][len(header)-1] != "computed" {
 		t.Errorf("RunTable %q", rows)
 	}
-	if figs := ConvergenceFigures(runs, []float64{1e-2, 1e-3}); len(figs) != 3 || len(figs[2].Series) != 6 {
-		t.Errorf("ConvergenceFigures: %d figures", len(figs))
+}
+
+// The paper's plots: L* − L against iterations and seconds, and the marginal
+// error, one SNS and one Sinkhorn line per family (first seed).
+func TestConvergenceFigures(t *testing.T) {
+	trace := func(duals ...float64) []ot.TracePoint {
+		var tr []ot.TracePoint
+		for i, d := range duals {
+			tr = append(tr, ot.TracePoint{Iteration: 10 * (i + 1), MarginalError: math.Pow(10, -float64(i)), Seconds: float64(i + 1), Dual: d})
+		}
+		return tr
+	}
+	mk := func(fam string, seed uint64) *Run {
+		r := mainRun(fam, seed, 30, true, 20, 1)
+		r.Sinkhorn.Trace, r.SNS.Trace = trace(0.5, 0.9, 0.99), trace(0.5, 1)
+		return r
+	}
+	res := &Results{Main: []*Run{mk(Assignment, 1), mk(Assignment, 2), mk(Digits, 1)}}
+	figs := ConvergenceFigures(res)
+	if len(figs) != 3 {
+		t.Fatalf("%d figures, want 3", len(figs))
+	}
+	for _, f := range figs {
+		if len(f.Series) != 4 || !f.LogY {
+			t.Errorf("%q: %d series (want SNS and Sinkhorn for 2 families), log y %v", f.Title, len(f.Series), f.LogY)
+		}
+	}
+	// L* = 1 (SNS's last dual): Sinkhorn's sub-optimality 0.5, 0.1, 0.01; SNS's last point floored at 1e-16.
+	sk, sns := figs[0].Series[1], figs[0].Series[0]
+	if math.Abs(sk.Y[1]-0.1) > 1e-12 || sns.Y[1] != 1e-16 || sk.X[2] != 30 || figs[1].Series[1].X[2] != 3 {
+		t.Errorf("sub-optimality %v / %v, x %v", sk.Y, sns.Y, sk.X)
+	}
+	if figs[2].Series[0].Y[1] != 0.1 {
+		t.Errorf("marginal error %v", figs[2].Series[0].Y)
+	}
+	if got := OptimalDual(res.Main, res.Main[0].Config); got != 1 {
+		t.Errorf("OptimalDual = %v, want 1", got)
 	}
 }
