@@ -60,7 +60,7 @@ func ProfilePlan(profile string, seed uint64, seeds int, tol float64, mnist stri
 		p.SparsityIterations = []int{1, 3, 10, 30, 100, 300, 1000}
 	case "quick":
 		fams = []family{{Assignment, 200, paperEps, 20000, []float64{1e-2, paperEps}, []int{5, 20, 100, 500}, true},
-			{Digits, 28, 1e-3, 100000, nil, []int{20, 100, 700}, false}}
+			{Digits, 14, 1e-3, 100000, nil, []int{20, 100, 700}, false}}
 		p.SparsityIterations = []int{1, 3, 10, 30, 100, 300, 1000, 3000}
 	case "full":
 		fams = []family{{Assignment, PaperAssignmentN, paperEps, 200000, []float64{1e-2, 3e-3, paperEps}, []int{5, 20, 100, 500}, true},

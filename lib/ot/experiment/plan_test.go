@@ -13,7 +13,7 @@ func TestProfilePlan(t *testing.T) {
 		density, warmup, main, sparsity int
 	}{
 		{"smoke", 60, 14, 10000, 10, 5, 6, 2},
-		{"quick", 200, 28, 20000, 10, 7, 6, 2},
+		{"quick", 200, 14, 20000, 10, 7, 6, 2},
 		{"full", PaperAssignmentN, 28, 200000, 25, 7, 6, 2},
 	} {
 		t.Run(tc.profile, func(t *testing.T) {

@@ -91,30 +91,34 @@ func ConvergenceFigures(res *Results) []plot.Figure {
 }
 
 // RunTable is one row per run: problem, size, ε, seed, both solvers'
-// iterations (with the marginal error of one that did not converge), SNS's
-// Sinkhorn+Newton split, CG iterations, fallbacks, the iteration and time
-// ratios, SNS's and POT's costs and their gap, and whether the run was read
-// from the cache.
+// iterations (with the marginal error of one that did not converge: a
+// Sinkhorn count at its cap is a lower bound), SNS's Sinkhorn+Newton split,
+// CG iterations, fallbacks, the largest dropped mass, the iteration and time
+// ratios, SNS's cost, device calls, and whether the run was read from the cache.
 func RunTable(runs []*Run) (header []string, rows [][]string) {
 	conv := func(s Solve) string {
 		if s.Converged {
 			return fmt.Sprint(s.Iterations)
 		}
-		return fmt.Sprintf("%d (not converged: %.2g)", s.Iterations, s.MarginalError)
+		return fmt.Sprintf("≥ %d (not converged: %.2g)", s.Iterations, s.MarginalError)
 	}
 	for _, r := range runs {
 		from := "computed"
 		if r.FromCache {
 			from = "cache"
 		}
-		rows = append(rows, []string{r.Problem, fmt.Sprint(r.N), fmt.Sprintf("%g", r.Config.Epsilon), fmt.Sprint(r.Config.Seed),
+		ratio := fmt.Sprintf("%.1f", r.IterationRatio())
+		if r.Censored() {
+			ratio = "≥ " + ratio
+		}
+		rows = append(rows, []string{r.Problem, fmt.Sprint(r.N), fmt.Sprintf("%.3g", r.Config.Epsilon), fmt.Sprint(r.Config.Seed),
 			conv(r.Sinkhorn), fmt.Sprintf("%s = %d+%d", conv(r.SNS), r.SNS.SinkhornSteps, r.SNS.NewtonSteps), fmt.Sprint(r.SNS.CGIterations),
-			fmt.Sprint(len(r.SNS.Fallbacks)), fmt.Sprintf("%.1f", r.IterationRatio()),
+			fmt.Sprint(len(r.SNS.Fallbacks)), fmt.Sprintf("%.1e", r.SNS.MaxDroppedMass), ratio,
 			fmt.Sprintf("%.3f", r.Sinkhorn.Seconds), fmt.Sprintf("%.3f", r.SNS.Seconds), fmt.Sprintf("%.1f", r.TimeRatio()),
-			fmt.Sprintf("%.10g", r.SNS.Cost), fmt.Sprintf("%.10g", r.POTCost), fmt.Sprintf("%.1e", r.CostGap()), from})
+			fmt.Sprintf("%.10g", r.SNS.Cost), fmt.Sprintf("%d / %d", r.Sinkhorn.RoundTrips, r.SNS.RoundTrips), from})
 	}
-	return []string{"problem", "n", "ε", "seed", "Sinkhorn it", "SNS it (S+N)", "CG it", "fallbacks", "it ratio",
-		"Sinkhorn s", "SNS s", "time ratio", "cost (SNS)", "cost (POT)", "gap to POT", "from"}, rows
+	return []string{"problem", "n", "ε", "seed", "Sinkhorn it", "SNS it (S+N)", "CG it", "fallbacks", "largest dropped mass", "it ratio",
+		"Sinkhorn s", "SNS s", "time ratio", "cost (SNS)", "device calls (Sinkhorn / SNS)", "from"}, rows
 }
 
 // AnyFromCache reports whether some run was read from the cache.
