@@ -64,7 +64,13 @@ type Options struct {
 	// CGTol fixes the relative residual at which conjugate gradient stops; by default
 	// it is min(0.1, √marginal error), at least 1e-12 (inexact Newton).
 	CGTol float64
-	// MaxCG bounds the conjugate-gradient iterations of one Newton step (default 500).
+	// MaxCG bounds the conjugate-gradient iterations of one Newton step
+	// (default max(500, 10·(n+m))). CG needs at most n+m iterations in exact
+	// arithmetic, many more in floating point on the ill-conditioned systems of
+	// small ε: on the random assignment problem (n = 200, η = 1200, 2n entries
+	// kept) a cap of 500 cut most steps short and SNS took 162 Newton steps
+	// (76 520 CG iterations, 7.1 s); a cap of 2 000 or 8 000 took 39 (23 030, 2.3–4.4 s);
+	// with the exact Hessian, 164 against 16.
 	MaxCG int
 }
 

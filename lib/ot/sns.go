@@ -34,7 +34,7 @@ func (o Options) snsDefaults(n, m int) (Options, selection, error) {
 		o.WarmStartIters = 20
 	}
 	if o.MaxCG == 0 {
-		o.MaxCG = 500
+		o.MaxCG = max(500, 10*(n+m))
 	}
 	if n*m > math.MaxInt32 {
 		return o, selection{}, fmt.Errorf("ot: the plan has %d×%d entries, more than the int32 indices of the sparse Hessian address", n, m)
