@@ -252,9 +252,11 @@ func (r *Run) IterationRatio() float64 {
 // the tolerance, so that its iterations (and IterationRatio) are lower bounds.
 func (r *Run) Censored() bool { return !r.Config.SkipSinkhorn && !r.Sinkhorn.Converged }
 
-// TimeRatio is Sinkhorn's seconds over SNS's; NaN when either did not converge.
+// TimeRatio is Sinkhorn's seconds over SNS's; NaN when SNS did not
+// converge or Sinkhorn was not run; a lower bound when Sinkhorn stopped at
+// its cap (Censored).
 func (r *Run) TimeRatio() float64 {
-	if !r.Sinkhorn.Converged || !r.SNS.Converged || r.SNS.Seconds == 0 {
+	if r.Config.SkipSinkhorn || r.Sinkhorn.Iterations == 0 || !r.SNS.Converged || r.SNS.Seconds == 0 {
 		return math.NaN()
 	}
 	return r.Sinkhorn.Seconds / r.SNS.Seconds
