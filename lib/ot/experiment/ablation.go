@@ -85,7 +85,7 @@ func SparsityFigure(curves []SparsityCurve) plot.Figure {
 		}
 		series = append(series, plot.Series{Name: fmt.Sprintf("%s (keep %d)", c.Problem, c.Keep), X: x, Y: y})
 	}
-	return plot.Figure{Title: "Mass of P outside its 2n largest entries along Sinkhorn's iterates (the paper's sparsity)",
+	return plot.Figure{Title: "Sinkhorn's plan: mass outside its 2n largest entries",
 		XLabel: "Sinkhorn iteration", YLabel: "dropped mass (fraction of P)", LogX: true, LogY: true, Series: series}
 }
 

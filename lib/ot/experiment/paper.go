@@ -76,7 +76,7 @@ func Table1(runs []*Run) (header []string, rows [][]string) {
 		"ours: problem", "ours: Sinkhorn it (median)", "ours: SNS it (median, N₁ + Newton)", "ours: ratio (median)", "seeds"}
 	for _, p := range PaperTable1() {
 		row := []string{p.Case, fmt.Sprint(p.SinkhornIterations), fmt.Sprintf("%d = %d + %d", p.WarmStart+p.NewtonSteps, p.WarmStart, p.NewtonSteps),
-			fmt.Sprintf("%.0f×", p.Ratio())}
+			ratioText(p.Ratio())}
 		var sk, sns, newton, ratio []float64
 		censored, name, eps := false, "", 0.0
 		for _, r := range MainRuns(runs) {
@@ -98,7 +98,7 @@ func Table1(runs []*Run) (header []string, rows [][]string) {
 		}
 		rows = append(rows, append(row, fmt.Sprintf("%s, ε = %.3g", name, eps), fmt.Sprintf("%s%.0f", ge, median(sk)),
 			fmt.Sprintf("%.0f (%.0f + %.0f)", median(sns), median(sns)-median(newton), median(newton)),
-			fmt.Sprintf("%s%.0f×", ge, median(ratio)), fmt.Sprint(len(sk))))
+			ge+ratioText(median(ratio)), fmt.Sprint(len(sk))))
 	}
 	return header, rows
 }
@@ -114,4 +114,12 @@ func median(xs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// ratioText is a ratio with three significant digits below 100, whole above.
+func ratioText(x float64) string {
+	if x >= 100 {
+		return fmt.Sprintf("%.0f×", x)
+	}
+	return fmt.Sprintf("%.3g×", x)
 }
