@@ -58,12 +58,17 @@ func MarginalError(p, a, b *graph.Node) *graph.Node {
 // dualObjective is L(f, g) = −ε Σ_ij P_ij + ⟨a, f⟩ + ⟨b, g⟩ in float64 for
 // the plan p; an empty bin (a_i = 0, where f_i = −Inf) adds nothing.
 func dualObjective(p, a, b, f, g *graph.Node, eps float64) *graph.Node {
-	to64 := func(x *graph.Node) *graph.Node { return graph.ConvertDType(x, dtypes.Float64) }
+	return dualFromMass(graph.ReduceAllSum(graph.ConvertDType(p, dtypes.Float64)), a, b, f, g, eps)
+}
+
+// dualFromMass is dualObjective given Σ_ij P_ij (float64). Its sums are dot
+// products, so that it serves the Newton graph too (see newton_graph.go).
+func dualFromMass(mass, a, b, f, g *graph.Node, eps float64) *graph.Node {
 	inner := func(h, pot *graph.Node) *graph.Node {
 		h, pot = to64(h), to64(pot)
-		return graph.ReduceAllSum(graph.Where(graph.GreaterThan(h, graph.ZerosLike(h)), graph.Mul(h, pot), graph.ZerosLike(h)))
+		return sum64(graph.Where(graph.GreaterThan(h, graph.ZerosLike(h)), graph.Mul(h, pot), graph.ZerosLike(h)))
 	}
-	return graph.Add(graph.MulScalar(graph.ReduceAllSum(to64(p)), -eps), graph.Add(inner(a, f), inner(b, g)))
+	return graph.Add(graph.MulScalar(mass, -eps), graph.Add(inner(a, f), inner(b, g)))
 }
 
 // sinkhornSteps is the graph of k Sinkhorn steps: inputs (C [n,m], log a [n],

@@ -90,39 +90,36 @@ func nthElement[T float32 | float64](x []T, idx []int32, k int) {
 	}
 }
 
-// sparsePlan is a selection of P's entries in COO form with what it drops.
-type sparsePlan[T float32 | float64] struct {
-	vals                     []T
-	rows, cols               []int32
+// sparsePlan is a selection of P's entries with what it drops: kept holds
+// the flat indices i·m + j of the kept entries.
+type sparsePlan struct {
+	kept                     []int32
 	dropped                  float64 // the fraction of P's mass outside the kept entries
 	rowsWithout, colsWithout int     // rows and columns with no kept entry
 }
 
 // selectEntries picks the entries of the n×m plan p (row-major) that sel
-// keeps. idx is scratch of length n·m (reused between calls).
-func selectEntries[T float32 | float64](p []T, n, m int, sel selection, idx []int32) sparsePlan[T] {
+// keeps. idx is scratch of length n·m (reused between calls; kept aliases it).
+func selectEntries[T float32 | float64](p []T, n, m int, sel selection, idx []int32) sparsePlan {
 	for i := range idx {
 		idx[i] = int32(i)
 	}
-	var kept []int32
+	var sp sparsePlan
 	if sel.perRow {
-		kept = make([]int32, 0, n*sel.keep)
+		sp.kept = make([]int32, 0, n*sel.keep)
 		for i := range n {
 			row := idx[i*m : (i+1)*m]
 			nthElement(p, row, sel.keep)
-			kept = append(kept, row[:sel.keep]...)
+			sp.kept = append(sp.kept, row[:sel.keep]...)
 		}
 	} else {
 		nthElement(p, idx, sel.keep)
-		kept = idx[:sel.keep]
+		sp.kept = idx[:sel.keep]
 	}
-	sp := sparsePlan[T]{vals: make([]T, len(kept)), rows: make([]int32, len(kept)), cols: make([]int32, len(kept))}
 	rowHas, colHas := make([]bool, n), make([]bool, m)
 	keptMass, total := 0.0, 0.0
-	for k, e := range kept {
-		i, j := int(e)/m, int(e)%m
-		sp.vals[k], sp.rows[k], sp.cols[k] = p[e], int32(i), int32(j)
-		rowHas[i], colHas[j] = true, true
+	for _, e := range sp.kept {
+		rowHas[int(e)/m], colHas[int(e)%m] = true, true
 		keptMass += float64(p[e])
 	}
 	for _, v := range p {
@@ -145,30 +142,35 @@ func selectEntries[T float32 | float64](p []T, n, m int, sel selection, idx []in
 }
 
 // hostSelection is the selection of the plan tensor p [n,m] (float32 or
-// float64) as the tensors the Newton graph takes: values [K] in p's dtype,
-// row and column indices [K,1] (int32).
-func hostSelection(p *tensors.Tensor, sel selection, idx []int32) (vals, rows, cols *tensors.Tensor, sp sparsePlan[float64]) {
+// float64) as the Newton graph takes it: values [K] in p's dtype, row and
+// column indices [K,1] (int32).
+func hostSelection(p *tensors.Tensor, sel selection, idx []int32) (vals, rows, cols *tensors.Tensor, sp sparsePlan) {
 	n, m := p.Shape().Dimensions[0], p.Shape().Dimensions[1]
-	indexTensors := func(r, c []int32) (*tensors.Tensor, *tensors.Tensor) {
-		return tensors.FromFlatDataAndDimensions(r, len(r), 1), tensors.FromFlatDataAndDimensions(c, len(c), 1)
-	}
-	switch p.DType() {
-	case dtypes.Float32:
+	if p.DType() == dtypes.Float32 {
 		tensors.MustConstFlatData(p, func(flat []float32) {
-			s := selectEntries(flat, n, m, sel, idx)
-			vals = tensors.FromFlatDataAndDimensions(s.vals, len(s.vals))
-			rows, cols = indexTensors(s.rows, s.cols)
-			sp = sparsePlan[float64]{dropped: s.dropped, rowsWithout: s.rowsWithout, colsWithout: s.colsWithout}
+			sp = selectEntries(flat, n, m, sel, idx)
+			vals = tensors.FromFlatDataAndDimensions(gatherFlat(flat, sp.kept), len(sp.kept))
 		})
-	default:
+	} else {
 		tensors.MustConstFlatData(p, func(flat []float64) {
-			s := selectEntries(flat, n, m, sel, idx)
-			vals = tensors.FromFlatDataAndDimensions(s.vals, len(s.vals))
-			rows, cols = indexTensors(s.rows, s.cols)
-			sp = sparsePlan[float64]{dropped: s.dropped, rowsWithout: s.rowsWithout, colsWithout: s.colsWithout}
+			sp = selectEntries(flat, n, m, sel, idx)
+			vals = tensors.FromFlatDataAndDimensions(gatherFlat(flat, sp.kept), len(sp.kept))
 		})
 	}
-	return vals, rows, cols, sp
+	r, c := make([]int32, len(sp.kept)), make([]int32, len(sp.kept))
+	for k, e := range sp.kept {
+		r[k], c[k] = e/int32(m), e%int32(m)
+	}
+	return vals, tensors.FromFlatDataAndDimensions(r, len(r), 1), tensors.FromFlatDataAndDimensions(c, len(c), 1), sp
+}
+
+// gatherFlat is x at the indices idx.
+func gatherFlat[T float32 | float64](x []T, idx []int32) []T {
+	out := make([]T, len(idx))
+	for k, e := range idx {
+		out[k] = x[e]
+	}
+	return out
 }
 
 // Sparsity measures what keeping only the keep largest entries of plan
@@ -203,6 +205,6 @@ func Sparsity(plan [][]float64, keep int) (droppedMass float64, rowsWithout, col
 	if n*m > math.MaxInt32 {
 		return 0, 0, 0, fmt.Errorf("ot: Sparsity: plan has %d entries, more than int32 indices address", n*m)
 	}
-	s := selectEntries(flat, n, m, selection{keep: keep}, make([]int32, n*m))
-	return s.dropped, s.rowsWithout, s.colsWithout, nil
+	sp := selectEntries(flat, n, m, selection{keep: keep}, make([]int32, n*m))
+	return sp.dropped, sp.rowsWithout, sp.colsWithout, nil
 }

@@ -118,7 +118,10 @@ func TestSelectionAgainstReference(t *testing.T) {
 		}
 		// The graph.
 		for _, bk := range testBackends(t) {
-			outs, err := graph.CallOnceN(bk, func(p *graph.Node) []*graph.Node { return selectInGraph(p, sel) }, plan)
+			outs, err := graph.CallOnceN(bk, func(p *graph.Node) []*graph.Node {
+				mass := graph.ReduceAllSum(p)
+				return selectInGraph(p, mass, sel)
+			}, plan)
 			if err != nil {
 				t.Fatalf("%s %+v: %v", bk.Name(), sel, err)
 			}

@@ -95,7 +95,8 @@ type Result struct {
 	// Newton lists every Newton step attempted, in order (a failed one too).
 	Newton []NewtonStep
 	// RoundTrips counts the device calls (graph executions) of the solve,
-	// the final plan's included.
+	// the final plan's included: one per Sinkhorn call of ItersPerCall
+	// steps, one per Newton step on XLA (two on the go backend).
 	RoundTrips int
 	// MarginalError is ‖P1−a‖₁ + ‖Pᵀ1−b‖₁ of Plan.
 	MarginalError float64

@@ -14,7 +14,7 @@ import (
 	"github.com/gorepro/gorepro/lib/backends/backendstest"
 )
 
-func testBackends(t *testing.T) []compute.Backend { return backendstest.Available(t) }
+func testBackends(t testing.TB) []compute.Backend { return backendstest.Available(t) }
 
 // problem is a random problem: points in the unit square, squared Euclidean
 // cost normalised to max 1, random histograms of equal mass.

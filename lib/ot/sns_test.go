@@ -219,20 +219,99 @@ func TestSNSNotConvergedAndBadOptions(t *testing.T) {
 	}
 }
 
-// KeepTotal > n·m is refused before any graph is built or run.
+// A Newton step is one device call on XLA (the whole step is one graph)
+// and two on the go backend (the selection is on the host between them);
+// the old host loop took 3 + ⌈CG/10⌉ + line-search trials.
+func TestNewtonStepRoundTrips(t *testing.T) {
+	for _, bk := range testBackends(t) {
+		a, b, cost := assignmentProblem(assignmentSeed, 30)
+		res, err := SinkhornNewtonSparse(bk, a, b, cost, Options{Epsilon: 1e-2, Tol: 1e-9})
+		if err != nil {
+			t.Fatalf("%s: %v", bk.Name(), err)
+		}
+		perStep := 1
+		if !strings.HasPrefix(strings.ToLower(bk.Name()), "xla") {
+			perStep = 2
+		}
+		sinkhornCalls := res.SinkhornSteps / 10
+		if want := sinkhornCalls + perStep*len(res.Newton) + 1; res.RoundTrips != want || len(res.Newton) == 0 {
+			t.Errorf("%s: %d round trips for %d Sinkhorn calls and %d Newton steps (%d CG iterations); want %d (%d per Newton step)",
+				bk.Name(), res.RoundTrips, sinkhornCalls, len(res.Newton), res.CGIterations, want, perStep)
+		}
+	}
+}
+
+// Each way a Newton step fails inside the graph is reported, and leaves the
+// potentials where they were: no CG iteration (MaxCG lowered after the
+// defaults: a zero direction is no ascent), no line-search trial, and a NaN
+// potential (CG breaks down).
+func TestNewtonStepFailures(t *testing.T) {
+	for _, bk := range testBackends(t) {
+		for _, tc := range []struct {
+			name   string
+			setup  func(s *Solver, st *solve)
+			failed string
+		}{
+			{"no CG iteration", func(s *Solver, st *solve) { st.opts.MaxCG = 0 }, "not an ascent direction (slope 0"},
+			{"no line search", func(s *Solver, st *solve) { s.lineSearchTries = 0 }, "the line search found no sufficient increase"},
+			{"NaN potential", func(s *Solver, st *solve) {
+				f := make([]float64, 20)
+				f[3] = math.NaN()
+				st.f = tensors.FromValue(f)
+			}, "conjugate gradient broke down"},
+		} {
+			name := bk.Name() + " " + tc.name
+			a, b, cost := problem(6, 20, 25)
+			s, err := NewSolver(bk, Options{Epsilon: 1e-2, Tol: 1e-9})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := s.newSolve(a, b, cost)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts, sel, err := st.opts.snsDefaults(20, 25)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.opts = opts
+			s.scratch = make([]int32, 20*25)
+			if err := st.sinkhornChunk(); err != nil {
+				t.Fatal(err)
+			}
+			tc.setup(s, st)
+			f, g := st.f, st.g
+			rec, err := st.newtonStep(sel)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if !strings.Contains(rec.Failed, tc.failed) || rec.StepSize != 0 || rec.Iteration != 10 || st.res.NewtonSteps != 0 {
+				t.Errorf("%s: %+v; want a failure containing %q at iteration 10", name, rec, tc.failed)
+			}
+			if st.f != f || st.g != g {
+				t.Errorf("%s: the failed step moved the potentials", name)
+			}
+		}
+	}
+}
+
+// KeepTotal > n·m is refused before any graph is built or run: the
+// solver's graphs are removed, so that running one would panic.
 func TestKeepTotalTooLarge(t *testing.T) {
-	bk := testBackends(t)[0]
-	a, b, cost := problem(5, 4, 5)
-	s, err := NewSolver(bk, Options{Epsilon: 1e-2, Tol: 1e-6, KeepTotal: 21})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := s.SinkhornNewtonSparse(a, b, cost)
-	if err == nil || !strings.Contains(err.Error(), "KeepTotal = 21") || res != nil || len(s.system) != 0 {
-		t.Errorf("KeepTotal 21 of 20 entries: %v, %v; %d system graphs built", res, err, len(s.system))
-	}
-	if err := s.Prepare(4, 5); err == nil || !strings.Contains(err.Error(), "KeepTotal = 21") || len(s.system) != 0 {
-		t.Errorf("Prepare(4, 5) with KeepTotal 21: %v", err)
+	for _, bk := range testBackends(t) {
+		a, b, cost := problem(5, 4, 5)
+		s, err := NewSolver(bk, Options{Epsilon: 1e-2, Tol: 1e-6, KeepTotal: 21})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.sinkhorn, s.plan, s.system, s.solveStep = nil, nil, nil, nil
+		res, err := s.SinkhornNewtonSparse(a, b, cost)
+		if err == nil || !strings.Contains(err.Error(), "KeepTotal = 21") || res != nil || len(s.newton) != 0 {
+			t.Errorf("%s: KeepTotal 21 of 20 entries: %v, %v; %d Newton graphs built", bk.Name(), res, err, len(s.newton))
+		}
+		if err := s.Prepare(4, 5); err == nil || !strings.Contains(err.Error(), "KeepTotal = 21") || len(s.newton) != 0 {
+			t.Errorf("%s: Prepare(4, 5) with KeepTotal 21: %v", bk.Name(), err)
+		}
 	}
 }
 

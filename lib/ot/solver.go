@@ -21,14 +21,19 @@ type Solver struct {
 	backend compute.Backend
 	opts    Options
 
-	mu                         sync.Mutex
-	sinkhorn, cg, cgInit, line *graph.Exec
-	plan                       *graph.Exec
-	system                     map[selection]*graph.Exec
-	hostSelect                 bool    // the Hessian's entries are selected on the host (see newtonSystem)
-	scratch                    []int32 // the host selection's index buffer, reused between steps
+	mu             sync.Mutex
+	sinkhorn, plan *graph.Exec
+	// newton holds the whole Newton step (newtonStepGraph) by selection (XLA).
+	newton map[selection]*graph.Exec
+	// hostSelect: the Hessian's entries are selected on the host, between
+	// system (newtonSystem) and solveStep (newtonSolveGraph): the go backend.
+	hostSelect        bool
+	system, solveStep *graph.Exec
+	scratch           []int32 // the host selection's index buffer, reused between steps
 	// failNewton, set only by tests, makes Newton attempt number n (from 1) fail with the returned reason ("" = no failure).
 	failNewton func(n int) string
+	// lineSearchTries is lineSearchSteps; tests lower it to make the line search fail.
+	lineSearchTries int
 }
 
 // NewSolver validates opts and prepares a solver on backend.
@@ -43,8 +48,8 @@ func NewSolver(backend compute.Backend, opts Options) (*Solver, error) {
 	if err := opts.checkSNS(); err != nil {
 		return nil, err
 	}
-	s := &Solver{backend: backend, opts: opts, system: map[selection]*graph.Exec{},
-		hostSelect: !strings.HasPrefix(strings.ToLower(backend.Name()), "xla")}
+	s := &Solver{backend: backend, opts: opts, newton: map[selection]*graph.Exec{},
+		hostSelect: !strings.HasPrefix(strings.ToLower(backend.Name()), "xla"), lineSearchTries: lineSearchSteps}
 	for _, e := range []struct {
 		exec **graph.Exec
 		fn   func() (*graph.Exec, error)
@@ -53,9 +58,8 @@ func NewSolver(backend compute.Backend, opts Options) (*Solver, error) {
 			return graph.NewExec(backend, sinkhornSteps(opts.ItersPerCall, opts.Epsilon))
 		}},
 		{&s.plan, func() (*graph.Exec, error) { return graph.NewExec(backend, planGraph(opts.Epsilon)) }},
-		{&s.cg, func() (*graph.Exec, error) { return graph.NewExec(backend, cgSteps(cgItersPerCall)) }},
-		{&s.cgInit, func() (*graph.Exec, error) { return graph.NewExec(backend, cgStart) }},
-		{&s.line, func() (*graph.Exec, error) { return graph.NewExec(backend, lineStep(opts.Epsilon)) }},
+		{&s.system, func() (*graph.Exec, error) { return graph.NewExec(backend, newtonSystem(opts.Epsilon, lmRidge)) }},
+		{&s.solveStep, func() (*graph.Exec, error) { return graph.NewExec(backend, newtonSolveGraph(opts.Epsilon)) }},
 	} {
 		if *e.exec, err = e.fn(); err != nil {
 			return nil, fmt.Errorf("ot: %w", err)
@@ -213,13 +217,6 @@ func (s *Solver) sns(a, b []float64, cost [][]float64, opts Options) (*Result, e
 		return nil, err
 	}
 	st.opts = opts
-	system, ok := s.system[sel]
-	if !ok {
-		if system, err = graph.NewExec(s.backend, newtonSystem(opts.Epsilon, sel, s.hostSelect, lmRidge)); err != nil {
-			return nil, fmt.Errorf("ot: %w", err)
-		}
-		s.system[sel] = system
-	}
 	if s.hostSelect && len(s.scratch) < len(a)*len(b) {
 		s.scratch = make([]int32, len(a)*len(b))
 	}
@@ -232,7 +229,7 @@ func (s *Solver) sns(a, b []float64, cost [][]float64, opts Options) (*Result, e
 	}
 	// Stage 2: Newton steps, with Sinkhorn steps where one fails.
 	for res.Iterations < opts.MaxIters && !(res.MarginalError <= opts.Tol) {
-		step, err := st.newtonStep(system, sel)
+		step, err := st.newtonStep(sel)
 		if err != nil {
 			return nil, err
 		}
