@@ -157,6 +157,14 @@ func (s *Solver) Sinkhorn(a, b []float64, cost [][]float64) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The whole solve in one device call (resident.go) wherever the backend
+	// has closures; otherwise one call per Options.ItersPerCall iterations.
+	if r := s.resident(); r.err == nil {
+		if err := st.sinkhornResident(r.exec); err != nil {
+			return nil, err
+		}
+		return st.finish()
+	}
 	for st.res.Iterations < s.opts.MaxIters && !(st.res.MarginalError <= s.opts.Tol) {
 		if err := st.sinkhornChunk(); err != nil {
 			return nil, err
