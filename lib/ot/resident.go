@@ -18,9 +18,9 @@ import (
 // graph.While, checking the marginal error every Options.ItersPerCall
 // iterations inside the graph, so a solve is one device call instead of one
 // per check. The loop's state is (checks done, f, g, the last marginal error,
-// the trace of errors); the trace is a buffer of one slot per possible check,
-// filled with Where(iota == i, error, trace) (the go backend has no
-// DynamicUpdateSlice), and returned at the end. It runs on the go backend
+// the traces of the errors and of the dual objective); a trace is a buffer of
+// one slot per possible check, filled with Where(iota == i, value, trace)
+// (the go backend has no DynamicUpdateSlice), and returned at the end. It runs on the go backend
 // too (with GoMLX v0.28.8; lib/train's note that While failed there predates
 // it), with the same iterates bit for bit as the chunked loop.
 //
@@ -41,6 +41,7 @@ const (
 	rsG            // g [m]
 	rsErr          // the error at the last check (float64)
 	rsTrace        // the error after each check [checks] (float64)
+	rsDuals        // the dual objective after each check [checks] (float64)
 	rsC            // C [n,m]
 	rsLogA         // log a [n]
 	rsLogB         // log b [m]
@@ -52,9 +53,10 @@ const (
 // residentSinkhorn is the graph of a whole Sinkhorn solve, k steps per check:
 // inputs (C [n,m], log a [n], log b [m], f [n], g [m], tol (float64), the
 // maximum number of checks (int32), the initial check count (int32, 0), the
-// initial error (float64, +Inf), the initial trace [checks] (float64)) →
-// (f, g, the error at the last check, the checks done, the trace: the error
-// after check j in slot j).
+// initial error (float64, +Inf), the initial traces of the error and of the
+// dual [checks] (float64, zeros)) →
+// (f, g, the error at the last check, the checks done, the traces: the error
+// and the dual objective after check j in slot j; the last two float64).
 //
 // The loop runs while checks < limit and error > tol: a NaN error stops it,
 // as it stops the chunked loop.
@@ -63,6 +65,7 @@ func residentSinkhorn(k int, eps float64) func(in []*graph.Node) []*graph.Node {
 		state := make([]*graph.Node, rsCount)
 		state[rsC], state[rsLogA], state[rsLogB], state[rsF], state[rsG] = in[0], in[1], in[2], in[3], in[4]
 		state[rsTol], state[rsLimit], state[rsI], state[rsErr], state[rsTrace] = in[5], in[6], in[7], in[8], in[9]
+		state[rsDuals] = in[10]
 		g := in[0].Graph()
 		params := func(g *graph.Graph) []*graph.Node {
 			out := make([]*graph.Node, len(state))
@@ -81,15 +84,18 @@ func residentSinkhorn(k int, eps float64) func(in []*graph.Node) []*graph.Node {
 			for range k {
 				f, gp = SinkhornStep(c, loga, logb, f, gp, eps)
 			}
-			errSum := graph.ConvertDType(MarginalError(TransportPlan(c, f, gp, eps), graph.Exp(loga), graph.Exp(logb)), dtypes.Float64)
+			// The error and the dual as sinkhornSteps computes them.
+			plan, a, b := TransportPlan(c, f, gp, eps), graph.Exp(loga), graph.Exp(logb)
+			errSum := graph.ConvertDType(MarginalError(plan, a, b), dtypes.Float64)
+			dual := dualObjective(plan, a, b, f, gp, eps)
 			slot := graph.Equal(graph.Iota(g, shapes.Make(dtypes.Int32, p[rsTrace].Shape().Dimensions[0]), 0), p[rsI])
 			out := append([]*graph.Node(nil), p...)
 			out[rsI], out[rsF], out[rsG], out[rsErr] = graph.AddScalar(p[rsI], 1), f, gp, errSum
-			out[rsTrace] = graph.Where(slot, errSum, p[rsTrace])
+			out[rsTrace], out[rsDuals] = graph.Where(slot, errSum, p[rsTrace]), graph.Where(slot, dual, p[rsDuals])
 			return out
 		})
 		out := graph.While(cond, body, state...)
-		return []*graph.Node{out[rsF], out[rsG], out[rsErr], out[rsI], out[rsTrace]}
+		return []*graph.Node{out[rsF], out[rsG], out[rsErr], out[rsI], out[rsTrace], out[rsDuals]}
 	}
 }
 
@@ -137,28 +143,30 @@ func (o Options) residentChecks() int {
 
 // sinkhornResident runs the whole Sinkhorn solve in one device call. The
 // iterations, the potentials and the trace's errors are those of the chunked
-// loop (the same steps, checked at the same iterations); since the checks
-// happen inside the device call, the trace's Seconds are interpolated: check
-// j of J gets t₀ + (t₁ − t₀)·j/J, where t₀ and t₁ are the times (since the
-// solve started) at which the call began and returned.
+// loop (the same steps, checked at the same iterations, with the same dual
+// objective); since the checks happen inside the device call, the trace's
+// Seconds are interpolated: check j of J gets t₀ + (t₁ − t₀)·j/J, where t₀ and
+// t₁ are the times (since the solve started) at which the call began and
+// returned.
 func (st *solve) sinkhornResident(exec *graph.Exec) error {
 	checks := st.opts.residentChecks()
 	t0 := time.Since(st.start).Seconds()
 	outs, err := exec.Call(st.c, st.loga, st.logb, st.f, st.g, st.opts.Tol, int32(checks), int32(0), math.Inf(1),
-		tensors.FromValue(make([]float64, checks)))
+		tensors.FromValue(make([]float64, checks)), tensors.FromValue(make([]float64, checks)))
+	st.res.RoundTrips++
 	if err != nil {
 		return fmt.Errorf("ot: Sinkhorn (device-resident loop, up to %d iterations): %w", checks*st.opts.ItersPerCall, err)
 	}
 	t1 := time.Since(st.start).Seconds()
 	st.f, st.g = outs[0], outs[1]
 	done := int(tensors.ToScalar[int32](outs[3]))
-	trace := outs[4].Value().([]float64)
+	trace, duals := outs[4].Value().([]float64), outs[5].Value().([]float64)
 	for j := range done {
 		st.res.Iterations += st.opts.ItersPerCall
 		st.res.SinkhornSteps += st.opts.ItersPerCall
-		st.res.MarginalError = trace[j]
+		st.res.MarginalError, st.dual = trace[j], duals[j]
 		st.res.ErrorTrace = append(st.res.ErrorTrace, TracePoint{Iteration: st.res.Iterations, MarginalError: trace[j],
-			Seconds: t0 + (t1-t0)*float64(j+1)/float64(done)})
+			Seconds: t0 + (t1-t0)*float64(j+1)/float64(done), Dual: duals[j]})
 	}
 	if done > 0 {
 		st.res.MarginalError = tensors.ToScalar[float64](outs[2])
@@ -169,26 +177,20 @@ func (st *solve) sinkhornResident(exec *graph.Exec) error {
 	return nil
 }
 
-// PrepareSinkhorn compiles the device-resident Sinkhorn loop for n×m
-// problems, so that the Seconds of the Sinkhorn solves that follow measure
-// iterations, not compilation (Prepare compiles SinkhornNewtonSparse's
-// graphs). On a backend without closures it does nothing: Sinkhorn then uses
-// the chunked loop, whose graph Prepare compiles.
-func (s *Solver) PrepareSinkhorn(n, m int) error {
-	if n < 1 || m < 1 {
-		return fmt.Errorf("ot: PrepareSinkhorn(%d, %d): sizes must be positive", n, m)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// prepareResident compiles the device-resident Sinkhorn loop for n×m
+// problems (Prepare calls it with s.mu held); on a backend without closures
+// there is nothing to compile: Sinkhorn uses the chunked loop, whose graph
+// Prepare's SNS solve has compiled.
+func (s *Solver) prepareResident(n, m int) error {
 	r := s.resident()
 	if r.err != nil {
 		return nil
 	}
-	dt := s.opts.DType
+	dt, checks := s.opts.DType, s.opts.residentChecks()
 	if _, err := r.exec.Compile(shapes.Make(dt, n, m), shapes.Make(dt, n), shapes.Make(dt, m), shapes.Make(dt, n), shapes.Make(dt, m),
 		shapes.Make(dtypes.Float64), shapes.Make(dtypes.Int32), shapes.Make(dtypes.Int32), shapes.Make(dtypes.Float64),
-		shapes.Make(dtypes.Float64, s.opts.residentChecks())); err != nil {
-		return fmt.Errorf("ot: PrepareSinkhorn(%d, %d): compiling the resident Sinkhorn loop: %w", n, m, err)
+		shapes.Make(dtypes.Float64, checks), shapes.Make(dtypes.Float64, checks)); err != nil {
+		return fmt.Errorf("ot: Prepare(%d, %d): compiling the resident Sinkhorn loop: %w", n, m, err)
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 	"weak"
+
+	"github.com/gomlx/compute/dtypes"
 )
 
 // chunkedSinkhorn is Solver.Sinkhorn with the host loop: one device call per
@@ -54,10 +56,11 @@ func sameError(x, y float64) bool {
 }
 
 // The resident loop against the chunked loop, on every backend: the same
-// iterations (both check every ItersPerCall steps), the same trace (bit for
-// bit on the go backend, to rounding on XLA, which fuses the loop body
-// differently), the same plan and cost, converged or not, for ItersPerCall
-// 1, 7 and 10 and a MaxIters that is not a multiple of it.
+// iterations (both check every ItersPerCall steps), the same trace of errors
+// and dual objectives (bit for bit on the go backend, to rounding on XLA,
+// which fuses the loop body differently), the same plan and cost, converged
+// or not, for ItersPerCall 1, 7 and 10 and a MaxIters that is not a multiple
+// of it; the whole solve is two device calls (the loop and the plan).
 func TestResidentSinkhornMatchesChunked(t *testing.T) {
 	for _, be := range testBackends(t) {
 		for _, tc := range []struct {
@@ -86,6 +89,9 @@ func TestResidentSinkhornMatchesChunked(t *testing.T) {
 			if gotOK != tc.wantConverged || wantOK != tc.wantConverged {
 				t.Fatalf("%s: converged resident %v, chunked %v; want %v", name, gotOK, wantOK, tc.wantConverged)
 			}
+			if got.RoundTrips != 2 {
+				t.Errorf("%s: %d device calls, want 2 (the loop and the plan)", name, got.RoundTrips)
+			}
 			if got.Iterations != want.Iterations || got.SinkhornSteps != want.SinkhornSteps || len(got.ErrorTrace) != len(want.ErrorTrace) {
 				t.Fatalf("%s: resident %d iterations (%d steps), %d trace points; chunked %d (%d), %d", name,
 					got.Iterations, got.SinkhornSteps, len(got.ErrorTrace), want.Iterations, want.SinkhornSteps, len(want.ErrorTrace))
@@ -101,6 +107,9 @@ func TestResidentSinkhornMatchesChunked(t *testing.T) {
 				maxDiff = math.Max(maxDiff, math.Abs(p.MarginalError-w.MarginalError))
 				if p.Iteration != w.Iteration || !sameError(p.MarginalError, w.MarginalError) || exact && p.MarginalError != w.MarginalError {
 					t.Fatalf("%s: trace point %d: resident (%d, %.17g), chunked (%d, %.17g)", name, j, p.Iteration, p.MarginalError, w.Iteration, w.MarginalError)
+				}
+				if !closeRel(p.Dual, w.Dual, 1e-12, 1e-12) || exact && p.Dual != w.Dual || p.Dual == 0 {
+					t.Fatalf("%s: trace point %d: dual objective resident %.17g, chunked %.17g", name, j, p.Dual, w.Dual)
 				}
 				if !(p.Seconds >= prev) || !(p.Seconds <= got.Seconds) {
 					t.Fatalf("%s: trace point %d at %g s (previous %g s, solve %g s): not interpolated in order", name, j, p.Seconds, prev, got.Seconds)
@@ -238,7 +247,7 @@ func TestResidentCacheReleasesSolver(t *testing.T) {
 	if _, ok := residentExecs.Load(key); !ok {
 		t.Fatal("no cache entry for a Solver whose loop was built")
 	}
-	s = nil //nolint:ineffassign,wastedassign // dropped for the collector
+	s = nil // the last strong reference: now only the cache could keep the Solver alive
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		runtime.GC()
 		if _, ok := residentExecs.Load(key); !ok {
@@ -246,6 +255,28 @@ func TestResidentCacheReleasesSolver(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("the cache entry of a collected Solver is still there after 10 s")
+		}
+	}
+}
+
+// Prepare compiles the resident loop for exactly the shapes a solve uses:
+// with the loop's executable limited to the one graph Prepare made, solves
+// in float64 and float32 still run.
+func TestResidentPrepareCompilesTheLoop(t *testing.T) {
+	for _, be := range testBackends(t) {
+		for _, dt := range []dtypes.DType{dtypes.Float64, dtypes.Float32} {
+			a, b, cost := problem(4, 12, 15)
+			s, err := NewSolver(be, Options{Epsilon: 0.05, Tol: 1e-5, DType: dt})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Prepare(12, 15); err != nil {
+				t.Fatalf("%s %s: %v", be.Name(), dt, err)
+			}
+			s.resident().exec.SetMaxCache(1)
+			if _, err := s.Sinkhorn(a, b, cost); err != nil {
+				t.Fatalf("%s %s: a solve after Prepare needed another graph: %v", be.Name(), dt, err)
+			}
 		}
 	}
 }

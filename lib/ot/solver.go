@@ -212,7 +212,7 @@ func (s *Solver) Prepare(n, m int) error {
 	if _, err := s.sns(a, b, cost, opts); err != nil && !errors.As(err, &nc) {
 		return fmt.Errorf("ot: Prepare(%d, %d): %w", n, m, err)
 	}
-	return nil
+	return s.prepareResident(n, m) // Sinkhorn's device-resident loop (resident.go)
 }
 
 func (s *Solver) sns(a, b []float64, cost [][]float64, opts Options) (*Result, error) {

@@ -16,14 +16,15 @@ reported; everything is compiled first.
 - ours: tests/bench/sinkhorn, one process per backend that keeps the compiled
   graphs: lib/ot's Solver.Sinkhorn (the device-resident loop: one graph.While
   that checks the error every 10 iterations inside the graph) and
-  SinkhornNewtonSparse (10 Sinkhorn steps per call in the warm start and the
-  fallbacks, 10 CG iterations per call), on xla:cpu for every n and on the
-  pure-Go backend for n <= GO_MAX_N (default 200) and the families in
-  GO_PROBLEMS (default points);
+  SinkhornNewtonSparse with the paper's KeepTotal = 2n given explicitly (10
+  Sinkhorn steps per call in the warm start and the fallbacks, 10 CG
+  iterations per call, one call per line-search trial), on xla:cpu for every
+  n and on the pure-Go backend for n <= GO_MAX_N (default 200) and the
+  families in GO_PROBLEMS (default points);
 - JAX (jax 0.10.2, x64), written here for the same iteration:
   Sinkhorn as one jitted lax.while_loop that checks the error every 10
   iterations (a lax.fori_loop of 10 steps per pass) and keeps the same trace
-  buffer ("JAX while"); the older host loop of 10 iterations per jitted call
+  buffers of the error and the dual objective ("JAX while"); the older host loop of 10 iterations per jitted call
   ("JAX fori10"); and SNS: the same warm start (N1 = 20 Sinkhorn steps in calls
   of 10), then Newton steps, each one jitted call: the same sparsified Hessian
   (the rule our solver reports: global top-k of the flattened P with
@@ -32,7 +33,9 @@ reported; everything is compiled first.
   (10 iterations between residual checks, forcing term max(1e-12, min(0.1,
   sqrt(error))), at most 500 iterations), the Armijo backtracking line search
   (c = 1e-4, up to 40 halvings, Delta L = alpha slope - eps sum P(e^delta - 1 -
-  delta)) in a lax.while_loop, and 10 Sinkhorn steps where a step fails;
+  delta)) in a lax.while_loop, and 10 Sinkhorn steps where a step fails
+  (SNS runs where BENCH_SNS says, default "assignment,points:200": every
+  assignment problem, points problems up to n = 200);
   every JAX time includes moving the inputs to the device and the plan back,
   as ours does;
 - POT (0.9.7.post1) ot.bregman.sinkhorn_log, the same algorithm, timed per
@@ -73,6 +76,10 @@ GO_MAX_N = int(os.environ.get("GO_MAX_N", "200"))
 GO_PROBLEMS = os.environ.get("GO_PROBLEMS", "points").split(",")
 POT_ITERS = int(os.environ.get("POT_ITERS", "200"))
 HLO_DIR = os.environ.get("BENCH_HLO_DIR", "")
+# Where SNS runs: "family" (every n) or "family:max_n". With the paper's KeepTotal = 2n, points problems take
+# hundreds of Newton steps, and jax.lax.top_k over n^2 entries costs ~0.6 s at n = 1000 (2 cores), so by
+# default SNS runs on the points problems at n = 200 only.
+SNS_WHERE = dict((e.split(":") + [str(1 << 30)])[:2] for e in os.environ.get("BENCH_SNS", "assignment,points:200").split(","))
 MAX_ITERS = 200_000
 K = 10  # Sinkhorn iterations between error checks (ours: Options.ItersPerCall's default)
 CG_CHECK = 10  # CG iterations between residual checks (ours: cgItersPerCall)
@@ -153,20 +160,23 @@ class Jax:
             return f, g, error(C, a, b, f, g)
 
         @jax.jit
-        def resident(C, loga, logb, a, b, f, g, tol, limit, trace):
+        def resident(C, loga, logb, a, b, f, g, tol, limit, trace, duals):
+            # The error and the dual objective L = -eps sum P + <a, f> + <b, g> after each check, as ours keeps.
             slots = jnp.arange(trace.shape[0], dtype=jnp.int32)
 
             def cond(s):
-                i, _, _, err, _ = s
+                i, _, _, err, _, _ = s
                 return (i < limit) & (err > tol)
 
             def body(s):
-                i, f, g, _, trace = s
+                i, f, g, _, trace, duals = s
                 f, g = k_steps(C, loga, logb, f, g)
-                err = error(C, a, b, f, g)
-                return i + 1, f, g, err, jnp.where(slots == i, err, trace)
+                p = jnp.exp((f[:, None] + g[None, :] - C) / EPS)
+                err = jnp.abs(p.sum(1) - a).sum() + jnp.abs(p.sum(0) - b).sum()
+                dual = -EPS * p.sum() + a @ f + b @ g
+                return i + 1, f, g, err, jnp.where(slots == i, err, trace), jnp.where(slots == i, dual, duals)
 
-            return lax.while_loop(cond, body, (jnp.int32(0), f, g, jnp.float64(jnp.inf), trace))
+            return lax.while_loop(cond, body, (jnp.int32(0), f, g, jnp.float64(jnp.inf), trace, duals))
 
         @jax.jit
         def plan(C, f, g):
@@ -259,7 +269,8 @@ class Jax:
         z = self.jnp.zeros(len(a))
         # Compile every graph on this shape (and run each once).
         self.jax.block_until_ready(self.ten(C, la, lb, A, B, z, z))
-        self.jax.block_until_ready(self.resident(C, la, lb, A, B, z, z, TOL, 1, self.jnp.zeros(self.checks)))
+        self.jax.block_until_ready(self.resident(C, la, lb, A, B, z, z, TOL, 1, self.jnp.zeros(self.checks),
+                                                   self.jnp.zeros(self.checks)))
         self.jax.block_until_ready(self.plan(C, z, z))
         self.jax.block_until_ready(self.newton(C, A, B, z, z, rule=rule, keep=keep))
 
@@ -278,9 +289,10 @@ class Jax:
         t0 = time.perf_counter()
         C, la, lb, A, B = self._inputs()
         z = self.jnp.zeros(len(self.np[0]))
-        done, f, g, err, trace = self.resident(C, la, lb, A, B, z, z, TOL, self.checks, self.jnp.zeros(self.checks))
+        done, f, g, err, trace, duals = self.resident(C, la, lb, A, B, z, z, TOL, self.checks, self.jnp.zeros(self.checks),
+                                                      self.jnp.zeros(self.checks))
         done = int(done)
-        np.asarray(trace)
+        np.asarray(trace), np.asarray(duals)
         return self._finish(t0, C, f, g, {"iterations": done * K, "marginal_error": float(err)})
 
     def sinkhorn_fori(self):
@@ -354,13 +366,15 @@ def main():
             print(f"{family} n = {n}: compiling ...", flush=True)
             info = xla.load(a, b, c)
             jx.load(a, b, c, info["keep_rule"], info["keep"])
-            runs = {k: [] for k in ("ours", "jax_while", "jax_fori", "ours_sns", "jax_sns", "pot")}
+            sns = family in SNS_WHERE and n <= int(SNS_WHERE[family])
+            runs = {k: [] for k in ("ours", "jax_while", "jax_fori", "pot") + (("ours_sns", "jax_sns") if sns else ())}
             for rep in range(REPEATS):
                 print(f"{family} n = {n}: repetition {rep + 1} of {REPEATS} ...", flush=True)
                 runs["ours"].append(xla.call(Op="sinkhorn"))
                 runs["jax_while"].append(jx.sinkhorn_while())
-                runs["ours_sns"].append(xla.call(Op="sns"))
-                runs["jax_sns"].append(jx.sns())
+                if sns:
+                    runs["ours_sns"].append(xla.call(Op="sns"))
+                    runs["jax_sns"].append(jx.sns())
                 runs["jax_fori"].append(jx.sinkhorn_fori())
                 runs["pot"].append(pot_sinkhorn(a, b, c, min(runs["ours"][0]["iterations"], POT_ITERS)))
             row = {"family": family, "n": n, "keep_rule": info["keep_rule"], "keep": info["keep"]}
@@ -369,16 +383,19 @@ def main():
                 print(f"{family} n = {n}: ours on go ...", flush=True)
                 gob.load(a, b, c)
                 row["go"] = median_of([gob.call(Op="sinkhorn") for _ in range(REPEATS)])
-                row["go_sns"] = median_of([gob.call(Op="sns") for _ in range(REPEATS)])
-            x, jw, jf, p, s, js = (row[k] for k in ("ours", "jax_while", "jax_fori", "pot", "ours_sns", "jax_sns"))
+                if sns:
+                    row["go_sns"] = median_of([gob.call(Op="sns") for _ in range(REPEATS)])
+            x, jw, jf, p = (row[k] for k in ("ours", "jax_while", "jax_fori", "pot"))
             row["ratios"] = {
                 "ours_over_jax_while_per_iter": ms(x) / ms(jw),
                 "ours_over_jax_fori_per_iter": ms(x) / ms(jf),
                 "ours_over_pot_per_iter": ms(x) / ms(p),
-                "sns_ours_over_jax_per_iter": ms(s) / ms(js),
-                "sns_ours_over_jax_to_tol": s["seconds"] / js["seconds"],
-                "sns_over_sinkhorn_to_tol": s["seconds"] / x["seconds"],
             }
+            if sns:
+                s, js = row["ours_sns"], row["jax_sns"]
+                row["ratios"].update(sns_ours_over_jax_per_iter=ms(s) / ms(js),
+                                     sns_ours_over_jax_to_tol=s["seconds"] / js["seconds"],
+                                     sns_over_sinkhorn_to_tol=s["seconds"] / x["seconds"])
             rows.append(row)
     xla.close()
     if gob is not None:
@@ -401,7 +418,7 @@ def main():
     head = ("problem", "n", "rule", "ours it", "ours N/CG/fb", "ours s", "JAX it", "JAX N/CG/fb", "JAX s",
             "ours/JAX it", "ours/JAX tol", "SNS/Sink", "go SNS s")
     print(("{:>12} " * len(head)).format(*head))
-    for r in rows:
+    for r in (r for r in rows if "ours_sns" in r):
         s, j, q = r["ours_sns"], r["jax_sns"], r["ratios"]
         print(("{:>12} " * len(head)).format(
             r["family"], r["n"], f"{r['keep_rule']}:{r['keep']}", s["iterations"],
@@ -445,7 +462,7 @@ def hlo_cross():
     binary = ROOT / "build" / "bench" / "sinkhorn-bench"
     subprocess.run(["go", "build", "-o", str(binary), "./tests/bench/sinkhorn"], cwd=ROOT, check=True)
     dump = tempfile.mkdtemp(prefix="sinkhorn-hlo-")
-    # Our graphs: compiled by the bench binary (load → PrepareSinkhorn) with XLA dumping the resident loop's module.
+    # Our graphs: compiled by the bench binary (load → Solver.Prepare) with XLA dumping the resident loop's module.
     env = {**os.environ, "GOREPRO_ROOT": str(ROOT), "XLA_FLAGS": f"--xla_dump_to={dump} --xla_dump_hlo_as_proto "
            "--xla_dump_hlo_module_re=.*residentSinkhorn.*"}
     ours = subprocess.Popen([str(binary), "-backend", "xla:cpu"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -483,8 +500,9 @@ def hlo_cross():
         z = np.zeros(n)
         ours_mlir = _jax.mlir.hlo_to_stablehlo(hlo_module_of(pathlib.Path(pb).read_bytes()))
         ours_args = [c, np.log(a), np.log(b), z, z, np.float64(TOL), np.int32(checks), np.int32(0), np.float64(np.inf),
-                     np.zeros(checks)]
-        jax_args = [c, np.log(a), np.log(b), a, b, z, z, np.float64(TOL), np.int32(checks), np.zeros(checks)]
+                     np.zeros(checks), np.zeros(checks)]
+        jax_args = [c, np.log(a), np.log(b), a, b, z, z, np.float64(TOL), np.int32(checks), np.zeros(checks),
+                    np.zeros(checks)]
         jax_mlir = jx.resident.lower(*[jax.ShapeDtypeStruct(np.shape(x), np.asarray(x).dtype) for x in jax_args]).as_text()
         runs = {}
         for cname, backend in compilers.items():

@@ -4,9 +4,8 @@
 // with JAX's and POT's in one run while the compiled graphs stay loaded:
 //
 //	{"Op": "load", "A": [...], "B": [...], "Cost": [row-major], "Epsilon": ε, "Tol": tol, "MaxIters": N}
-//	    makes the Solver for this problem and compiles its graphs (Solver.Prepare,
-//	    Solver.PrepareSinkhorn); answers the backend, its PJRT plugin and SNS's
-//	    sparsity rule.
+//	    makes the Solver for this problem and compiles its graphs (Solver.Prepare);
+//	    answers the backend, its PJRT plugin and SNS's sparsity rule.
 //	{"Op": "sinkhorn"} and {"Op": "sns"}
 //	    solve the loaded problem with Sinkhorn (the device-resident loop) or
 //	    SinkhornNewtonSparse; answer the iterations, Newton steps, CG
@@ -60,15 +59,11 @@ func summarise(res *ot.Result, err error) (solve, error) {
 }
 
 // sparsity sets SNS's Hessian selection rule in opts for an n×m problem and
-// names it for the JAX peer, which applies the same rule.
-//
-// TODO(i27-core): KeepTotal — set opts.KeepTotal = 2*n (the paper's global
-// top-k) and return ("total", 2*n) once ot.Options has the field; until then
-// the rule is the per-row one that Options.KeepPerRow selects, with its
-// default value max(16, ⌈0.1·m⌉) passed explicitly.
-func sparsity(opts *ot.Options, n, m int) (rule string, keep int) {
-	opts.KeepPerRow = min(m, max(16, (m+9)/10))
-	return "per_row", opts.KeepPerRow
+// names it for the JAX peer, which applies the same rule: the paper's global
+// top-k, KeepTotal = 2·n (given explicitly, not left to the default).
+func sparsity(opts *ot.Options, n int) (rule string, keep int) {
+	opts.KeepTotal = 2 * n
+	return "total", opts.KeepTotal
 }
 
 func main() {
@@ -144,15 +139,12 @@ func (srv *server) load(req *request) (any, error) {
 		cost[i] = req.Cost[i*m : (i+1)*m]
 	}
 	opts := ot.Options{Epsilon: req.Epsilon, Tol: req.Tol, MaxIters: req.MaxIters}
-	rule, keep := sparsity(&opts, n, m)
+	rule, keep := sparsity(&opts, n)
 	s, err := ot.NewSolver(srv.backend, opts)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.Prepare(n, m); err != nil {
-		return nil, err
-	}
-	if err := s.PrepareSinkhorn(n, m); err != nil {
 		return nil, err
 	}
 	srv.solver, srv.a, srv.b, srv.cost = s, req.A, req.B, cost
