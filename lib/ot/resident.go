@@ -33,6 +33,9 @@ import (
 // closure: a constant first made in one closure and then asked for in
 // another (or in the main function) would belong to the wrong scope, so only
 // the body makes constants; the condition and the main function use inputs.
+// The same holds for go-xla's reduction computations (cached per graph as a
+// closure of the first function that reduces): only the body reduces. See
+// newton_graph.go for the same rules in the Newton step.
 
 // resident loop state, in order.
 const (
