@@ -124,7 +124,7 @@ $(BENCH_VENV)/.pot: $(BENCH_VENV)/.jax
 bench-grokking: setup $(BENCH_VENV)/.jax
 	$(BENCH_VENV)/bin/python tests/bench/grokking_bench.py
 
-## bench-sinkhorn: lib/ot's Sinkhorn and SNS against POT and JAX, n = 200…2000; build/bench/sinkhorn_bench.json
+## bench-sinkhorn: lib/ot's Sinkhorn and SNS against POT and JAX (points and the random assignment problem, n = 200…1000); build/bench/sinkhorn_bench.json
 bench-sinkhorn: setup $(BENCH_VENV)/.pot
 	$(BENCH_VENV)/bin/python tests/bench/sinkhorn_bench.py
 

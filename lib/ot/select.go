@@ -22,14 +22,6 @@ type selection struct {
 	keep   int
 }
 
-// size is the number of kept entries K for an n×m plan.
-func (s selection) size(n int) int {
-	if s.perRow {
-		return n * s.keep
-	}
-	return s.keep
-}
-
 // before is the order of the selection: larger first, NaN last, ties to the
 // smaller index. It is a strict total order on indices.
 func before[T float32 | float64](x []T, i, j int32) bool {

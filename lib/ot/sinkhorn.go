@@ -9,10 +9,12 @@
 //	f_i = ε log a_i − ε LSE_j((g_j − C_ij)/ε),   g_j = ε log b_j − ε LSE_i((f_i − C_ij)/ε),
 //	P_ij = exp((f_i + g_j − C_ij)/ε).
 //
-// Each device call runs Options.ItersPerCall iterations as one compiled graph
-// (the per-call overhead lesson of lib/train) and returns the potentials and
-// the marginal error ‖P1 − a‖₁ + ‖Pᵀ1 − b‖₁ after the last one; iteration
-// stops once it is at most Options.Tol.
+// Solver.Sinkhorn runs the whole iteration on the device as one graph.While
+// loop (resident.go) that checks the marginal error ‖P1 − a‖₁ + ‖Pᵀ1 − b‖₁
+// every Options.ItersPerCall iterations inside the graph and stops once it is
+// at most Options.Tol (or at MaxIters): a solve is two device calls, the
+// loop and the plan. SinkhornNewtonSparse's warm start and fallbacks run
+// ItersPerCall iterations per call.
 //
 // SinkhornNewtonSparse (sns.go) adds the paper's Newton stage. The graph
 // pieces (SinkhornPotentials, TransportPlan, MarginalError) work inside any
@@ -39,9 +41,10 @@ type Options struct {
 	MaxIters int
 	// DType is the precision of the iteration: dtypes.Float64 (default) or dtypes.Float32.
 	DType dtypes.DType
-	// ItersPerCall is how many iterations one device call runs (default 10);
-	// the marginal error is checked after each call. In SinkhornNewtonSparse
-	// it is also the number of Sinkhorn steps of a fallback.
+	// ItersPerCall is how many iterations run between two checks of the
+	// marginal error (default 10): inside the device loop of Sinkhorn, per
+	// device call in SinkhornNewtonSparse, where it is also the number of
+	// Sinkhorn steps of a fallback.
 	ItersPerCall int
 
 	// The fields below are SinkhornNewtonSparse's; Sinkhorn ignores them.
@@ -100,7 +103,9 @@ type Result struct {
 	RoundTrips int
 	// MarginalError is ‖P1−a‖₁ + ‖Pᵀ1−b‖₁ of Plan.
 	MarginalError float64
-	// ErrorTrace is the marginal error after each device call, with the iteration it was measured at.
+	// ErrorTrace is the marginal error (and the dual) at each check, with the
+	// iteration it was measured at: every ItersPerCall Sinkhorn iterations and
+	// after every Newton step.
 	ErrorTrace []TracePoint
 	// Seconds is the wall time of the iteration (compilation included).
 	Seconds float64

@@ -6,9 +6,11 @@
 // models (measured on an H100: GoMLX's generic trainer 2.1 ms per step, one
 // graph per step 0.38 ms).
 //
-// Unrolling is used instead of graph.While: While failed on the go backend
-// and on XLA needed its counter and limits as inputs; an unrolled graph runs
-// the same everywhere, and K in the tens is enough to hide the call overhead.
+// Unrolling is used instead of graph.While: While once failed on the go
+// backend (it runs there now: lib/ot's Sinkhorn and Newton loops use it on
+// every backend) and on XLA needs its counter and limits as inputs; an
+// unrolled graph runs the same everywhere, and K in the tens is enough to
+// hide the call overhead.
 //
 // Checkpoints (Save, Load) hold the exact state, so a run killed mid-way
 // resumes with bit-identical results.
