@@ -187,3 +187,30 @@ func infToNaN(x float64) float64 {
 	}
 	return x
 }
+
+// NewtonTable is SNS's record of every Newton step of the first seed's main
+// run of each family: the iteration after the step, the fraction of P's mass
+// the sparsified Hessian dropped, the rows and columns left without an
+// off-diagonal entry, CG iterations, the line search's step size, the
+// marginal error and dual objective after the step, and why a step failed.
+func NewtonTable(runs []*Run) (header []string, rows [][]string) {
+	main := MainRuns(runs)
+	for _, fam := range Families() {
+		for _, r := range main {
+			if r.Config.Family != fam || r.Config.Seed != main[0].Config.Seed {
+				continue
+			}
+			for i, s := range r.SNS.Newton {
+				failed := s.Failed
+				if failed == "" {
+					failed = "—"
+				}
+				rows = append(rows, []string{r.Problem, fmt.Sprint(i + 1), fmt.Sprint(s.Iteration), fmt.Sprintf("%.2e", s.DroppedMass),
+					fmt.Sprint(s.RowsWithoutOffDiagonal), fmt.Sprint(s.ColsWithoutOffDiagonal), fmt.Sprint(s.CGIterations),
+					fmt.Sprintf("%.3g", s.StepSize), fmt.Sprintf("%.2e", s.MarginalError), fmt.Sprintf("%.12g", s.Dual), failed})
+			}
+		}
+	}
+	return []string{"problem", "Newton step", "iteration", "dropped mass", "rows without off-diagonal", "columns without",
+		"CG it", "step size α", "marginal error", "dual L(f, g)", "failed"}, rows
+}

@@ -81,3 +81,19 @@ func TestConvergenceFigures(t *testing.T) {
 		t.Errorf("OptimalDual = %v, want 1", got)
 	}
 }
+
+// Every Newton step of the first seed of each family, in order, one row each.
+func TestNewtonTable(t *testing.T) {
+	a1, a2, d1 := mainRun(Assignment, 1, 100, true, 22, 1), mainRun(Assignment, 2, 100, true, 22, 1), mainRun(Digits, 1, 100, true, 22, 1)
+	a1.SNS.Newton = []ot.NewtonStep{{Iteration: 21, DroppedMass: 0.01, RowsWithoutOffDiagonal: 3, CGIterations: 40, StepSize: 1, MarginalError: 1e-3},
+		{Iteration: 21, Failed: "the line search found no sufficient increase"}, {Iteration: 32, DroppedMass: 0.002, StepSize: 0.5, MarginalError: 1e-10}}
+	a2.SNS.Newton = []ot.NewtonStep{{Iteration: 21}}
+	d1.SNS.Newton = []ot.NewtonStep{{Iteration: 701, ColsWithoutOffDiagonal: 7}}
+	header, rows := NewtonTable([]*Run{a1, a2, d1})
+	if len(rows) != 4 || len(rows[0]) != len(header) {
+		t.Fatalf("%d rows (want 3 of seed 1's assignment run and 1 of its digits run)", len(rows))
+	}
+	if rows[0][3] != "1.00e-02" || rows[0][4] != "3" || rows[1][10] != "the line search found no sufficient increase" || rows[2][7] != "0.5" || rows[3][5] != "7" {
+		t.Errorf("rows %q", rows)
+	}
+}
