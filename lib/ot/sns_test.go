@@ -353,17 +353,26 @@ func TestPrepare(t *testing.T) {
 	if err := s.Prepare(40, 40); err != nil {
 		t.Fatal(err)
 	}
+	// Every executable limited to one graph: a solve whose shapes differ from
+	// those Prepare compiled would need a second one and fail. (No timing
+	// assertion: these machines are noisy, and the cold solve's compile time
+	// no longer dominates a solve of hundreds of Newton steps.)
+	for _, e := range []*graph.Exec{s.sinkhorn, s.plan, s.system, s.solveStep} {
+		if e != nil {
+			e.SetMaxCache(1)
+		}
+	}
+	for _, e := range s.newton {
+		e.SetMaxCache(1)
+	}
 	warm, err := s.SinkhornNewtonSparse(a, b, cost)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: a solve after Prepare needed another graph: %v", bk.Name(), err)
 	}
 	if warm.Iterations != cold.Iterations || warm.Cost != cold.Cost {
 		t.Errorf("prepared solve differs: %d iterations, cost %v; cold %d, %v", warm.Iterations, warm.Cost, cold.Iterations, cold.Cost)
 	}
 	t.Logf("%s: cold %.3fs, prepared %.3fs", bk.Name(), cold.Seconds, warm.Seconds)
-	if bk.Name() != "Go Backend" && !(warm.Seconds < cold.Seconds/2) {
-		t.Errorf("prepared solve took %.3fs, the cold one %.3fs: Prepare did not compile", warm.Seconds, cold.Seconds)
-	}
 	if err := s.Prepare(0, 3); err == nil {
 		t.Error("Prepare(0, 3) accepted")
 	}
