@@ -131,63 +131,6 @@ func AnyFromCache(runs []*Run) bool {
 	return false
 }
 
-// WorstCostGap is the largest CostGap over runs (0 for none); NaN as soon
-// as one run has no gap (no POT cost), so that such a run fails a claim on it.
-func WorstCostGap(runs []*Run) float64 {
-	worst := 0.0
-	for _, r := range runs {
-		gap := r.CostGap()
-		if math.IsNaN(gap) || math.IsNaN(worst) {
-			worst = math.NaN()
-		} else {
-			worst = math.Max(worst, gap)
-		}
-	}
-	return worst
-}
-
-// Fallbacks counts the Newton steps that failed and fell back to Sinkhorn
-// steps, over all runs.
-func Fallbacks(runs []*Run) int {
-	n := 0
-	for _, r := range runs {
-		n += len(r.SNS.Fallbacks)
-	}
-	return n
-}
-
-// LowestRatios are the lowest iteration and time ratios (Sinkhorn ÷ SNS)
-// over the seeds of family at eps, a name for that cell ("family, n = N,
-// ε = eps") and how many runs it holds. A run whose ratio is NaN (a solver
-// that did not converge) counts as the lowest; with no finite ratio the
-// result is NaN.
-func LowestRatios(runs []*Run, family string, eps float64) (iterations, seconds float64, name string, n int) {
-	iterations, seconds = math.Inf(1), math.Inf(1)
-	for _, r := range runs {
-		if r.Config.Family == family && r.Config.Epsilon == eps {
-			iterations, seconds = math.Min(iterations, nanToInf(r.IterationRatio())), math.Min(seconds, nanToInf(r.TimeRatio()))
-			name, n = fmt.Sprintf("%s, n = %d, ε = %g", family, r.N, eps), n+1
-		}
-	}
-	return infToNaN(iterations), infToNaN(seconds), name, n
-}
-
-// nanToInf maps NaN to −Inf, so that it is the lowest value.
-func nanToInf(x float64) float64 {
-	if math.IsNaN(x) {
-		return math.Inf(-1)
-	}
-	return x
-}
-
-// infToNaN maps ±Inf to NaN.
-func infToNaN(x float64) float64 {
-	if math.IsInf(x, 0) {
-		return math.NaN()
-	}
-	return x
-}
-
 // NewtonTable is SNS's record of every Newton step of the first seed's main
 // run of each family: the iteration after the step, the fraction of P's mass
 // the sparsified Hessian dropped, the rows and columns left without an
