@@ -69,20 +69,10 @@ func residentSinkhorn(k int, eps float64) func(in []*graph.Node) []*graph.Node {
 		state[rsC], state[rsLogA], state[rsLogB], state[rsF], state[rsG] = in[0], in[1], in[2], in[3], in[4]
 		state[rsTol], state[rsLimit], state[rsI], state[rsErr], state[rsTrace] = in[5], in[6], in[7], in[8], in[9]
 		state[rsDuals] = in[10]
-		g := in[0].Graph()
-		params := func(g *graph.Graph) []*graph.Node {
-			out := make([]*graph.Node, len(state))
-			for j, x := range state {
-				out[j] = graph.Parameter(g, fmt.Sprintf("state%d", j), x.Shape())
-			}
-			return out
+		cond := func(p []*graph.Node) *graph.Node {
+			return graph.LogicalAnd(graph.LessThan(p[rsI], p[rsLimit]), graph.GreaterThan(p[rsErr], p[rsTol]))
 		}
-		cond := graph.NewClosure(g, func(g *graph.Graph) []*graph.Node {
-			p := params(g)
-			return []*graph.Node{graph.LogicalAnd(graph.LessThan(p[rsI], p[rsLimit]), graph.GreaterThan(p[rsErr], p[rsTol]))}
-		})
-		body := graph.NewClosure(g, func(g *graph.Graph) []*graph.Node {
-			p := params(g)
+		body := func(p []*graph.Node) []*graph.Node {
 			c, loga, logb, f, gp := p[rsC], p[rsLogA], p[rsLogB], p[rsF], p[rsG]
 			for range k {
 				f, gp = SinkhornStep(c, loga, logb, f, gp, eps)
@@ -91,13 +81,13 @@ func residentSinkhorn(k int, eps float64) func(in []*graph.Node) []*graph.Node {
 			plan, a, b := TransportPlan(c, f, gp, eps), graph.Exp(loga), graph.Exp(logb)
 			errSum := graph.ConvertDType(MarginalError(plan, a, b), dtypes.Float64)
 			dual := dualObjective(plan, a, b, f, gp, eps)
-			slot := graph.Equal(graph.Iota(g, shapes.Make(dtypes.Int32, p[rsTrace].Shape().Dimensions[0]), 0), p[rsI])
+			slot := graph.Equal(graph.Iota(c.Graph(), shapes.Make(dtypes.Int32, p[rsTrace].Shape().Dimensions[0]), 0), p[rsI])
 			out := append([]*graph.Node(nil), p...)
 			out[rsI], out[rsF], out[rsG], out[rsErr] = graph.AddScalar(p[rsI], 1), f, gp, errSum
 			out[rsTrace], out[rsDuals] = graph.Where(slot, errSum, p[rsTrace]), graph.Where(slot, dual, p[rsDuals])
 			return out
-		})
-		out := graph.While(cond, body, state...)
+		}
+		out := whileLoop(state, cond, body)
 		return []*graph.Node{out[rsF], out[rsG], out[rsErr], out[rsI], out[rsTrace], out[rsDuals]}
 	}
 }

@@ -201,15 +201,7 @@ func TestResidentSinkhornNotConverged(t *testing.T) {
 			t.Fatalf("%s: last iterate %d iterations, error %g, trace %v, cost %g", be.Name(), last.Iterations, last.MarginalError, last.ErrorTrace, last.Cost)
 		}
 		// The plan is that of the potentials reached: its marginal error is the one reported.
-		rows, cols := marginals(last.Plan)
-		e := 0.0
-		for i := range rows {
-			e += math.Abs(rows[i] - a[i])
-		}
-		for j := range cols {
-			e += math.Abs(cols[j] - b[j])
-		}
-		if !closeRel(e, last.MarginalError, 1e-6, 0) {
+		if e := planMarginalError(last.Plan, a, b); !closeRel(e, last.MarginalError, 1e-6, 0) {
 			t.Errorf("%s: the plan's marginal error %g, reported %g", be.Name(), e, last.MarginalError)
 		}
 	}

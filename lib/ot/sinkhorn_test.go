@@ -120,6 +120,19 @@ func referenceSinkhorn(a, b []float64, cost [][]float64, eps, tol float64) (plan
 	return plan, cst
 }
 
+// planMarginalError is ‖P1 − a‖₁ + ‖Pᵀ1 − b‖₁ recomputed from the plan in float64.
+func planMarginalError(p [][]float64, a, b []float64) float64 {
+	rows, cols := marginals(p)
+	e := 0.0
+	for i := range rows {
+		e += math.Abs(rows[i] - a[i])
+	}
+	for j := range cols {
+		e += math.Abs(cols[j] - b[j])
+	}
+	return e
+}
+
 func marginals(p [][]float64) (rows, cols []float64) {
 	rows, cols = make([]float64, len(p)), make([]float64, len(p[0]))
 	for i := range p {

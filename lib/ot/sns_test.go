@@ -20,14 +20,7 @@ func checkSolution(t *testing.T, name string, res *Result, a, b []float64, cost 
 	if rel := math.Abs(res.Cost-want) / want; !(rel <= 1e-6) {
 		t.Errorf("%s: cost %.12g, reference %.12g (relative %.2g > 1e-6)", name, res.Cost, want, rel)
 	}
-	rows, cols := marginals(res.Plan)
-	errSum := 0.0
-	for i := range rows {
-		errSum += math.Abs(rows[i] - a[i])
-	}
-	for j := range cols {
-		errSum += math.Abs(cols[j] - b[j])
-	}
+	errSum := planMarginalError(res.Plan, a, b)
 	if !(errSum <= tol && math.Abs(errSum-res.MarginalError) <= 1e-10) {
 		t.Errorf("%s: marginal error of the plan %.3g (reported %.3g), want ≤ %g and equal", name, errSum, res.MarginalError, tol)
 	}
