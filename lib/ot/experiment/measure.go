@@ -89,8 +89,7 @@ func Measure(res *Results) (claims.Measurements, []notebook.Claim, []notebook.Cl
 // exactFor is the exact-Hessian run of cfg's problem (nil when none).
 func exactFor(exact []*Run, cfg Config) *Run {
 	for _, e := range exact {
-		if e.Config.Family == cfg.Family && e.Config.Size == cfg.Size && e.Config.Seed == cfg.Seed &&
-			e.Config.Epsilon == cfg.Epsilon && e.Config.MNISTDir == cfg.MNISTDir {
+		if sameProblem(e.Config, cfg) {
 			return e
 		}
 	}
@@ -119,4 +118,10 @@ func minOf(xs []float64) float64 {
 		lo = math.Min(lo, x)
 	}
 	return lo
+}
+
+// sameProblem reports whether two configurations solve the same transport
+// problem (family, size, seed, data, ε), whatever their solver settings.
+func sameProblem(x, y Config) bool {
+	return x.Family == y.Family && x.Size == y.Size && x.Seed == y.Seed && x.Epsilon == y.Epsilon && x.MNISTDir == y.MNISTDir
 }

@@ -40,8 +40,7 @@ func traceCurve(trace []ot.TracePoint, bySeconds bool, lstar float64) (x, y []fl
 func OptimalDual(runs []*Run, cfg Config) float64 {
 	best := math.NaN()
 	for _, r := range runs {
-		c := r.Config
-		if c.Family != cfg.Family || c.Size != cfg.Size || c.Seed != cfg.Seed || c.Epsilon != cfg.Epsilon || c.MNISTDir != cfg.MNISTDir {
+		if !sameProblem(r.Config, cfg) {
 			continue
 		}
 		for _, s := range []Solve{r.SNS, r.Sinkhorn} {
