@@ -109,7 +109,7 @@ func (c Config) check() error {
 }
 
 // modelFn builds cfg's model for images of task's shape.
-func modelFn(c Config, h, w, ch int) func(scope *model.Scope, _ any, inputs []*graph.Node) []*graph.Node {
+func modelFn(c Config, h, w, ch, classes int) func(scope *model.Scope, _ any, inputs []*graph.Node) []*graph.Node {
 	return func(scope *model.Scope, _ any, inputs []*graph.Node) []*graph.Node {
 		x := inputs[0]
 		b := x.Shape().Dimensions[0]
@@ -146,9 +146,6 @@ func modelFn(c Config, h, w, ch int) func(scope *model.Scope, _ any, inputs []*g
 		return []*graph.Node{layers.Dense(scope.In("head"), z, true, classes)}
 	}
 }
-
-// classes is the number of classes of every task here (digits, CIFAR-10).
-const classes = 10
 
 func inMemory(b compute.Backend, name string, x [][]float32, y []int32) (*dataset.InMemoryDataset, error) {
 	labels := make([][]int32, len(y))
@@ -209,7 +206,7 @@ func trainResuming(b compute.Backend, cfg Config, task *Task, ckptDir string, pr
 		opt = optimizer.StochasticGradientDescent().WithDecay(false).WithLearningRate(cfg.LR).Done()
 	}
 	h, w, ch := task.Shape[0], task.Shape[1], task.Shape[2]
-	trainer := train.NewTrainer(b, store, modelFn(cfg, h, w, ch), loss.SparseCategoricalCrossEntropyLogits, opt, nil,
+	trainer := train.NewTrainer(b, store, modelFn(cfg, h, w, ch, task.Classes), loss.SparseCategoricalCrossEntropyLogits, opt, nil,
 		[]metric.Interface{metric.NewSparseCategoricalAccuracy("Accuracy", "acc")})
 	loop := train.NewLoop(trainer)
 	// GoMLX reports a failure inside a graph as a panic; it must not reach

@@ -187,7 +187,7 @@ func TestCIFAR10Task(t *testing.T) {
 }
 
 func TestBadConfig(t *testing.T) {
-	task := &Task{Name: "tiny", Shape: [3]int{8, 8, 1}, TrainX: [][]float32{make([]float32, 64)}, TrainY: []int32{1}, TestX: [][]float32{make([]float32, 64)}, TestY: []int32{2}}
+	task := &Task{Name: "tiny", Shape: [3]int{8, 8, 1}, Classes: 10, TrainX: [][]float32{make([]float32, 64)}, TrainY: []int32{1}, TestX: [][]float32{make([]float32, 64)}, TestY: []int32{2}}
 	ok := Config{Method: TrAct, Arch: MLP, Lambda: 0.1, Epochs: 1, BatchSize: 1, LR: 0.1, Optimizer: "sgd", Width: 2}
 	bk := backendstest.Available(t)[0]
 	for _, tc := range []struct {

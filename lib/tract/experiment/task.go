@@ -10,12 +10,15 @@ import (
 )
 
 // Task is an image classification set: images channels last, flattened
-// ([y][x][c]), labels 0–9.
+// ([y][x][c]), labels 0 … Classes−1, split into training, validation
+// (hyperparameters are chosen on it, never on the test set; may be empty)
+// and test images.
 type Task struct {
-	Name          string // names the data and everything that made it (part of the cache key)
-	Shape         [3]int // height, width, channels
-	TrainX, TestX [][]float32
-	TrainY, TestY []int32
+	Name                string // names the data and everything that made it (part of the cache key)
+	Shape               [3]int // height, width, channels
+	Classes             int
+	TrainX, ValX, TestX [][]float32
+	TrainY, ValY, TestY []int32
 }
 
 func (t *Task) check() error {
@@ -23,20 +26,20 @@ func (t *Task) check() error {
 		return fmt.Errorf("experiment: no task")
 	}
 	n := t.Shape[0] * t.Shape[1] * t.Shape[2]
-	if n < 1 || len(t.TrainX) == 0 || len(t.TestX) == 0 || len(t.TrainX) != len(t.TrainY) || len(t.TestX) != len(t.TestY) {
-		return fmt.Errorf("experiment: task %q: shape %v, %d/%d train and %d/%d test images/labels", t.Name, t.Shape, len(t.TrainX), len(t.TrainY), len(t.TestX), len(t.TestY))
+	if n < 1 || t.Classes < 2 || len(t.TrainX) == 0 || len(t.TestX) == 0 || len(t.TrainX) != len(t.TrainY) || len(t.ValX) != len(t.ValY) || len(t.TestX) != len(t.TestY) {
+		return fmt.Errorf("experiment: task %q: shape %v, %d classes, %d/%d train, %d/%d validation and %d/%d test images/labels", t.Name, t.Shape, t.Classes, len(t.TrainX), len(t.TrainY), len(t.ValX), len(t.ValY), len(t.TestX), len(t.TestY))
 	}
-	for _, set := range [][][]float32{t.TrainX, t.TestX} {
+	for _, set := range [][][]float32{t.TrainX, t.ValX, t.TestX} {
 		for i, x := range set {
 			if len(x) != n {
 				return fmt.Errorf("experiment: task %q: image %d has %d values, want %d", t.Name, i, len(x), n)
 			}
 		}
 	}
-	for _, ys := range [][]int32{t.TrainY, t.TestY} {
+	for _, ys := range [][]int32{t.TrainY, t.ValY, t.TestY} {
 		for i, y := range ys {
-			if y < 0 || y >= classes {
-				return fmt.Errorf("experiment: task %q: label %d of image %d outside 0–%d", t.Name, y, i, classes-1)
+			if y < 0 || int(y) >= t.Classes {
+				return fmt.Errorf("experiment: task %q: label %d of image %d outside 0–%d", t.Name, y, i, t.Classes-1)
 			}
 		}
 	}
@@ -57,8 +60,8 @@ func Digits(data *digits.Set, spread, brightness float64, seed uint64) (*Task, e
 		return nil, fmt.Errorf("experiment: %w", err)
 	}
 	return &Task{
-		Name:   fmt.Sprintf("digits(n=%d,spread=%g,brightness=%g,split=%d)", len(data.Labels), spread, brightness, seed),
-		Shape:  [3]int{digits.Side, digits.Side, 1},
+		Name:  fmt.Sprintf("digits(n=%d,spread=%g,brightness=%g,split=%d)", len(data.Labels), spread, brightness, seed),
+		Shape: [3]int{digits.Side, digits.Side, 1}, Classes: 10,
 		TrainX: tr.Pixels, TrainY: tr.Labels, TestX: te.Pixels, TestY: te.Labels,
 	}, nil
 }
@@ -106,7 +109,7 @@ func CIFAR10(dir string, maxTrain int) (*Task, error) {
 			h.Write(px)
 		}
 	}
-	t := &Task{Name: fmt.Sprintf("cifar10(train=%d,test=%d,sha256=%x)", len(tr.Labels), len(te.Labels), h.Sum(nil)[:6]), Shape: [3]int{cifar.Side, cifar.Side, 3}}
+	t := &Task{Name: fmt.Sprintf("cifar10(train=%d,test=%d,sha256=%x)", len(tr.Labels), len(te.Labels), h.Sum(nil)[:6]), Shape: [3]int{cifar.Side, cifar.Side, 3}, Classes: 10}
 	t.TrainX, t.TrainY = convert(tr)
 	t.TestX, t.TestY = convert(te)
 	return t, nil
