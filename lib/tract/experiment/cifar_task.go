@@ -20,10 +20,11 @@ import (
 //     in float64 over its pixels), so neither the validation nor the test
 //     images leak into it.
 //
-// (TrAct's train_cifar.py normalises with the fixed CIFAR-10 constants
-// (0.4914, 0.4822, 0.4465) / (0.2023, 0.1994, 0.2010) for both data sets;
-// the training split's own statistics are within a few per cent of them on
-// CIFAR-10.)
+// (TrAct's train_cifar.py normalises both data sets with fixed constants,
+// mean (0.4914, 0.4822, 0.4465) and std (0.2023, 0.1994, 0.2010). The means
+// are CIFAR-10's; the stds are about 20% below its pixel standard
+// deviations (about 0.247, 0.243, 0.262), so the official inputs have a
+// standard deviation of about 1.2–1.3 where these have 1.)
 //
 // The Task's Name is "cifar10(" or "cifar100(" then the training and test
 // counts, the validation count and seed when there is a validation set,
