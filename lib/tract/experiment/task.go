@@ -1,11 +1,8 @@
 package experiment
 
 import (
-	"crypto/sha256"
 	"fmt"
-	"math"
 
-	"github.com/gorepro/gorepro/lib/data/cifar"
 	"github.com/gorepro/gorepro/lib/data/digits"
 )
 
@@ -64,53 +61,4 @@ func Digits(data *digits.Set, spread, brightness float64, seed uint64) (*Task, e
 		Shape: [3]int{digits.Side, digits.Side, 1}, Classes: 10,
 		TrainX: tr.Pixels, TrainY: tr.Labels, TestX: te.Pixels, TestY: te.Labels,
 	}, nil
-}
-
-// CIFAR10 reads CIFAR-10's binary files from dir (cifar.Load) and
-// normalises each channel by the training set's mean and standard
-// deviation; maxTrain > 0 keeps the first maxTrain training images.
-func CIFAR10(dir string, maxTrain int) (*Task, error) {
-	tr, te, err := cifar.Load(dir)
-	if err != nil {
-		return nil, err
-	}
-	if maxTrain > 0 && maxTrain < len(tr.Labels) {
-		tr.Labels, tr.Pixels = tr.Labels[:maxTrain], tr.Pixels[:maxTrain]
-	}
-	var sum, sq [3]float64
-	for _, px := range tr.Pixels {
-		for i, v := range px {
-			f := float64(v) / 255
-			sum[i%3] += f
-			sq[i%3] += f * f
-		}
-	}
-	per := float64(len(tr.Pixels) * cifar.Side * cifar.Side)
-	var mean, std [3]float64
-	for c := range 3 {
-		mean[c] = sum[c] / per
-		std[c] = math.Sqrt(max(sq[c]/per-mean[c]*mean[c], 1e-12))
-	}
-	convert := func(s *cifar.Set) ([][]float32, []int32) {
-		xs, ys := make([][]float32, len(s.Pixels)), make([]int32, len(s.Labels))
-		for i, px := range s.Pixels {
-			x := make([]float32, len(px))
-			for j, v := range px {
-				x[j] = float32((float64(v)/255 - mean[j%3]) / std[j%3])
-			}
-			xs[i], ys[i] = x, int32(s.Labels[i])
-		}
-		return xs, ys
-	}
-	h := sha256.New()
-	for _, s := range []*cifar.Set{tr, te} {
-		h.Write(s.Labels)
-		for _, px := range s.Pixels {
-			h.Write(px)
-		}
-	}
-	t := &Task{Name: fmt.Sprintf("cifar10(train=%d,test=%d,sha256=%x)", len(tr.Labels), len(te.Labels), h.Sum(nil)[:6]), Shape: [3]int{cifar.Side, cifar.Side, 3}, Classes: 10}
-	t.TrainX, t.TrainY = convert(tr)
-	t.TestX, t.TestY = convert(te)
-	return t, nil
 }
