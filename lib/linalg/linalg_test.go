@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/graph"
 	"gonum.org/v1/gonum/mat"
 
@@ -41,24 +42,25 @@ func spd(r *rand.Rand, d int, cond float64) *mat.SymDense {
 }
 
 type testCase struct {
-	name       string
-	d          int
-	cond       float64
-	f32        bool
-	tolL, tolX float64 // relative (Frobenius) errors of L and of the solution
+	name             string
+	d                int
+	cond             float64
+	f32              bool
+	tolL, tolX, tolP float64 // relative errors of L and of the solution (Frobenius), and of the smallest pivot
 }
 
-// Cholesky and SolveSPD against gonum on batches of random SPD matrices,
-// well- and ill-conditioned, float64 and float32, on every backend.
+// Cholesky, SolveSPD and the smallest pivot against gonum on batches of
+// random SPD matrices, well- and ill-conditioned, float64 and float32, on
+// every backend. The reference pivot is min_j L_jj² of gonum's float64 factor.
 func TestAgainstGonum(t *testing.T) {
 	// d = 27 is TrAct's 3×3×3 patch; the other cases use d = 9 because XLA
 	// takes ~15 s to compile the unrolled d = 27 graph (see the package doc).
 	const batch, m = 3, 5
 	cases := []testCase{
-		{"float64 d 27 cond 10", 27, 10, false, 1e-12, 1e-12},
-		{"float64 d 9 cond 1e8", 9, 1e8, false, 1e-8, 1e-6},
-		{"float32 d 9 cond 10", 9, 10, true, 1e-5, 1e-5},
-		{"float32 d 9 cond 1e3", 9, 1e3, true, 1e-4, 1e-3},
+		{"float64 d 27 cond 10", 27, 10, false, 1e-12, 1e-12, 1e-12},
+		{"float64 d 9 cond 1e8", 9, 1e8, false, 1e-8, 1e-6, 1e-7},
+		{"float32 d 9 cond 10", 9, 10, true, 1e-5, 1e-5, 1e-6},
+		{"float32 d 9 cond 1e3", 9, 1e3, true, 1e-4, 1e-3, 1e-4},
 	}
 	for _, bk := range backendstest.Available(t) {
 		for _, tc := range cases {
@@ -73,6 +75,7 @@ func checkCase(t *testing.T, bk compute.Backend, tc testCase, batch, d, m int) {
 	bs := make([][][]float64, batch)
 	var wantL []*mat.TriDense
 	var wantX []*mat.Dense
+	var wantP []float64
 	for k := range batch {
 		a := spd(r, d, tc.cond)
 		b := mat.NewDense(d, m, nil)
@@ -92,6 +95,11 @@ func checkCase(t *testing.T, bk compute.Backend, tc testCase, batch, d, m int) {
 			t.Fatal(err)
 		}
 		wantL, wantX = append(wantL, &l), append(wantX, &x)
+		p := math.Inf(1)
+		for j := range d {
+			p = math.Min(p, l.At(j, j)*l.At(j, j))
+		}
+		wantP = append(wantP, p)
 		as[k], bs[k] = rowsOf(a), rowsOf(b)
 	}
 	var inA, inB any = as, bs
@@ -99,13 +107,17 @@ func checkCase(t *testing.T, bk compute.Backend, tc testCase, batch, d, m int) {
 		inA, inB = to32(as), to32(bs)
 	}
 	outs, err := graph.CallOnceN(bk, func(a, b *graph.Node) []*graph.Node {
-		return []*graph.Node{Cholesky(a), SolveSPD(a, b)}
+		l, p := CholeskyMinPivot(a)
+		return []*graph.Node{l, SolveSPD(a, b), graph.ConvertDType(p, dtypes.Float64)}
 	}, inA, inB)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gotL, gotX := to64(outs[0].Value()), to64(outs[1].Value())
+	gotL, gotX, gotP := to64(outs[0].Value()), to64(outs[1].Value()), outs[2].Value().([]float64)
 	for k := range batch {
+		if e := math.Abs(gotP[k]-wantP[k]) / wantP[k]; !(e <= tc.tolP) {
+			t.Errorf("batch %d: smallest pivot %g, float64 reference %g: relative error %.2g > %g", k, gotP[k], wantP[k], e, tc.tolP)
+		}
 		if e := relErr(gotL[k], wantL[k]); !(e <= tc.tolL) {
 			t.Errorf("batch %d: L relative error %.2g > %g", k, e, tc.tolL)
 		}
@@ -165,15 +177,78 @@ func TestTriangularSolves(t *testing.T) {
 	}
 }
 
-// A matrix that is not positive definite gives NaN, not a crash.
-func TestNotPositiveDefinite(t *testing.T) {
-	bk := backendstest.Available(t)[0]
-	out, err := graph.CallOnce(bk, Cholesky, [][]float64{{1, 2}, {2, 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v := out.Value().([][]float64); !math.IsNaN(v[1][1]) {
-		t.Errorf("Cholesky of an indefinite matrix = %v, want NaN in L[1][1]", v)
+// A matrix with a pivot ≤ 0, or a non-finite value, gives an all-NaN
+// factor and solution (never Inf, never a partly finite factor) and reports
+// its breakdown in the smallest pivot: the exact non-positive pivot
+// (computed by hand below), or NaN for a non-finite value; in a batch, only
+// the broken matrix is affected. Float64 and float32, on every backend.
+func TestBreakdown(t *testing.T) {
+	inf, nan := math.Inf(1), math.NaN()
+	spd := [][]float64{{4, 2, 2}, {2, 2, 1}, {2, 1, 3}} // pivots 4, 1, 2
+	for _, bk := range backendstest.Available(t) {
+		for _, tc := range []struct {
+			name string
+			a    [][][]float64
+			want []float64 // smallest pivot per batch element; NaN: a non-finite value
+		}{
+			// [[1,2],[2,1]]: pivots 1, 1 − 4 = −3.
+			{"indefinite", [][][]float64{{{1, 2, 0}, {2, 1, 0}, {0, 0, 1}}}, []float64{-3}},
+			// rank one: the second pivot is exactly 0 (0/0 and v/0 before the fix).
+			{"zero pivot", [][][]float64{{{1, 1, 0}, {1, 1, 0}, {0, 0, 1}}}, []float64{0}},
+			{"zero first pivot", [][][]float64{{{0, 0, 0}, {0, 1, 0}, {0, 0, 1}}}, []float64{0}},
+			// pivots 4, 1, 0 − 1 − 0 = −1: the first two columns alone are finite.
+			{"negative last pivot", [][][]float64{{{4, 2, 2}, {2, 2, 1}, {2, 1, 0}}}, []float64{-1}},
+			{"batch: only the indefinite one", [][][]float64{spd, {{1, 2, 0}, {2, 1, 0}, {0, 0, 1}}, spd}, []float64{1, -3, 1}},
+			{"NaN entry", [][][]float64{{{1, 0, 0}, {nan, 1, 0}, {0, 0, 1}}}, []float64{nan}},
+			// every pivot is positive (Inf, 1, 1) but L_00 = Inf/Inf.
+			{"infinite diagonal", [][][]float64{{{inf, 0, 0}, {0, 1, 0}, {0, 0, 1}}}, []float64{nan}},
+		} {
+			for _, f32 := range []bool{false, true} {
+				name := fmt.Sprintf("%s/%s/float32=%v", bk.Name(), tc.name, f32)
+				var in any = tc.a
+				if f32 {
+					in = to32(tc.a)
+				}
+				b := make([][][]float64, len(tc.a))
+				for k := range b {
+					b[k] = [][]float64{{1, 2}, {3, 4}, {5, 6}}
+				}
+				var inB any = b
+				if f32 {
+					inB = to32(b)
+				}
+				outs, err := graph.CallOnceN(bk, func(a, b *graph.Node) []*graph.Node {
+					l, p := CholeskyMinPivot(a)
+					x, q := SolveSPDMinPivot(a, b)
+					return []*graph.Node{l, graph.ConvertDType(p, dtypes.Float64), x, graph.ConvertDType(q, dtypes.Float64), Cholesky(a), SolveSPD(a, b)}
+				}, in, inB)
+				if err != nil {
+					t.Fatal(err)
+				}
+				l, p, x, q := to64(outs[0].Value()), outs[1].Value().([]float64), to64(outs[2].Value()), outs[3].Value().([]float64)
+				lPlain, xPlain := to64(outs[4].Value()), to64(outs[5].Value())
+				for k, want := range tc.want {
+					for _, got := range [][]float64{{p[k]}, {q[k]}} {
+						if math.IsNaN(want) != math.IsNaN(got[0]) || (!math.IsNaN(want) && got[0] != want) {
+							t.Errorf("%s batch %d: smallest pivot %g, want %g", name, k, got[0], want)
+						}
+					}
+					broken := !(want > 0)
+					for what, m := range map[string][][]float64{"L": l[k], "X": x[k], "Cholesky": lPlain[k], "SolveSPD": xPlain[k]} {
+						for i := range m {
+							for j, v := range m[i] {
+								if broken && !math.IsNaN(v) {
+									t.Errorf("%s batch %d: %s[%d][%d] = %g, want NaN", name, k, what, i, j, v)
+								}
+								if !broken && (math.IsNaN(v) || math.IsInf(v, 0)) {
+									t.Errorf("%s batch %d: %s[%d][%d] = %g, want finite", name, k, what, i, j, v)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
 	}
 }
 

@@ -48,6 +48,19 @@ func TestBadInput(t *testing.T) {
 		}, "tract.Conv2D: x is Uint8"},
 		{"kernel too big", func(g *graph.Graph, s *model.Scope) { Conv2D(s, param(g, f32, 4, 2, 2, 1), 2, 5, 1, 0, true, 0.1) }, "does not fit"},
 		{"dense int", func(g *graph.Graph, s *model.Scope) { Dense(s, param(g, dtypes.Int64, 4, 3), true, 2, 0.1) }, "tract.Dense: input is Int64"},
+		{"kernel λ", func(g *graph.Graph, _ *model.Scope) { Kernel(param(g, f32, 3, 2), param(g, f32, 4, 3), 0) }, "tract.Kernel: λ = 0"},
+		{"matmul no weights", func(g *graph.Graph, _ *model.Scope) { MatMul(param(g, f32, 4, 3), nil, 0.1) }, "tract.MatMul: w (the layer's weights) is missing"},
+		{"matmul no x", func(g *graph.Graph, _ *model.Scope) { MatMul(nil, param(g, f32, 3, 2), 0.1) }, "tract.MatMul: x is missing"},
+		{"matmul λ = 0", func(g *graph.Graph, _ *model.Scope) { MatMul(param(g, f32, 4, 3), param(g, f32, 3, 2), 0) }, "tract.MatMul: λ = 0"},
+		{"matmul λ < 0", func(g *graph.Graph, _ *model.Scope) { MatMul(param(g, f32, 2, 3), param(g, f32, 3, 2), -0.5) }, "tract.MatMul: λ = -0.5"},
+		{"matmul shape", func(g *graph.Graph, _ *model.Scope) { MatMul(param(g, f32, 4, 3), param(g, f32, 2, 5), 0.1) }, "tract.MatMul: want x [b, d] and w [d, m]"},
+		{"matmul dtypes", func(g *graph.Graph, _ *model.Scope) {
+			MatMul(param(g, dtypes.Float64, 4, 3), param(g, f32, 3, 2), 0.1)
+		}, "tract.MatMul: x is Float64 and w is Float32"},
+		{"pivot no x", func(g *graph.Graph, _ *model.Scope) { SystemPivot(nil, 0.1) }, "tract.SystemPivot: x is missing"},
+		{"pivot λ", func(g *graph.Graph, _ *model.Scope) { SystemPivot(param(g, f32, 4, 3), -1) }, "tract.SystemPivot: λ = -1"},
+		{"pivot scalar", func(g *graph.Graph, _ *model.Scope) { SystemPivot(param(g, f32), 0.1) }, "tract.SystemPivot: want x [..., d]"},
+		{"pivot int", func(g *graph.Graph, _ *model.Scope) { SystemPivot(param(g, dtypes.Int32, 4, 3), 0.1) }, "tract.SystemPivot: x is Int32"},
 	} {
 		g := graph.NewGraph(bk, tc.name)
 		scope := model.NewStore().RootScope()

@@ -53,7 +53,9 @@ func im2col(x [][][][]float64, k, stride, pad int) (rows [][]float64, h, w int) 
 // Convolve, and the kernel gradient is TrAct's formula on the unfolded rows.
 func TestConvAgainstIm2col(t *testing.T) {
 	for _, bk := range backendstest.Available(t) {
-		for _, c := range []struct{ k, stride, pad int }{{3, 1, 1}, {2, 2, 0}} {
+		// b·H'·W' rows of d = k·k·C: 60 ≥ 27, 12 ≥ 12 (the d×d system) and
+		// 4 < 27 (the b×b Woodbury form).
+		for _, c := range []struct{ k, stride, pad int }{{3, 1, 1}, {2, 2, 0}, {3, 3, 0}} {
 			r := rand.New(rand.NewPCG(uint64(c.k), 5))
 			const b, H, W, C, F = 2, 5, 6, 3, 4
 			x := rand4(r, b, H, W, C)
