@@ -41,7 +41,7 @@ func TestTrainBothMethods(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s %s %s: %v", bk.Name(), arch, m, err)
 				}
-				if seen != 2 || len(r.Curve) != 2 || !(r.FinalAcc() > 0.2) || r.Steps != 2*(1438/64) || r.TimedSteps != 1438/64 || !(r.MsPerStep > 0) {
+				if seen != 2 || len(r.Curve) != 2 || !(r.FinalAcc() > 0.2) || !(r.FinalValAcc() > 0.2) || r.Steps != 2*(1150/64) || r.TimedSteps != 1150/64 || !(r.MsPerStep > 0) || r.Diverged != "" {
 					t.Errorf("%s %s %s: curve %+v, steps %d (%d timed), %.2f ms/step", bk.Name(), arch, m, r.Curve, r.Steps, r.TimedSteps, r.MsPerStep)
 				}
 				if r.EpochsTo(0) != 1 || r.EpochsTo(1.1) != -1 {
@@ -186,19 +186,42 @@ func TestCIFAR10Task(t *testing.T) {
 	}
 }
 
+// Every bad configuration or task is one error naming the field, from
+// Train, RunOrLoad and RunJobs alike, before anything trains.
 func TestBadConfig(t *testing.T) {
 	task := &Task{Name: "tiny", Shape: [3]int{8, 8, 1}, Classes: 10, TrainX: [][]float32{make([]float32, 64)}, TrainY: []int32{1}, TestX: [][]float32{make([]float32, 64)}, TestY: []int32{2}}
 	ok := Config{Method: TrAct, Arch: MLP, Lambda: 0.1, Epochs: 1, BatchSize: 1, LR: 0.1, Optimizer: "sgd", Width: 2}
+	vit := func(c *Config) {
+		c.Arch, c.Width, c.Depth, c.Heads, c.Patch, c.MLPWidth = ViT, 8, 1, 2, 4, 8
+	}
 	bk := backendstest.Available(t)[0]
 	for _, tc := range []struct {
 		mod    func(*Config, *Task)
 		errHas string
 	}{
 		{func(c *Config, _ *Task) { c.Method = "lbfgs" }, `method "lbfgs"`},
-		{func(c *Config, _ *Task) { c.Arch = "vit" }, `arch "vit"`},
+		{func(c *Config, _ *Task) { c.Arch = "transformer" }, `arch "transformer"`},
 		{func(c *Config, _ *Task) { c.Lambda = 0 }, "λ = 0"},
 		{func(c *Config, _ *Task) { c.Optimizer = "rmsprop" }, `optimizer "rmsprop"`},
-		{func(c *Config, _ *Task) { c.Epochs = 0 }, "must be positive"},
+		{func(c *Config, _ *Task) { c.Epochs = 0 }, "epochs 0 must be positive"},
+		{func(c *Config, _ *Task) { c.BatchSize = -1 }, "batch size -1"},
+		{func(c *Config, _ *Task) { c.Width = 0 }, "width 0"},
+		{func(c *Config, _ *Task) { c.LR = math.NaN() }, "lr NaN"},
+		{func(c *Config, _ *Task) { c.LR = math.Inf(1) }, "lr +Inf"},
+		{func(c *Config, _ *Task) { c.Momentum = -0.9 }, "momentum -0.9"},
+		{func(c *Config, _ *Task) { c.Optimizer, c.Momentum = Adam, 0.9 }, "momentum 0.9 is SGD's"},
+		{func(c *Config, _ *Task) { c.WeightDecay = -1e-4 }, "weight decay -0.0001"},
+		{func(c *Config, _ *Task) { c.Schedule = "step" }, `schedule "step"`},
+		{func(c *Config, _ *Task) { c.LabelSmoothing = 1 }, "label smoothing 1 outside [0, 1)"},
+		{func(c *Config, _ *Task) { c.LabelSmoothing = -0.1 }, "label smoothing -0.1"},
+		{func(c *Config, _ *Task) { c.AugmentPad = -1 }, "augment pad -1"},
+		{func(c *Config, _ *Task) { vit(c); c.Depth = 0 }, "ViT depth 0"},
+		{func(c *Config, _ *Task) { vit(c); c.Heads = 0 }, "ViT heads 0 must be positive"},
+		{func(c *Config, _ *Task) { vit(c); c.Heads = 3 }, "ViT heads 3 do not divide width 8"},
+		{func(c *Config, _ *Task) { vit(c); c.Patch = 0 }, "ViT patch 0 must be positive"},
+		{func(c *Config, _ *Task) { vit(c); c.Patch = 3 }, "ViT patch 3 does not divide the 8×8 images"},
+		{func(c *Config, _ *Task) { vit(c); c.MLPWidth = 0 }, "ViT MLP width 0"},
+		{func(c *Config, _ *Task) { c.BatchSize = 2 }, "batch size 2 exceeds the 1 training images"},
 		{func(_ *Config, t *Task) { t.TrainY = []int32{10} }, "label 10"},
 		{func(_ *Config, t *Task) { t.TestX = [][]float32{make([]float32, 63)} }, "63 values"},
 		{func(_ *Config, t *Task) { t.TrainY = nil }, "0 train"},
@@ -210,6 +233,9 @@ func TestBadConfig(t *testing.T) {
 		}
 		if _, err := RunOrLoad(bk, c, &tk, t.TempDir(), nil); err == nil || !strings.Contains(err.Error(), tc.errHas) {
 			t.Errorf("RunOrLoad %+v: %v, want %q", c, err, tc.errHas)
+		}
+		if _, _, err := RunJobs(bk, []Job{{Group: "g", Config: ok, Task: task}, {Group: "g", Config: c, Task: &tk}}, ""); err == nil || !strings.Contains(err.Error(), tc.errHas) || !strings.Contains(err.Error(), "job 1") {
+			t.Errorf("RunJobs %+v: %v, want job 1 and %q", c, err, tc.errHas)
 		}
 	}
 }
