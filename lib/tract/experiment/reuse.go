@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"time"
+	"unsafe"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/train"
@@ -69,6 +72,8 @@ type session struct {
 	batch    [2]shapes.Shape // a training batch's inputs and labels
 	prepared bool            // lazy and initial are recorded
 	lazy     []*model.Variable
+	inits    []model.VariableInitializer // lazy's initializers; nil: GoMLX initialises
+	initExec *model.Exec                 // built on the second run
 	initial  []initialValue
 	runs     int // runs started on it
 }
@@ -105,6 +110,7 @@ func (s *session) prepare(exec *model.Exec) {
 	for v := range s.store.IterVariables() {
 		if !v.HasValue() {
 			s.lazy = append(s.lazy, v)
+			s.inits = append(s.inits, lazyInitializer(v))
 			continue
 		}
 		t, err := v.Value()
@@ -116,7 +122,61 @@ func (s *session) prepare(exec *model.Exec) {
 		}
 		s.initial = append(s.initial, initialValue{v, t})
 	}
+	for _, f := range s.inits {
+		if f == nil {
+			s.inits = nil
+			break
+		}
+	}
 	s.prepared = true
+}
+
+// lazyInitializer is the initializer GoMLX keeps (unexported) for a
+// variable created without a value, or nil if it cannot be read.
+func lazyInitializer(v *model.Variable) model.VariableInitializer {
+	f := reflect.ValueOf(v).Elem().FieldByName("initializer")
+	if !f.IsValid() || f.Type() != reflect.TypeFor[model.VariableInitializer]() || !f.CanAddr() {
+		return nil
+	}
+	return *(*model.VariableInitializer)(unsafe.Pointer(f.UnsafeAddr()))
+}
+
+// initialise gives the lazily initialised variables the values GoMLX's
+// initialisation graph would draw from the store's RNG state, through one
+// compiled graph for all runs; without initializers it empties them for
+// GoMLX to initialise at the next step.
+func (s *session) initialise() error {
+	if s.inits == nil {
+		for _, v := range s.lazy {
+			if err := v.SetValue(nil); err != nil { // marks the store as needing initialisation
+				return fmt.Errorf("experiment: resetting %s: %w", v.Path(), err)
+			}
+		}
+		return nil
+	}
+	if s.initExec == nil {
+		var err error
+		s.initExec, err = model.NewExec(s.b, s.store, func(_ *model.Scope, g *graph.Graph) []*graph.Node {
+			out := make([]*graph.Node, len(s.lazy))
+			for i, v := range s.lazy {
+				out[i] = s.inits[i](g, v.Shape())
+			}
+			return out
+		})
+		if err != nil {
+			return fmt.Errorf("experiment: building the initialisation graph: %w", err)
+		}
+	}
+	values, err := s.initExec.Call()
+	if err != nil {
+		return fmt.Errorf("experiment: initialising the variables: %w", err)
+	}
+	for i, v := range s.lazy {
+		if err := v.SetValue(values[i]); err != nil {
+			return fmt.Errorf("experiment: initialising %s: %w", v.Path(), err)
+		}
+	}
+	return nil
 }
 
 // reset puts the store where a fresh one seeded with cfg.Seed starts, with
@@ -135,14 +195,14 @@ func (s *session) reset(cfg Config, stepsPerEpoch int) error {
 				return fmt.Errorf("experiment: resetting %s: %w", iv.v.Path(), err)
 			}
 		}
-		for _, v := range s.lazy {
-			if err := v.SetValue(nil); err != nil { // marks the store as needing initialisation
-				return fmt.Errorf("experiment: resetting %s: %w", v.Path(), err)
-			}
-		}
 	}
 	if err := s.store.SetRNGStateFromSeed(int64(cfg.Seed)); err != nil {
 		return fmt.Errorf("experiment: seeding the store: %w", err)
+	}
+	if s.runs > 0 {
+		if err := s.initialise(); err != nil {
+			return err
+		}
 	}
 	return setHypers(s.store, cfg, stepsPerEpoch)
 }
@@ -151,6 +211,9 @@ func (s *session) reset(cfg Config, stepsPerEpoch int) error {
 func (s *session) finalize() {
 	if s == nil {
 		return
+	}
+	if s.initExec != nil {
+		s.initExec.Finalize()
 	}
 	s.trainer.ResetComputationGraphs()
 	s.store.Finalize()
