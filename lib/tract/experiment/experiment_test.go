@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand"
 	"os"
@@ -26,6 +27,125 @@ func digitsTask(t *testing.T, seed uint64) *Task {
 		t.Fatal(err)
 	}
 	return task
+}
+
+// Digits splits 20 % test, then 20 % of the rest validation, disjoint and
+// covering every image, by seed; every split is standardised with the
+// training split's mean and deviation (a float64 recomputation from the
+// unstandardised splits): the training split has mean 0 and deviation 1.
+func TestDigitsStandardised(t *testing.T) {
+	data, err := digits.Load()
+	if err != nil {
+		t.Skip(err)
+	}
+	key := func(px []float32, label int32) string { return fmt.Sprint(label, px) }
+	for _, tc := range []struct {
+		spread, brightness float64
+		seed               uint64
+	}{{4, 0, 1}, {4, 0.3, 2}, {1, 0, 1}} {
+		task, err := Digits(data, tc.spread, tc.brightness, tc.seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := len(data.Labels)
+		nTest := n - int(math.Round(0.8*float64(n)))
+		nVal := (n - nTest) - int(math.Round(0.8*float64(n-nTest)))
+		if len(task.TestX) != nTest || len(task.ValX) != nVal || len(task.TrainX) != n-nTest-nVal || task.Classes != 10 || task.Shape != [3]int{8, 8, 1} ||
+			!strings.Contains(task.Name, "standardised") || !strings.Contains(task.Name, fmt.Sprintf("split=%d", tc.seed)) {
+			t.Fatalf("%q: %d/%d/%d images", task.Name, len(task.TrainX), len(task.ValX), len(task.TestX))
+		}
+		// The unstandardised splits cover the varied set once each.
+		tr, va, te, err := digitsSplits(data, tc.spread, tc.brightness, tc.seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		varied, _ := data.VaryContrast(tc.spread, tc.brightness, 7)
+		count := map[string]int{}
+		for i, px := range varied.Pixels {
+			count[key(px, varied.Labels[i])]++
+			if tc.spread == 1 && tc.brightness == 0 {
+				for j, v := range px {
+					if v != data.Pixels[i][j]/16 {
+						t.Fatalf("spread 1, brightness 0 changed image %d", i)
+					}
+				}
+			}
+		}
+		for _, s := range []*digits.Set{tr, va, te} {
+			for i, px := range s.Pixels {
+				count[key(px, s.Labels[i])]--
+			}
+		}
+		for k, c := range count {
+			if c != 0 {
+				t.Fatalf("image %s: %d more in the data than in the splits", k[:20], c)
+			}
+		}
+		// Standardisation with the training split's statistics.
+		var sum, sq, cnt float64
+		for _, px := range tr.Pixels {
+			for _, v := range px {
+				sum += float64(v)
+				cnt++
+			}
+		}
+		mean := sum / cnt
+		for _, px := range tr.Pixels {
+			for _, v := range px {
+				sq += (float64(v) - mean) * (float64(v) - mean)
+			}
+		}
+		std := math.Sqrt(sq / cnt)
+		for _, sp := range []struct {
+			name   string
+			raw    *digits.Set
+			xs     [][]float32
+			labels []int32
+		}{{"train", tr, task.TrainX, task.TrainY}, {"validation", va, task.ValX, task.ValY}, {"test", te, task.TestX, task.TestY}} {
+			worst := 0.0
+			for i, px := range sp.raw.Pixels {
+				if sp.labels[i] != sp.raw.Labels[i] {
+					t.Fatalf("%s image %d: label %d, want %d", sp.name, i, sp.labels[i], sp.raw.Labels[i])
+				}
+				for j, v := range px {
+					worst = max(worst, math.Abs(float64(sp.xs[i][j])-(float64(v)-mean)/std))
+				}
+			}
+			if worst > 1e-5 {
+				t.Errorf("%s: %s differs from (x − training mean)/training deviation by %g", task.Name, sp.name, worst)
+			}
+		}
+		m, s := channelStatsF64(task.TrainX)
+		if math.Abs(m) > 1e-6 || math.Abs(s-1) > 1e-6 {
+			t.Errorf("%s: standardised training split has mean %g, deviation %g", task.Name, m, s)
+		}
+		if vm, _ := channelStatsF64(task.TestX); math.Abs(vm) < 1e-9 {
+			t.Errorf("%s: the test split looks standardised with its own mean (%g)", task.Name, vm)
+		}
+	}
+	a, _ := Digits(data, 4, 0, 1)
+	b, _ := Digits(data, 4, 0, 2)
+	if fmt.Sprint(a.TestY) == fmt.Sprint(b.TestY) {
+		t.Error("the split does not depend on the seed")
+	}
+}
+
+// channelStatsF64 is the mean and population deviation of all values.
+func channelStatsF64(xs [][]float32) (mean, std float64) {
+	var sum, n float64
+	for _, x := range xs {
+		for _, v := range x {
+			sum, n = sum+float64(v), n+1
+		}
+	}
+	mean = sum / n
+	var sq float64
+	for _, x := range xs {
+		for _, v := range x {
+			sq += (float64(v) - mean) * (float64(v) - mean)
+		}
+	}
+	return mean, math.Sqrt(sq / n)
 }
 
 // Both first layers train the MLP and the CNN through GoMLX's Trainer on

@@ -281,19 +281,41 @@ func (s *session) train(cfg Config, task *Task, ckptDir string, progress func(Po
 		valDS = eval("validation", task.ValX, task.ValY)
 	}
 	loop := train.NewLoop(s.trainer)
+	// GoMLX's Loop stops at a non-finite batch loss with an error of its
+	// own; this hook sees the loss first and stops with errDiverged, which
+	// ends the run as diverged instead.
+	var divergedAt int
+	var divergedLoss float64
+	loop.OnStep("divergence", train.Priority(0), func(l *train.Loop, metrics []*tensors.Tensor) error {
+		if b := scalar(metrics[0]); math.IsNaN(b) || math.IsInf(b, 0) {
+			divergedAt, divergedLoss = l.LoopStep, scalar(metrics[1]) // the moving average, non-finite with it
+			if !math.IsNaN(divergedLoss) && !math.IsInf(divergedLoss, 0) {
+				divergedLoss = b
+			}
+			return errDiverged
+		}
+		return nil
+	})
 	wall := time.Now()
 	firstEpoch := len(run.Curve) + 1 // not timed: it compiles (the first run) or initialises (the others)
 	for epoch := firstEpoch; epoch <= cfg.Epochs; epoch++ {
 		start, before := time.Now(), loop.LoopStep
 		metrics, err := loop.RunEpochs(trainDS, 1)
-		if err != nil {
+		trainLoss := math.NaN()
+		switch {
+		case errors.Is(err, errDiverged):
+			trainLoss = divergedLoss
+			loop.LoopStep = divergedAt + 1 // the step that diverged was taken
+		case err != nil:
 			return nil, fmt.Errorf("experiment: epoch %d: %w", epoch, err)
+		default:
+			trainLoss = scalar(metrics[1])
+			if epoch > firstEpoch {
+				run.TimedSeconds += time.Since(start).Seconds()
+				run.TimedSteps += loop.LoopStep - before
+			}
 		}
-		if epoch > firstEpoch {
-			run.TimedSeconds += time.Since(start).Seconds()
-			run.TimedSteps += loop.LoopStep - before
-		}
-		p := Point{Epoch: epoch, TrainLoss: scalar(metrics[1]), ValAcc: math.NaN()}
+		p := Point{Epoch: epoch, TrainLoss: trainLoss, ValAcc: math.NaN()}
 		if valDS != nil {
 			if p.ValAcc, err = s.accuracy(valDS); err != nil {
 				return nil, fmt.Errorf("experiment: validating epoch %d: %w", epoch, err)
@@ -327,6 +349,9 @@ func (s *session) train(cfg Config, task *Task, ckptDir string, progress func(Po
 	run.Seconds += time.Since(wall).Seconds()
 	return run, nil
 }
+
+// errDiverged stops a run's loop at a non-finite batch loss.
+var errDiverged = errors.New("experiment: non-finite batch loss")
 
 // accuracy is the trainer's evaluation accuracy on ds.
 func (s *session) accuracy(ds *hostDataset) (float64, error) {

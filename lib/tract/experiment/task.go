@@ -55,17 +55,9 @@ func (t *Task) check() error {
 // the training split's mean, over its standard deviation (per channel,
 // over all pixels of all training images; population deviation).
 func Digits(data *digits.Set, spread, brightness float64, seed uint64) (*Task, error) {
-	varied, err := data.VaryContrast(spread, brightness, 7)
+	tr, va, te, err := digitsSplits(data, spread, brightness, seed)
 	if err != nil {
-		return nil, fmt.Errorf("experiment: digits: %w", err)
-	}
-	rest, te, err := varied.Split(0.8, seed)
-	if err != nil {
-		return nil, fmt.Errorf("experiment: digits test split: %w", err)
-	}
-	tr, va, err := rest.Split(0.8, seed^0x76616c6964) // another permutation than the test split's
-	if err != nil {
-		return nil, fmt.Errorf("experiment: digits validation split: %w", err)
+		return nil, err
 	}
 	t := &Task{
 		Name:  fmt.Sprintf("digits(n=%d,spread=%g,brightness=%g,split=%d,test=0.2,val=0.2,standardised)", len(data.Labels), spread, brightness, seed),
@@ -75,6 +67,23 @@ func Digits(data *digits.Set, spread, brightness float64, seed uint64) (*Task, e
 	mean, std := channelStats(t.TrainX, 1)
 	t.TrainX, t.ValX, t.TestX = standardise(t.TrainX, mean, std), standardise(t.ValX, mean, std), standardise(t.TestX, mean, std)
 	return t, nil
+}
+
+// digitsSplits is Digits before standardisation.
+func digitsSplits(data *digits.Set, spread, brightness float64, seed uint64) (tr, va, te *digits.Set, err error) {
+	varied, err := data.VaryContrast(spread, brightness, 7)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("experiment: digits: %w", err)
+	}
+	rest, te, err := varied.Split(0.8, seed)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("experiment: digits test split: %w", err)
+	}
+	tr, va, err = rest.Split(0.8, seed^0x76616c6964) // another permutation than the test split's
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("experiment: digits validation split: %w", err)
+	}
+	return tr, va, te, nil
 }
 
 // channelStats is the mean and population standard deviation of each of
