@@ -111,7 +111,7 @@ type Run struct {
 	Task      string
 	Backend   string
 	Curve     []Point
-	MsPerStep float64 // mean time of the training steps after each process's (or reused trainer's) first epoch of the run; 0 if none
+	MsPerStep float64 // mean time of the training steps after the first epoch a process ran of the run (which compiles, or initialises a reused trainer); 0 if none
 	Steps     int     // training steps taken
 	// TimedSteps and TimedSeconds are the steps after the first epoch and
 	// their time, of which MsPerStep is the mean.

@@ -69,8 +69,12 @@ func RunJobs(b compute.Backend, jobs []Job, cacheDir string) (runs Runs, fromCac
 		}
 	}()
 	left := map[string]int{}
-	for _, j := range jobs {
+	lastUse := map[graphKey]int{} // a session is freed after the last job that can use it
+	for i, j := range jobs {
 		left[j.Group]++
+		if !j.Verbose {
+			lastUse[keyOf(j.Config, j.Task)] = i
+		}
 	}
 	sums := map[string]*groupSummary{}
 	runs = Runs{}
@@ -87,6 +91,10 @@ func RunJobs(b compute.Backend, jobs []Job, cacheDir string) (runs Runs, fromCac
 		}
 		if err != nil {
 			return nil, false, fmt.Errorf("job %d (%s %s seed %d): %w", i, j.Group, j.Config.Method, j.Config.Seed, err)
+		}
+		if k := keyOf(j.Config, j.Task); !j.Verbose && lastUse[k] == i && sessions[k] != nil {
+			sessions[k].finalize()
+			delete(sessions, k)
 		}
 		fromCache = fromCache || run.FromCache
 		if runs[j.Group] == nil {

@@ -22,8 +22,8 @@ import (
 
 // graphKey is what a compiled trainer depends on: runs of equal keys train
 // through one session, only their per-run values differing (seed, learning
-// rate, momentum μ when not 0, epochs and schedule, augmentation, which all
-// live in variables or on the host). Fields a configuration ignores are
+// rate, momentum μ when not 0, epochs and schedule, which live in
+// variables; augmentation, on the host; the task's images, fed per batch). Fields a configuration ignores are
 // zero (λ of the baseline, the ViT's of other architectures, momentum of
 // Adam), so that they do not split groups.
 type graphKey struct {
@@ -53,16 +53,23 @@ func keyOf(cfg Config, task *Task) graphKey {
 
 // session is one compiled trainer (train.Trainer over a model.Store) that
 // trains run after run of one graphKey. Before each run but the first it
-// puts every variable back where a fresh store would start: the variables
-// GoMLX initialises lazily (model weights, optimizer moments and buffers,
-// batch-norm statistics) are emptied and the store's RNG seeded from the
-// run's seed, so that the next step's initialisation graph draws exactly
-// what a fresh store's would (the same variables, in creation order, from
-// the same RNG state); the variables created with a value (the global
-// step, the metrics' moving averages, the learning rate) get that value
-// back; the per-run hyperparameters are written (setHypers). The training
-// and evaluation graphs are not compiled again; GoMLX compiles the small
-// initialisation graph once per run.
+// puts every variable back where a fresh store seeded with the run's seed
+// starts: the variables GoMLX initialises lazily (model weights, optimizer
+// moments and buffers, batch-norm statistics) get what the initialisation
+// graph draws from the RNG state of that seed — the same initializers, in
+// creation order, as a fresh store's first step runs; the variables
+// created with a value (the global step, the metrics' moving averages, the
+// learning rate) get that value back; the per-run hyperparameters are
+// written (setHypers). The training and evaluation graphs are not
+// compiled again.
+//
+// GoMLX would compile its initialisation graph again for every run (on
+// xla:cpu that costs tens of epochs of the digits CNN), so the session
+// compiles that graph once itself (initExec, on its second run). GoMLX
+// keeps a variable's initializer unexported: lazyInitializer reads it;
+// where that fails (a GoMLX whose Variable differs) the session empties
+// the variables instead and GoMLX initialises them at the next step,
+// slower but to the same values.
 type session struct {
 	b       compute.Backend
 	key     graphKey
@@ -75,7 +82,8 @@ type session struct {
 	inits    []model.VariableInitializer // lazy's initializers; nil: GoMLX initialises
 	initExec *model.Exec                 // built on the second run
 	initial  []initialValue
-	runs     int // runs started on it
+	runs     int  // runs started on it
+	resumed  bool // a run resumed from a checkpoint: its variables are not a fresh store's, so no run follows
 }
 
 type initialValue struct {
@@ -242,7 +250,7 @@ func (s *session) train(cfg Config, task *Task, ckptDir string, progress func(Po
 	if k := keyOf(cfg, task); k != s.key {
 		return nil, fmt.Errorf("experiment: run %+v on %s does not fit the trainer of %+v", k, task.Name, s.key)
 	}
-	if ckptDir != "" && s.runs > 0 {
+	if (ckptDir != "" && s.runs > 0) || s.resumed {
 		return nil, errors.New("experiment: a checkpointed run needs a trainer of its own")
 	}
 	defer recoverInto(&err, "%s %s on %s", cfg.Method, cfg.Arch, task.Name)
@@ -250,6 +258,7 @@ func (s *session) train(cfg Config, task *Task, ckptDir string, progress func(Po
 	run = &Run{Config: cfg, Task: task.Name, Backend: s.b.Name()}
 	var ckpt *checkpointer
 	if ckptDir != "" {
+		s.resumed = true
 		if ckpt, err = openCheckpoint(s.store, ckptDir, run); err != nil {
 			return nil, err
 		}
