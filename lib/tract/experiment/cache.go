@@ -34,12 +34,10 @@ func key(cache *notebook.RunCache, b compute.Backend, cfg Config, task *Task) st
 // optimizer state and step; the shuffling order starts anew, so a resumed
 // run is not bit-identical to an uninterrupted one). When the cache cannot
 // be opened, that is said once on stderr and the run trains without cache
-// or checkpoints.
+// or checkpoints. A diverged run (Run.Diverged) is finished: it is stored
+// and read back, not trained again.
 func RunOrLoad(b compute.Backend, cfg Config, task *Task, dir string, progress func(Point)) (*Run, error) {
-	if err := cfg.check(); err != nil {
-		return nil, err
-	}
-	if err := task.check(); err != nil {
+	if err := cfg.checkTask(task); err != nil {
 		return nil, err
 	}
 	var cache *notebook.RunCache
@@ -48,11 +46,11 @@ func RunOrLoad(b compute.Backend, cfg Config, task *Task, dir string, progress f
 	}
 	k := key(cache, b, cfg, task)
 	ckptDir := cache.Path(k, "") // "" without a cache: no checkpoints
-	run, fromCache, err := notebook.LoadOrCompute(cache, k, func(r *Run) bool { return len(r.Curve) == cfg.Epochs }, func() (*Run, error) {
+	run, fromCache, err := notebook.LoadOrCompute(cache, k, func(r *Run) bool { return r.finished(cfg) }, func() (*Run, error) {
 		run, err := trainResuming(b, cfg, task, ckptDir, progress)
 		if errors.Is(err, errStaleCheckpoint) { // start the run again
 			if err := os.RemoveAll(ckptDir); err != nil {
-				return nil, fmt.Errorf("experiment: %w", err)
+				return nil, fmt.Errorf("experiment: removing a stale checkpoint: %w", err)
 			}
 			run, err = trainResuming(b, cfg, task, ckptDir, progress)
 		}

@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand"
 	"os"
@@ -28,6 +29,125 @@ func digitsTask(t *testing.T, seed uint64) *Task {
 	return task
 }
 
+// Digits splits 20 % test, then 20 % of the rest validation, disjoint and
+// covering every image, by seed; every split is standardised with the
+// training split's mean and deviation (a float64 recomputation from the
+// unstandardised splits): the training split has mean 0 and deviation 1.
+func TestDigitsStandardised(t *testing.T) {
+	data, err := digits.Load()
+	if err != nil {
+		t.Skip(err)
+	}
+	key := func(px []float32, label int32) string { return fmt.Sprint(label, px) }
+	for _, tc := range []struct {
+		spread, brightness float64
+		seed               uint64
+	}{{4, 0, 1}, {4, 0.3, 2}, {1, 0, 1}} {
+		task, err := Digits(data, tc.spread, tc.brightness, tc.seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := len(data.Labels)
+		nTest := n - int(math.Round(0.8*float64(n)))
+		nVal := (n - nTest) - int(math.Round(0.8*float64(n-nTest)))
+		if len(task.TestX) != nTest || len(task.ValX) != nVal || len(task.TrainX) != n-nTest-nVal || task.Classes != 10 || task.Shape != [3]int{8, 8, 1} ||
+			!strings.Contains(task.Name, "standardised") || !strings.Contains(task.Name, fmt.Sprintf("split=%d", tc.seed)) {
+			t.Fatalf("%q: %d/%d/%d images", task.Name, len(task.TrainX), len(task.ValX), len(task.TestX))
+		}
+		// The unstandardised splits cover the varied set once each.
+		tr, va, te, err := digitsSplits(data, tc.spread, tc.brightness, tc.seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		varied, _ := data.VaryContrast(tc.spread, tc.brightness, 7)
+		count := map[string]int{}
+		for i, px := range varied.Pixels {
+			count[key(px, varied.Labels[i])]++
+			if tc.spread == 1 && tc.brightness == 0 {
+				for j, v := range px {
+					if v != data.Pixels[i][j]/16 {
+						t.Fatalf("spread 1, brightness 0 changed image %d", i)
+					}
+				}
+			}
+		}
+		for _, s := range []*digits.Set{tr, va, te} {
+			for i, px := range s.Pixels {
+				count[key(px, s.Labels[i])]--
+			}
+		}
+		for k, c := range count {
+			if c != 0 {
+				t.Fatalf("image %s: %d more in the data than in the splits", k[:20], c)
+			}
+		}
+		// Standardisation with the training split's statistics.
+		var sum, sq, cnt float64
+		for _, px := range tr.Pixels {
+			for _, v := range px {
+				sum += float64(v)
+				cnt++
+			}
+		}
+		mean := sum / cnt
+		for _, px := range tr.Pixels {
+			for _, v := range px {
+				sq += (float64(v) - mean) * (float64(v) - mean)
+			}
+		}
+		std := math.Sqrt(sq / cnt)
+		for _, sp := range []struct {
+			name   string
+			raw    *digits.Set
+			xs     [][]float32
+			labels []int32
+		}{{"train", tr, task.TrainX, task.TrainY}, {"validation", va, task.ValX, task.ValY}, {"test", te, task.TestX, task.TestY}} {
+			worst := 0.0
+			for i, px := range sp.raw.Pixels {
+				if sp.labels[i] != sp.raw.Labels[i] {
+					t.Fatalf("%s image %d: label %d, want %d", sp.name, i, sp.labels[i], sp.raw.Labels[i])
+				}
+				for j, v := range px {
+					worst = max(worst, math.Abs(float64(sp.xs[i][j])-(float64(v)-mean)/std))
+				}
+			}
+			if worst > 1e-5 {
+				t.Errorf("%s: %s differs from (x − training mean)/training deviation by %g", task.Name, sp.name, worst)
+			}
+		}
+		m, s := channelStatsF64(task.TrainX)
+		if math.Abs(m) > 1e-6 || math.Abs(s-1) > 1e-6 {
+			t.Errorf("%s: standardised training split has mean %g, deviation %g", task.Name, m, s)
+		}
+		if vm, _ := channelStatsF64(task.TestX); math.Abs(vm) < 1e-9 {
+			t.Errorf("%s: the test split looks standardised with its own mean (%g)", task.Name, vm)
+		}
+	}
+	a, _ := Digits(data, 4, 0, 1)
+	b, _ := Digits(data, 4, 0, 2)
+	if fmt.Sprint(a.TestY) == fmt.Sprint(b.TestY) {
+		t.Error("the split does not depend on the seed")
+	}
+}
+
+// channelStatsF64 is the mean and population deviation of all values.
+func channelStatsF64(xs [][]float32) (mean, std float64) {
+	var sum, n float64
+	for _, x := range xs {
+		for _, v := range x {
+			sum, n = sum+float64(v), n+1
+		}
+	}
+	mean = sum / n
+	var sq float64
+	for _, x := range xs {
+		for _, v := range x {
+			sq += (float64(v) - mean) * (float64(v) - mean)
+		}
+	}
+	return mean, math.Sqrt(sq / n)
+}
+
 // Both first layers train the MLP and the CNN through GoMLX's Trainer on
 // every backend.
 func TestTrainBothMethods(t *testing.T) {
@@ -41,7 +161,7 @@ func TestTrainBothMethods(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s %s %s: %v", bk.Name(), arch, m, err)
 				}
-				if seen != 2 || len(r.Curve) != 2 || !(r.FinalAcc() > 0.2) || r.Steps != 2*(1438/64) || r.TimedSteps != 1438/64 || !(r.MsPerStep > 0) {
+				if seen != 2 || len(r.Curve) != 2 || !(r.FinalAcc() > 0.2) || !(r.FinalValAcc() > 0.2) || r.Steps != 2*(1150/64) || r.TimedSteps != 1150/64 || !(r.MsPerStep > 0) || r.Diverged != "" {
 					t.Errorf("%s %s %s: curve %+v, steps %d (%d timed), %.2f ms/step", bk.Name(), arch, m, r.Curve, r.Steps, r.TimedSteps, r.MsPerStep)
 				}
 				if r.EpochsTo(0) != 1 || r.EpochsTo(1.1) != -1 {
@@ -186,19 +306,42 @@ func TestCIFAR10Task(t *testing.T) {
 	}
 }
 
+// Every bad configuration or task is one error naming the field, from
+// Train, RunOrLoad and RunJobs alike, before anything trains.
 func TestBadConfig(t *testing.T) {
 	task := &Task{Name: "tiny", Shape: [3]int{8, 8, 1}, Classes: 10, TrainX: [][]float32{make([]float32, 64)}, TrainY: []int32{1}, TestX: [][]float32{make([]float32, 64)}, TestY: []int32{2}}
 	ok := Config{Method: TrAct, Arch: MLP, Lambda: 0.1, Epochs: 1, BatchSize: 1, LR: 0.1, Optimizer: "sgd", Width: 2}
+	vit := func(c *Config) {
+		c.Arch, c.Width, c.Depth, c.Heads, c.Patch, c.MLPWidth = ViT, 8, 1, 2, 4, 8
+	}
 	bk := backendstest.Available(t)[0]
 	for _, tc := range []struct {
 		mod    func(*Config, *Task)
 		errHas string
 	}{
 		{func(c *Config, _ *Task) { c.Method = "lbfgs" }, `method "lbfgs"`},
-		{func(c *Config, _ *Task) { c.Arch = "vit" }, `arch "vit"`},
+		{func(c *Config, _ *Task) { c.Arch = "transformer" }, `arch "transformer"`},
 		{func(c *Config, _ *Task) { c.Lambda = 0 }, "λ = 0"},
 		{func(c *Config, _ *Task) { c.Optimizer = "rmsprop" }, `optimizer "rmsprop"`},
-		{func(c *Config, _ *Task) { c.Epochs = 0 }, "must be positive"},
+		{func(c *Config, _ *Task) { c.Epochs = 0 }, "epochs 0 must be positive"},
+		{func(c *Config, _ *Task) { c.BatchSize = -1 }, "batch size -1"},
+		{func(c *Config, _ *Task) { c.Width = 0 }, "width 0"},
+		{func(c *Config, _ *Task) { c.LR = math.NaN() }, "lr NaN"},
+		{func(c *Config, _ *Task) { c.LR = math.Inf(1) }, "lr +Inf"},
+		{func(c *Config, _ *Task) { c.Momentum = -0.9 }, "momentum -0.9"},
+		{func(c *Config, _ *Task) { c.Optimizer, c.Momentum = Adam, 0.9 }, "momentum 0.9 is SGD's"},
+		{func(c *Config, _ *Task) { c.WeightDecay = -1e-4 }, "weight decay -0.0001"},
+		{func(c *Config, _ *Task) { c.Schedule = "step" }, `schedule "step"`},
+		{func(c *Config, _ *Task) { c.LabelSmoothing = 1 }, "label smoothing 1 outside [0, 1)"},
+		{func(c *Config, _ *Task) { c.LabelSmoothing = -0.1 }, "label smoothing -0.1"},
+		{func(c *Config, _ *Task) { c.AugmentPad = -1 }, "augment pad -1"},
+		{func(c *Config, _ *Task) { vit(c); c.Depth = 0 }, "ViT depth 0"},
+		{func(c *Config, _ *Task) { vit(c); c.Heads = 0 }, "ViT heads 0 must be positive"},
+		{func(c *Config, _ *Task) { vit(c); c.Heads = 3 }, "ViT heads 3 do not divide width 8"},
+		{func(c *Config, _ *Task) { vit(c); c.Patch = 0 }, "ViT patch 0 must be positive"},
+		{func(c *Config, _ *Task) { vit(c); c.Patch = 3 }, "ViT patch 3 does not divide the 8×8 images"},
+		{func(c *Config, _ *Task) { vit(c); c.MLPWidth = 0 }, "ViT MLP width 0"},
+		{func(c *Config, _ *Task) { c.BatchSize = 2 }, "batch size 2 exceeds the 1 training images"},
 		{func(_ *Config, t *Task) { t.TrainY = []int32{10} }, "label 10"},
 		{func(_ *Config, t *Task) { t.TestX = [][]float32{make([]float32, 63)} }, "63 values"},
 		{func(_ *Config, t *Task) { t.TrainY = nil }, "0 train"},
@@ -210,6 +353,9 @@ func TestBadConfig(t *testing.T) {
 		}
 		if _, err := RunOrLoad(bk, c, &tk, t.TempDir(), nil); err == nil || !strings.Contains(err.Error(), tc.errHas) {
 			t.Errorf("RunOrLoad %+v: %v, want %q", c, err, tc.errHas)
+		}
+		if _, _, err := RunJobs(bk, []Job{{Group: "g", Config: ok, Task: task}, {Group: "g", Config: c, Task: &tk}}, ""); err == nil || !strings.Contains(err.Error(), tc.errHas) || !strings.Contains(err.Error(), "job 1") {
+			t.Errorf("RunJobs %+v: %v, want job 1 and %q", c, err, tc.errHas)
 		}
 	}
 }

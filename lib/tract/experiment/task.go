@@ -46,19 +46,80 @@ func (t *Task) check() error {
 // Digits is scikit-learn's 8×8 digits with varied contrast and brightness
 // (digits.Set.VaryContrast: pixels in [0, 1], then per image c·x + β with c
 // log-uniform in [1/spread, spread], β uniform in [−brightness,
-// brightness]; the same variation for every seed), split 80/20 by seed.
+// brightness]; the same variation for every seed; spread 1 and brightness
+// 0 vary nothing), split by seed into 20 % test, then 20 % of the rest
+// validation and the rest training, and standardised: every split minus
+// the training split's mean, over its standard deviation (per channel,
+// over all pixels of all training images; population deviation).
 func Digits(data *digits.Set, spread, brightness float64, seed uint64) (*Task, error) {
+	tr, va, te, err := digitsSplits(data, spread, brightness, seed)
+	if err != nil {
+		return nil, err
+	}
+	t := &Task{
+		Name:  fmt.Sprintf("digits(n=%d,spread=%g,brightness=%g,split=%d,test=0.2,val=0.2,standardised)", len(data.Labels), spread, brightness, seed),
+		Shape: [3]int{digits.Side, digits.Side, 1}, Classes: 10,
+		TrainX: tr.Pixels, TrainY: tr.Labels, ValX: va.Pixels, ValY: va.Labels, TestX: te.Pixels, TestY: te.Labels,
+	}
+	mean, std := channelStats(t.TrainX, 1)
+	t.TrainX, t.ValX, t.TestX = standardise(t.TrainX, mean, std), standardise(t.ValX, mean, std), standardise(t.TestX, mean, std)
+	return t, nil
+}
+
+// digitsSplits is Digits before standardisation.
+func digitsSplits(data *digits.Set, spread, brightness float64, seed uint64) (tr, va, te *digits.Set, err error) {
 	varied, err := data.VaryContrast(spread, brightness, 7)
 	if err != nil {
-		return nil, fmt.Errorf("experiment: %w", err)
+		return nil, nil, nil, fmt.Errorf("experiment: digits: %w", err)
 	}
-	tr, te, err := varied.Split(0.8, seed)
+	rest, te, err := varied.Split(0.8, seed)
 	if err != nil {
-		return nil, fmt.Errorf("experiment: %w", err)
+		return nil, nil, nil, fmt.Errorf("experiment: digits test split: %w", err)
 	}
-	return &Task{
-		Name:  fmt.Sprintf("digits(n=%d,spread=%g,brightness=%g,split=%d)", len(data.Labels), spread, brightness, seed),
-		Shape: [3]int{digits.Side, digits.Side, 1}, Classes: 10,
-		TrainX: tr.Pixels, TrainY: tr.Labels, TestX: te.Pixels, TestY: te.Labels,
-	}, nil
+	tr, va, err = rest.Split(0.8, seed^0x76616c6964) // another permutation than the test split's
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("experiment: digits validation split: %w", err)
+	}
+	return tr, va, te, nil
+}
+
+// channelStats is the mean and population standard deviation of each of
+// the c channels (channels last) over all pixels of xs, in float64.
+func channelStats(xs [][]float32, c int) (mean, std []float64) {
+	sum, sq := make([]float64, c), make([]float64, c)
+	var n float64
+	for _, x := range xs {
+		for i, v := range x {
+			sum[i%c] += float64(v)
+		}
+		n += float64(len(x) / c)
+	}
+	mean, std = make([]float64, c), make([]float64, c)
+	for k := range c {
+		mean[k] = sum[k] / n
+	}
+	for _, x := range xs { // two passes: no cancellation
+		for i, v := range x {
+			d := float64(v) - mean[i%c]
+			sq[i%c] += d * d
+		}
+	}
+	for k := range c {
+		std[k] = math.Sqrt(max(sq[k]/n, 1e-24))
+	}
+	return mean, std
+}
+
+// standardise is xs, each channel minus mean over std (new slices).
+func standardise(xs [][]float32, mean, std []float64) [][]float32 {
+	c := len(mean)
+	out := make([][]float32, len(xs))
+	for j, x := range xs {
+		y := make([]float32, len(x))
+		for i, v := range x {
+			y[i] = float32((float64(v) - mean[i%c]) / std[i%c])
+		}
+		out[j] = y
+	}
+	return out
 }
