@@ -95,6 +95,11 @@ type Config struct {
 	// 4) and a random horizontal flip, drawn from the run's seed.
 	Augment    bool
 	AugmentPad int
+
+	// Official (ResNet18 only) builds the official TrAct code's network,
+	// resnet.Official(): the stem's max-pool kept and PyTorch's
+	// initialisation; false is lib/resnet's default variant.
+	Official bool
 }
 
 // Point is the state after an epoch.
@@ -258,7 +263,11 @@ func modelFn(c Config, h, w, ch, classes int) func(scope *model.Scope, _ any, in
 					return tract.Conv2D(scope, x, width, 3, 1, 1, false, c.Lambda)
 				}
 			}
-			return []*graph.Node{resnet.ResNet18(scope, x, classes, c.Width, first)}
+			var opts resnet.Options
+			if c.Official {
+				opts = resnet.Official()
+			}
+			return []*graph.Node{resnet.ResNet18With(scope, x, classes, c.Width, first, opts)}
 		case ViT:
 			return []*graph.Node{vit(scope, c, graph.Reshape(x, b, h, w, ch), classes)}
 		}

@@ -33,6 +33,7 @@ type graphKey struct {
 	Momentum                    bool // SGD with momentum (buffers) or plain
 	WeightDecay, LabelSmoothing float64
 	Depth, Heads, Patch, MLP    int
+	Official                    bool // ResNet-18's official variant
 	Shape                       [3]int
 	Classes                     int
 	Train, Val, Test            int // split sizes
@@ -47,6 +48,9 @@ func keyOf(cfg Config, task *Task) graphKey {
 	}
 	if cfg.Arch == ViT {
 		k.Depth, k.Heads, k.Patch, k.MLP = cfg.Depth, cfg.Heads, cfg.Patch, cfg.MLPWidth
+	}
+	if cfg.Arch == ResNet18 {
+		k.Official = cfg.Official
 	}
 	return k
 }

@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/gorepro/gorepro/lib/data/digits"
 )
@@ -61,7 +62,7 @@ func Digits(data *digits.Set, spread, brightness float64, seed uint64) (*Task, e
 		Shape: [3]int{digits.Side, digits.Side, 1}, Classes: 10,
 		TrainX: tr.Pixels, TrainY: tr.Labels, ValX: va.Pixels, ValY: va.Labels, TestX: te.Pixels, TestY: te.Labels,
 	}
-	mean, std := channelStats(t.TrainX, 1)
+	mean, std := floatChannelStats(t.TrainX, 1)
 	t.TrainX, t.ValX, t.TestX = standardise(t.TrainX, mean, std), standardise(t.ValX, mean, std), standardise(t.TestX, mean, std)
 	return t, nil
 }
@@ -83,9 +84,9 @@ func digitsSplits(data *digits.Set, spread, brightness float64, seed uint64) (tr
 	return tr, va, te, nil
 }
 
-// channelStats is the mean and population standard deviation of each of
+// floatChannelStats is the mean and population standard deviation of each of
 // the c channels (channels last) over all pixels of xs, in float64.
-func channelStats(xs [][]float32, c int) (mean, std []float64) {
+func floatChannelStats(xs [][]float32, c int) (mean, std []float64) {
 	sum, sq := make([]float64, c), make([]float64, c)
 	var n float64
 	for _, x := range xs {
