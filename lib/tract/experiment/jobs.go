@@ -1,7 +1,6 @@
 package experiment
 
 import (
-	"cmp"
 	"fmt"
 	"maps"
 	"math"
@@ -187,18 +186,4 @@ func mean(xs []float64) float64 {
 		s += x
 	}
 	return s / float64(len(xs))
-}
-
-// JoinSweep adds the "mlp" group's TrAct run on seed (the main comparison's
-// λ) to the "sweep" group's TrAct runs and sorts those by λ.
-func (r Runs) JoinSweep(seed uint64) {
-	for _, run := range r["mlp"][TrAct] {
-		if run.Config.Seed == seed {
-			if r["sweep"] == nil {
-				r["sweep"] = map[string][]*Run{}
-			}
-			r["sweep"][TrAct] = append(r["sweep"][TrAct], run)
-		}
-	}
-	slices.SortFunc(r["sweep"][TrAct], func(a, b *Run) int { return cmp.Compare(a.Config.Lambda, b.Config.Lambda) })
 }

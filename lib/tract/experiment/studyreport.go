@@ -219,7 +219,7 @@ func SpeedupFigure(comparisons []BudgetComparison) (plot.Figure, error) {
 		series = append(series, plot.Series{Name: fmt.Sprintf("%g× (%s)", ref, map[float64]string{1: "no speedup", 1.25: "the paper's lower end"}[ref]),
 			Group: "reference", X: []float64{xmin, xmax}, Y: []float64{ref, ref}, Dashed: true})
 	}
-	return plot.Figure{Title: "Speedup E/e*: TrAct's budget to reach the baseline's accuracy at E (mean, 95 % CI over seeds)",
+	return plot.Figure{Title: "Speedup E/e* (mean, 95 % CI over seeds)",
 		XLabel: "baseline's epoch budget E", YLabel: "speedup", LogX: true, Series: series}, nil
 }
 
@@ -237,7 +237,7 @@ func AccuracyBudgetFigure(title string, comparisons []BudgetComparison) plot.Fig
 		m, lo, hi := meanBand(c.Accuracies(TrAct))
 		series = append(series, plot.Series{Name: "TrAct, " + protocolName(c.Protocol) + fmt.Sprintf(" protocol, λ = %g", c.Lambda), X: x, Y: m, Lower: lo, Upper: hi})
 	}
-	return plot.Figure{Title: title, XLabel: "epoch budget (a separate run per budget, cosine schedule scaled to it)", YLabel: "test accuracy", LogX: true, Series: series}
+	return plot.Figure{Title: title, XLabel: "epoch budget (a run per budget)", YLabel: "test accuracy", LogX: true, Series: series}
 }
 
 // CurvesFigure is test accuracy against epoch in the largest budget's runs
@@ -265,7 +265,7 @@ func CurvesFigure(comparisons []BudgetComparison) (plot.Figure, error) {
 	if len(series) == 0 {
 		return plot.Figure{}, fmt.Errorf("experiment: CurvesFigure: no complete runs")
 	}
-	return plot.Figure{Title: "Training at the largest budget: test accuracy per epoch (mean, lowest–highest seed)", XLabel: "epoch", YLabel: "test accuracy", Series: series}, nil
+	return plot.Figure{Title: "Largest budget: test accuracy per epoch (seed range)", XLabel: "epoch", YLabel: "test accuracy", Series: series}, nil
 }
 
 // claimed is what the pre-registered claims read from a study: the claim
