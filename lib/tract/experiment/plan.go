@@ -74,9 +74,10 @@ func Plan(o PlanOptions) (studies []Study, notes []string, err error) {
 	budgets := []int{2, 4, 8, 16}
 	tune := seeds(o.Seed+100, 2)
 	eval := seeds(o.Seed, o.Seeds)
-	if o.Profile == "smoke" {
+	if o.Profile == "smoke" { // the same code at toy sizes: one grid value, a one-layer ViT
 		budgets, tune, eval = []int{1, 2}, seeds(o.Seed+100, 1), seeds(o.Seed, 2)
-		sgdGrid, adamGrid = []float64{0.02, 0.05}, []float64{1e-3, 3e-3}
+		sgdGrid, adamGrid = []float64{0.1}, []float64{3e-3}
+		vit.Width, vit.Depth, vit.MLPWidth = 16, 1, 16
 	}
 	digitsStudies := []Study{
 		{Name: "cnn", Title: "CNN (first layer 3×3 conv, 8 filters), contrast-varied digits, SGD + momentum", Recipe: cnn,
