@@ -153,7 +153,7 @@ func TestMaxPoolStem(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := pool.Exec(tensors.FromFlatDataAndDimensions(in, 1, side, side, ch))
+		out, err := pool.Call(tensors.FromFlatDataAndDimensions(in, 1, side, side, ch))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -314,7 +314,7 @@ func (s *session) train(cfg Config, task *Task, ckptDir string, progress func(Po
 	for epoch := firstEpoch; epoch <= cfg.Epochs; epoch++ {
 		start, before := time.Now(), loop.LoopStep
 		metrics, err := loop.RunEpochs(trainDS, 1)
-		trainLoss := math.NaN()
+		var trainLoss float64
 		switch {
 		case errors.Is(err, errDiverged):
 			trainLoss = divergedLoss
