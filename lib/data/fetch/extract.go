@@ -97,6 +97,10 @@ func untar(r io.Reader, dir string) error {
 				return err
 			}
 		case tar.TypeReg:
+			if sparse(h) {
+				// its holes would be written out as zeros, up to any size
+				return fmt.Errorf("archive entry %q: a sparse file", h.Name)
+			}
 			if err := writeFile(p, tr); err != nil {
 				return err
 			}
@@ -105,6 +109,17 @@ func untar(r io.Reader, dir string) error {
 			return fmt.Errorf("archive entry %q: type %q is not a file or directory", h.Name, h.Typeflag)
 		}
 	}
+}
+
+// sparse reports whether h is a PAX sparse file (GNU's old sparse type is
+// refused as not a regular file).
+func sparse(h *tar.Header) bool {
+	for k := range h.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
 
 // unzip writes the zip file's directories and regular files under dir;

@@ -860,8 +860,13 @@ func FuzzUntar(f *testing.F) {
 	f.Add(tarball(f, tarEntry{name: "../x", data: []byte("x")}))
 	f.Add(tarball(f, tarEntry{name: "l", link: "/etc"}))
 	f.Add([]byte("not a tar"))
+	base := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		parent := t.TempDir()
+		parent, err := os.MkdirTemp(base, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(parent)
 		dir := filepath.Join(parent, "target")
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			t.Fatal(err)
