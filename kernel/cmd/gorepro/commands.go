@@ -28,6 +28,9 @@ commands:
   run [flags] NOTEBOOK...  execute notebooks headless through papermill and write build/report.{md,html}
   report [-o FILE] PATH... merge executed notebooks and RESULT lines (files or directories) into one report
   lab [jupyter args]       start JupyterLab on notebooks/, bound to 127.0.0.1
+  data get [--dir DIR] [--mirror URL] NAME...
+                           download, verify and unpack a data set (mnist, cifar10, cifar100, beir-scifact, ...)
+                           and print the directory its loader reads; data get --list shows them all (docs/data.md)
   kernel --connection-file F [--log-level L]
                            the gorepro Jupyter kernel (started by Jupyter through the kernelspec);
                            L is debug, info (default), warn or error ($GOREPRO_KERNEL_LOG_LEVEL)
@@ -89,13 +92,15 @@ func dispatch(args []string) error {
 		return labCmd(args[1:])
 	case "kernel":
 		return kernelCmd(args[1:])
+	case "data":
+		return dataCmd(args[1:])
 	case proxy.SuperviseCommand:
 		return superviseCmd(args[1:])
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil
 	}
-	return usageError{fmt.Sprintf("unknown command %q (commands: doctor, install, run, report, lab, kernel)", args[0])}
+	return usageError{fmt.Sprintf("unknown command %q (commands: doctor, install, run, report, lab, kernel, data)", args[0])}
 }
 
 func doctorCmd(args []string) error {
