@@ -6,9 +6,15 @@
 // after the warm-up steps (the first compiles). Every step gets a fresh
 // batch from the host, as a training loop does, and waits for the loss.
 // tests/bench/tract_bench.py runs it beside PyTorch with torch-tract.
+//
+// For the CPU step-time study (docs/benchmarks.md, "CPU step time"):
+// -methods picks the steps timed; -serve runs one step per line of stdin,
+// so that the driver can alternate it with PyTorch's step; -ops times each
+// operation of the step alone (ops.go).
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -53,6 +59,9 @@ func main() {
 	side := flag.Int("side", 32, "image side (CIFAR: 32)")
 	steps := flag.Int("steps", 10, "timed steps")
 	warmup := flag.Int("warmup", 3, "untimed steps first (the first compiles)")
+	methods := flag.String("methods", "baseline,tract", "which steps to time: baseline (the plain first convolution), tract, or both")
+	serveMode := flag.Bool("serve", false, "instead: warm up the first of -methods at the first of -batch, print \"ready\", then run one step per \"step\" line on stdin and print its milliseconds")
+	ops := flag.Bool("ops", false, "instead: time each operation of the step alone (convolution forward, input and kernel gradients per shape; batch normalisation + ReLU per stage) at the first of -batch, -steps repetitions each")
 	probe := flag.Bool("probe", false, "instead: the relative error of a float32 3×3 convolution and matrix product against float64 on the backend (full float32 ≈ 1e-6, TF32 ≈ 1e-3)")
 	flag.Parse()
 	if *probe {
@@ -62,13 +71,35 @@ func main() {
 		}
 		return
 	}
-	if err := run(*backend, *batches, *width, *side, *steps, *warmup); err != nil {
+	if *ops {
+		batch, err := strconv.Atoi(strings.Split(*batches, ",")[0])
+		if err == nil {
+			err = timeOps(*backend, batch, *width, *side, *steps)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "tract bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *serveMode {
+		batch, err := strconv.Atoi(strings.Split(*batches, ",")[0])
+		if err == nil {
+			err = serve(*backend, strings.Split(*methods, ",")[0], batch, *width, *side, *warmup)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "tract bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(*backend, *batches, *methods, *width, *side, *steps, *warmup); err != nil {
 		fmt.Fprintln(os.Stderr, "tract bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(backend, batches string, width, side, steps, warmup int) error {
+func run(backend, batches, methods string, width, side, steps, warmup int) error {
 	if width < 1 || side < 4 || steps < 1 || warmup < 1 {
 		return fmt.Errorf("want width ≥ 1, side ≥ 4, steps ≥ 1, warmup ≥ 1")
 	}
@@ -83,7 +114,10 @@ func run(backend, batches string, width, side, steps, warmup int) error {
 		if err != nil || batch < 1 {
 			return fmt.Errorf("batch %q", f)
 		}
-		for _, method := range []string{"baseline", "tract"} {
+		for _, method := range strings.Split(methods, ",") {
+			if method != "baseline" && method != "tract" {
+				return fmt.Errorf("method %q: want baseline or tract", method)
+			}
 			fmt.Fprintf(os.Stderr, "tract bench: %s, batch %d, width %d, %d×%d images: %d warm-up + %d timed steps …\n", method, batch, width, side, side, warmup, steps)
 			r, err := time1(b, method, batch, width, side, steps, warmup)
 			if err != nil {
@@ -99,43 +133,15 @@ func run(backend, batches string, width, side, steps, warmup int) error {
 }
 
 func time1(b compute.Backend, method string, batch, width, side, steps, warmup int) (res result, err error) {
-	first := resnet.PlainFirstLayer
-	if method == "tract" {
-		first = func(scope *model.Scope, x *graph.Node, width int) *graph.Node {
-			return tract.Conv2D(scope, x, width, 3, 1, 1, false, tract.DefaultLambda)
-		}
-	}
-	modelFn := func(scope *model.Scope, _ any, inputs []*graph.Node) []*graph.Node {
-		return []*graph.Node{resnet.ResNet18(scope, inputs[0], 10, width, first)}
-	}
-	store := model.NewStore()
-	if err := store.SetRNGStateFromSeed(1); err != nil {
+	step, err := newStep(b, method, batch, width, side)
+	if err != nil {
 		return res, err
-	}
-	trainer := train.NewTrainer(b, store, modelFn, loss.SparseCategoricalCrossEntropyLogits,
-		optimizer.StochasticGradientDescent().WithDecay(false).WithLearningRate(0.01).Done(), nil, nil)
-	r := rand.New(rand.NewSource(2))
-	pixels := make([]float32, batch*side*side*3)
-	for i := range pixels {
-		pixels[i] = float32(r.NormFloat64())
-	}
-	labels := make([]int32, batch)
-	for i := range labels {
-		labels[i] = int32(r.Intn(10))
 	}
 	var ms []float64
 	for i := range warmup + steps {
-		x := tensors.FromFlatDataAndDimensions(pixels, batch, side, side, 3)
-		y := tensors.FromFlatDataAndDimensions(labels, batch, 1)
-		start := time.Now()
-		metrics, err := trainer.TrainStep(train.Batch{Inputs: []*tensors.Tensor{x}, Labels: []*tensors.Tensor{y}})
+		elapsed, err := step()
 		if err != nil {
-			return res, err
-		}
-		lossValue := tensors.ToScalar[float32](metrics[0]) // waits for the step
-		elapsed := float64(time.Since(start).Microseconds()) / 1000
-		if lossValue != lossValue {
-			return res, fmt.Errorf("step %d: loss is NaN", i)
+			return res, fmt.Errorf("step %d: %w", i, err)
 		}
 		if i == 0 {
 			res.FirstMs = elapsed
@@ -151,6 +157,93 @@ func time1(b compute.Backend, method string, batch, width, side, steps, warmup i
 		res.MedianMs = (ms[len(ms)/2-1] + ms[len(ms)/2]) / 2
 	}
 	return res, nil
+}
+
+// newStep builds the model and trainer and returns one training step on a
+// fresh host batch, timed in milliseconds up to the loss read back.
+func newStep(b compute.Backend, method string, batch, width, side int) (func() (float64, error), error) {
+	first := resnet.PlainFirstLayer
+	if method == "tract" {
+		first = func(scope *model.Scope, x *graph.Node, width int) *graph.Node {
+			return tract.Conv2D(scope, x, width, 3, 1, 1, false, tract.DefaultLambda)
+		}
+	}
+	modelFn := func(scope *model.Scope, _ any, inputs []*graph.Node) []*graph.Node {
+		return []*graph.Node{resnet.ResNet18(scope, inputs[0], 10, width, first)}
+	}
+	store := model.NewStore()
+	if err := store.SetRNGStateFromSeed(1); err != nil {
+		return nil, err
+	}
+	trainer := train.NewTrainer(b, store, modelFn, loss.SparseCategoricalCrossEntropyLogits,
+		optimizer.StochasticGradientDescent().WithDecay(false).WithLearningRate(0.01).Done(), nil, nil)
+	r := rand.New(rand.NewSource(2))
+	pixels := make([]float32, batch*side*side*3)
+	for i := range pixels {
+		pixels[i] = float32(r.NormFloat64())
+	}
+	labels := make([]int32, batch)
+	for i := range labels {
+		labels[i] = int32(r.Intn(10))
+	}
+	return func() (float64, error) {
+		x := tensors.FromFlatDataAndDimensions(pixels, batch, side, side, 3)
+		y := tensors.FromFlatDataAndDimensions(labels, batch, 1)
+		start := time.Now()
+		metrics, err := trainer.TrainStep(train.Batch{Inputs: []*tensors.Tensor{x}, Labels: []*tensors.Tensor{y}})
+		if err != nil {
+			return 0, err
+		}
+		lossValue := tensors.ToScalar[float32](metrics[0]) // waits for the step
+		elapsed := float64(time.Since(start).Microseconds()) / 1000
+		if lossValue != lossValue {
+			return 0, fmt.Errorf("loss is NaN")
+		}
+		return elapsed, nil
+	}, nil
+}
+
+// serve runs one method's step on request, for a driver that alternates it
+// with another framework's step (tests/bench/tract_bench.py --sweep): it
+// prints "ready <first step ms>" after warm-up, then for each "step" line on
+// stdin one line with the step's milliseconds, until "quit" or end of input.
+func serve(backend, method string, batch, width, side, warmup int) error {
+	b, _, err := backends.New(backend)
+	if err != nil {
+		return err
+	}
+	defer b.Finalize()
+	step, err := newStep(b, method, batch, width, side)
+	if err != nil {
+		return err
+	}
+	var first float64
+	for i := range warmup {
+		ms, err := step()
+		if err != nil {
+			return fmt.Errorf("warm-up step %d: %w", i, err)
+		}
+		if i == 0 {
+			first = ms
+		}
+	}
+	fmt.Printf("ready %.3f\n", first)
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		switch strings.TrimSpace(in.Text()) {
+		case "step":
+			ms, err := step()
+			if err != nil {
+				return err
+			}
+			fmt.Printf("%.3f\n", ms)
+		case "quit":
+			return nil
+		default:
+			return fmt.Errorf("serve: want \"step\" or \"quit\", got %q", in.Text())
+		}
+	}
+	return in.Err()
 }
 
 // precisionProbe prints the relative error of float32 convolution and
