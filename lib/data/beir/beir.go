@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -35,26 +36,103 @@ type Query struct {
 type Dataset struct {
 	Name    string
 	Corpus  []Doc
-	Queries []Query                   // only the queries that have judgements in Qrels
-	Qrels   map[string]map[string]int // query id → document id → grade
+	Queries []Query // only the queries that have judgements in Qrels
+	// Qrels maps query id → document id → grade. Every query in it is in
+	// Queries; a judged document may be absent from Corpus (BEIR's ArguAna
+	// and NFCorpus have such qrels): it can never be retrieved, but its
+	// grade still counts in the ideal DCG, as in pytrec_eval.
+	Qrels map[string]map[string]int
+	// Report counts what Load accepted as BEIR does but a strict reader
+	// would not (zero for a dataset built in memory).
+	Report Report
+}
+
+// Report counts, for one loaded dataset, the departures from a clean
+// corpus/queries/qrels triple that Load accepts as BEIR's GenericDataLoader
+// and pytrec_eval do. Warnings phrases the non-zero ones for a notebook.
+type Report struct {
+	// UnjudgedQueries are queries in queries.jsonl without a judgement in
+	// the split: dropped from Queries (BEIR drops them too).
+	UnjudgedQueries int
+	// QueriesNotInFile are query ids judged in the qrels but absent from
+	// queries.jsonl; their JudgementsDropped judgements are dropped from
+	// Qrels (BEIR has no text to run them, so pytrec_eval never sees them).
+	QueriesNotInFile, JudgementsDropped int
+	// DocumentsNotInCorpus are the distinct document ids judged for a kept
+	// query but absent from corpus.jsonl; JudgementsOfAbsent is how many
+	// kept judgements name them, RelevantAbsent how many of those have a
+	// grade > 0 (each lowers the query's achievable NDCG below 1), and
+	// QueriesUnreachable how many queries have a relevant document but none
+	// in the corpus (their NDCG, recall and MRR are 0 whatever the ranking).
+	DocumentsNotInCorpus, JudgementsOfAbsent, RelevantAbsent, QueriesUnreachable int
+	// QueriesAlsoDocuments are kept queries whose id is also a corpus id
+	// (ArguAna: each query is an argument of the corpus). BEIR's evaluation
+	// (ignore_identical_ids, its default) removes a document whose id is the
+	// query's from that query's results; pass the query id to colbert.Rank
+	// to do the same. SelfJudged counts judgements of a query's own id, a
+	// document that evaluation so never ranks.
+	QueriesAlsoDocuments, SelfJudged int
+	// EmptyDocuments are corpus documents whose title and text are both
+	// empty after trimming white space: kept (BEIR keeps them), they match
+	// nothing. An empty query text is an error instead.
+	EmptyDocuments int
+}
+
+// Warnings says, one sentence each, what the non-zero counts of r mean;
+// nil when there are none.
+func (r Report) Warnings() []string {
+	var out []string
+	add := func(n int, format string, args ...any) {
+		if n > 0 {
+			out = append(out, fmt.Sprintf(format, args...))
+		}
+	}
+	add(r.UnjudgedQueries, "%d quer%s in queries.jsonl without judgements dropped", r.UnjudgedQueries, plural(r.UnjudgedQueries, "y", "ies"))
+	add(r.QueriesNotInFile, "%d judged quer%s not in queries.jsonl: %d judgement%s dropped", r.QueriesNotInFile, plural(r.QueriesNotInFile, "y", "ies"),
+		r.JudgementsDropped, plural(r.JudgementsDropped, "", "s"))
+	add(r.DocumentsNotInCorpus, "%d judged document%s not in corpus.jsonl (%d judgement%s, %d relevant): kept in the ideal DCG, never retrievable",
+		r.DocumentsNotInCorpus, plural(r.DocumentsNotInCorpus, "", "s"), r.JudgementsOfAbsent, plural(r.JudgementsOfAbsent, "", "s"), r.RelevantAbsent)
+	add(r.QueriesUnreachable, "%d quer%s with no relevant document in the corpus (metrics 0 whatever the ranking)", r.QueriesUnreachable, plural(r.QueriesUnreachable, "y", "ies"))
+	add(r.QueriesAlsoDocuments, "%d quer%s also a corpus document: rank without the query's own id, as BEIR's ignore_identical_ids does",
+		r.QueriesAlsoDocuments, plural(r.QueriesAlsoDocuments, "y is", "ies are"))
+	add(r.SelfJudged, "%d judgement%s of the query's own id (never ranked once identical ids are ignored)", r.SelfJudged, plural(r.SelfJudged, "", "s"))
+	add(r.EmptyDocuments, "%d document%s with empty title and text", r.EmptyDocuments, plural(r.EmptyDocuments, "", "s"))
+	return out
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // maxLine bounds one JSONL line (a long document is a few hundred KB).
 const maxLine = 16 << 20
 
-// ReadCorpus reads corpus.jsonl; name labels errors (file:line).
+// ReadCorpus reads corpus.jsonl; name labels errors (file:line). A
+// document with an empty title and text is accepted (Load counts it in
+// Report.EmptyDocuments).
 func ReadCorpus(r io.Reader, name string) ([]Doc, error) {
-	return readRecords(r, name, "document", func(d Doc) string { return d.ID })
+	return readRecords(r, name, "document", func(d Doc) string { return d.ID }, nil)
 }
 
-// ReadQueries reads queries.jsonl; name labels errors (file:line).
+// ReadQueries reads queries.jsonl; name labels errors (file:line). A query
+// whose text is empty after trimming white space is an error: it could
+// only be encoded as nothing, and BEIR's query sets have none.
 func ReadQueries(r io.Reader, name string) ([]Query, error) {
-	return readRecords(r, name, "query", func(q Query) string { return q.ID })
+	return readRecords(r, name, "query", func(q Query) string { return q.ID }, func(q Query) error {
+		if strings.TrimSpace(q.Text) == "" {
+			return fmt.Errorf("query %q has no text", q.ID)
+		}
+		return nil
+	})
 }
 
 // readRecords reads one JSON object of type T per line, each with a unique
-// non-empty "_id" (kind names a record in the error for a repeated one).
-func readRecords[T any](r io.Reader, name, kind string, id func(T) string) ([]T, error) {
+// non-empty "_id" (kind names a record in the error for a repeated one)
+// and, if check is not nil, passing check.
+func readRecords[T any](r io.Reader, name, kind string, id func(T) string, check func(T) error) ([]T, error) {
 	var records []T
 	seen := map[string]int{}
 	err := jsonLines(r, name, func(line int, data []byte) error {
@@ -68,6 +146,11 @@ func readRecords[T any](r io.Reader, name, kind string, id func(T) string) ([]T,
 		}
 		if first, dup := seen[key]; dup {
 			return fmt.Errorf("%s %q again (first on line %d)", kind, key, first)
+		}
+		if check != nil {
+			if err := check(rec); err != nil {
+				return err
+			}
 		}
 		seen[key] = line
 		records = append(records, rec)
@@ -148,9 +231,20 @@ func ReadQrels(r io.Reader, name string) (map[string]map[string]int, error) {
 	return out, nil
 }
 
-// Load reads the BEIR dataset in dir with qrels/<split>.tsv. Queries without
-// judgements are dropped (BEIR evaluates the judged ones); qrels naming a
-// query or document absent from the files are an error.
+// Load reads the BEIR dataset in dir with qrels/<split>.tsv and accepts
+// what BEIR's GenericDataLoader and pytrec_eval accept, counting it in
+// Dataset.Report:
+//   - queries without judgements are dropped (BEIR evaluates the judged ones);
+//   - judgements of a query absent from queries.jsonl are dropped (BEIR has
+//     no text to run it, so pytrec_eval never evaluates it);
+//   - judgements of a document absent from corpus.jsonl are kept: it is
+//     never retrieved, and its grade still counts in the ideal DCG;
+//   - a query whose id is a corpus id (ArguAna) is kept with that document;
+//     evaluation drops it from the query's ranking (colbert.Rank's queryID).
+//
+// Malformed files — bad JSON, a missing or repeated "_id", an empty query
+// text, a qrels line without three fields or with a non-integer grade, a
+// pair judged twice — are an error naming the file and line.
 func Load(dir, split string) (*Dataset, error) {
 	open := func(rel string) (*os.File, string, error) {
 		p := filepath.Join(dir, rel)
@@ -188,28 +282,81 @@ func Load(dir, split string) (*Dataset, error) {
 	if err != nil {
 		return nil, fmt.Errorf("beir: %w", err)
 	}
-	docs := map[string]bool{}
+	ds.Report = reconcile(ds, queries)
+	return ds, nil
+}
+
+// reconcile keeps in ds.Queries the queries judged in ds.Qrels, drops from
+// ds.Qrels the queries absent from queries and counts what it met.
+func reconcile(ds *Dataset, queries []Query) Report {
+	var r Report
+	docs := make(map[string]bool, len(ds.Corpus))
 	for _, d := range ds.Corpus {
 		docs[d.ID] = true
+		if strings.TrimSpace(d.Title) == "" && strings.TrimSpace(d.Text) == "" {
+			r.EmptyDocuments++
+		}
 	}
-	known := map[string]bool{}
+	known := make(map[string]bool, len(queries))
 	for _, q := range queries {
 		known[q.ID] = true
 		if ds.Qrels[q.ID] != nil {
 			ds.Queries = append(ds.Queries, q)
+		} else {
+			r.UnjudgedQueries++
 		}
 	}
-	for _, qid := range sortedKeys(ds.Qrels) {
+	absent := map[string]bool{}
+	for qid, judged := range ds.Qrels {
 		if !known[qid] {
-			return nil, fmt.Errorf("beir: %s: query %q is judged but not in queries.jsonl", p, qid)
+			r.QueriesNotInFile++
+			r.JudgementsDropped += len(judged)
+			delete(ds.Qrels, qid)
+			continue
 		}
-		for _, did := range sortedKeys(ds.Qrels[qid]) {
-			if !docs[did] {
-				return nil, fmt.Errorf("beir: %s: document %q (query %q) is judged but not in corpus.jsonl", p, did, qid)
+		if docs[qid] {
+			r.QueriesAlsoDocuments++
+		}
+		relevant, reachable := 0, 0
+		for did, g := range judged {
+			if did == qid {
+				r.SelfJudged++
+			}
+			if g > 0 {
+				relevant++
+			}
+			if docs[did] {
+				if g > 0 {
+					reachable++
+				}
+				continue
+			}
+			absent[did] = true
+			r.JudgementsOfAbsent++
+			if g > 0 {
+				r.RelevantAbsent++
 			}
 		}
+		if relevant > 0 && reachable == 0 {
+			r.QueriesUnreachable++
+		}
 	}
-	return ds, nil
+	r.DocumentsNotInCorpus = len(absent)
+	return r
+}
+
+// MacroAverage is the unweighted mean of one score per dataset, as
+// NanoBEIR and BEIR tables average a metric over datasets; NaN for none.
+// It sums in name order, so the result does not depend on map order.
+func MacroAverage(perDataset map[string]float64) float64 {
+	if len(perDataset) == 0 {
+		return math.NaN()
+	}
+	sum := 0.0
+	for _, name := range sortedKeys(perDataset) {
+		sum += perDataset[name]
+	}
+	return sum / float64(len(perDataset))
 }
 
 // LoadCollection reads every BEIR dataset directly under root (NanoBEIR
