@@ -21,12 +21,19 @@ import (
 	"sort"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/go-huggingface/hub"
 	"github.com/gomlx/go-huggingface/models/transformer"
 	"github.com/gomlx/go-huggingface/tokenizers/api"
 	"github.com/gomlx/go-huggingface/tokenizers/hftokenizer"
 	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/layers"
+	"github.com/gomlx/gomlx/ml/layers/activation"
+	"github.com/gomlx/gomlx/ml/layers/attention"
+	"github.com/gomlx/gomlx/ml/layers/norm"
 	"github.com/gomlx/gomlx/ml/model"
+	mltransformer "github.com/gomlx/gomlx/ml/zoo/transformer"
 
 	"github.com/gorepro/gorepro/lib/backends"
 )
@@ -94,6 +101,7 @@ type Encoder struct {
 	backend compute.Backend
 	store   *model.Store
 	exec    *model.Exec
+	qexec   *model.Exec // EmbedQueries' graph: attention keys masked, queries not
 }
 
 // Load reads the checkpoint in dir. Weights are loaded on first Embed.
@@ -172,8 +180,13 @@ type Tokens struct {
 	Dim int
 	// Vecs holds N×T×Dim values, row-major; padding positions are zero.
 	Vecs []float32
-	// Len holds each sequence's number of real tokens.
+	// Len holds each sequence's number of returned vectors: its real
+	// tokens for Embed, all T positions for EmbedQueries.
 	Len []int32
+	// RealLen holds, for EmbedQueries, each query's number of real tokens
+	// (its vectors come first, the [MASK] expansion's after them); it is
+	// nil for Embed, where Len is the real length.
+	RealLen []int32
 }
 
 // Embed runs the encoder on sequences of token ids (each at most T long,
@@ -254,6 +267,165 @@ func (e *Encoder) load(b compute.Backend) (err error) {
 	if err != nil {
 		return fmt.Errorf("hfencoder: %w", err)
 	}
-	e.backend, e.store, e.exec = b, store, exec
+	qexec, err := model.NewExec(b, store, e.keyMaskedLayers)
+	if err != nil {
+		return fmt.Errorf("hfencoder: %w", err)
+	}
+	e.backend, e.store, e.exec, e.qexec = b, store, exec, qexec
 	return nil
+}
+
+// EmbedQueries encodes queries with query expansion as ColBERT and PyLate
+// do it: each query (token ids from Tokenize, 1…T of them) is padded to T
+// with [MASK] (MaskID), not [PAD], and the last layer's vectors of all T
+// positions are returned, the expansion positions' included: Len is T for
+// every query and RealLen holds the number of real tokens. Queries are
+// encoded batch at a time.
+//
+// With attendExpansion false (ColBERT's and PyLate's default) the
+// expansion tokens are encoded without being attended to: the attention
+// keys of the expansion positions are masked in every layer, so every
+// position, real or expansion, attends only to the query's real tokens.
+// The real tokens' vectors are then those of the unpadded query (Embed's),
+// and each expansion vector is what a [MASK] at that position reads from
+// the real tokens. With attendExpansion true all T positions attend to
+// each other (ColBERT's original query augmentation), which changes the
+// real tokens' vectors too. Position ids run 0…T−1 and token types are 0
+// in both cases.
+//
+// Every input error (T outside [1, MaxLen], batch < 1, an empty query, a
+// query longer than T, an id outside the vocabulary) is returned as one
+// error naming the argument.
+func (e *Encoder) EmbedQueries(b compute.Backend, ids [][]int32, T, batch int, attendExpansion bool) (*Tokens, error) {
+	if T < 1 || T > e.MaxLen {
+		return nil, fmt.Errorf("hfencoder: EmbedQueries: T = %d must be in [1, %d]", T, e.MaxLen)
+	}
+	if batch < 1 {
+		return nil, fmt.Errorf("hfencoder: EmbedQueries: batch = %d must be at least 1", batch)
+	}
+	vocab := int32(e.model.Config.VocabSize)
+	for i, q := range ids {
+		if len(q) == 0 {
+			return nil, fmt.Errorf("hfencoder: EmbedQueries: ids[%d] is an empty query (want 1…T = %d ids)", i, T)
+		}
+		if len(q) > T {
+			return nil, fmt.Errorf("hfencoder: EmbedQueries: ids[%d] has %d ids, longer than T = %d", i, len(q), T)
+		}
+		for j, id := range q {
+			if id < 0 || (vocab > 0 && id >= vocab) {
+				return nil, fmt.Errorf("hfencoder: EmbedQueries: ids[%d][%d] = %d is outside the vocabulary [0, %d)", i, j, id, vocab)
+			}
+		}
+	}
+	if err := e.load(b); err != nil {
+		return nil, err
+	}
+	out := &Tokens{N: len(ids), T: T, Dim: e.Dim, Vecs: make([]float32, len(ids)*T*e.Dim),
+		Len: make([]int32, len(ids)), RealLen: make([]int32, len(ids))}
+	for start := 0; start < len(ids); start += batch {
+		end := min(start+batch, len(ids))
+		toks := make([][]int32, batch) // one shape per (batch, T): one compilation
+		keys := make([]int32, batch)   // positions < keys[i] are attended to
+		for i := range toks {
+			toks[i] = make([]int32, T)
+			for j := range toks[i] {
+				toks[i][j] = e.MaskID
+			}
+			keys[i] = int32(T)
+			if start+i < end {
+				copy(toks[i], ids[start+i])
+				if !attendExpansion {
+					keys[i] = int32(len(ids[start+i]))
+				}
+			}
+		}
+		res, err := e.qexec.Call1(toks, keys)
+		if err != nil {
+			return nil, fmt.Errorf("hfencoder: EmbedQueries: encoding queries %d–%d: %w", start, end, err)
+		}
+		flat, ok := res.Value().([][][]float32)
+		if !ok {
+			return nil, fmt.Errorf("hfencoder: encoder output is %s, want float32 [%d, %d, %d]", res.Shape(), batch, T, e.Dim)
+		}
+		for i := start; i < end; i++ {
+			out.Len[i], out.RealLen[i] = int32(T), int32(len(ids[i]))
+			for j := range T {
+				copy(out.Vecs[(i*T+j)*e.Dim:], flat[i-start][j])
+			}
+		}
+	}
+	return out, nil
+}
+
+// keyMaskedLayers is the encoder's last layer for toks [batch, T] where
+// position k is attended to (as a key and value) only when k < keys[b],
+// while every position is computed as a query.
+//
+// GoMLX's transformer (AllLayers, which Embed runs) masks query rows as
+// well as keys when given sequence lengths or a padding mask, so a padded
+// position's row attends to nothing; only its key/value-cache path masks
+// keys alone, and that needs DynamicUpdateSlice, which the Go backend
+// lacks. So this builds the same BERT layers (forwardLayerStandard of
+// gomlx/ml/zoo/transformer v0.28.8 without the cache, RoPE, sharing,
+// sliding-window and dropout branches BERT does not use) from the same
+// variables, with the attention's key mask only.
+func (e *Encoder) keyMaskedLayers(scope *model.Scope, toks, keys *graph.Node) *graph.Node {
+	tm := e.model.CreateGoMLXModel(scope)
+	if tm.Architecture != mltransformer.ArchitectureStandard || tm.UseCausalMask || tm.NumKVSharedLayers > 0 ||
+		tm.HiddenSizePerLayerInput > 0 || len(tm.LayerTypes) > 0 {
+		panic(fmt.Sprintf("EmbedQueries handles a standard BERT encoder only, not architecture %s", tm.Architecture))
+	}
+	g := toks.Graph()
+	batch, T := toks.Shape().Dimensions[0], toks.Shape().Dimensions[1]
+	mask := graph.LessThan(graph.Iota(g, shapes.Make(dtypes.Int32, batch, T), 1), graph.ExpandAxes(keys, 1))
+
+	x := tm.EmbedTokens(toks) // word + token type 0 embeddings
+	x = tm.PrePositionalEncoder(x, 0, false)
+	x = layerNorm(tm, tm.Scope.In("embed_norm"), x, tm.EmbedNormalization)
+	kvHeads := tm.NumKVHeads
+	if kvHeads == 0 {
+		kvHeads = tm.NumHeads
+	}
+	dense := func(scope *model.Scope, x *graph.Node, dims ...int) *graph.Node {
+		if tm.TransposedProjections {
+			return layers.DenseWithLayout(scope, x, compute.DenseLayoutOutputsInput, tm.UseBias, dims...)
+		}
+		return layers.Dense(scope, x, tm.UseBias, dims...)
+	}
+	for l := range tm.NumLayers {
+		layerScope := tm.Scope.In("layer_%d", l)
+		attnScope := layerScope.In("attn")
+		mhaScope := attnScope.At("MultiHeadAttention")
+		q := graph.Reshape(dense(mhaScope.In("query"), x, tm.NumHeads, tm.HeadDim), batch, T, tm.NumHeads*tm.HeadDim)
+		k := graph.Reshape(dense(mhaScope.In("key"), x, kvHeads, tm.HeadDim), batch, T, kvHeads*tm.HeadDim)
+		v := graph.Reshape(dense(mhaScope.In("value"), x, kvHeads, tm.HeadDim), batch, T, kvHeads*tm.HeadDim)
+		b := attention.MultiHeadAttention(attnScope, q, k, v, tm.NumHeads, tm.HeadDim).
+			UseTransposedWeights(tm.TransposedProjections).
+			WithNumKVHeads(kvHeads).
+			WithPreProjected(true).
+			WithOutputDim(tm.EmbedDim).
+			WithScoreSoftCap(tm.AttentionScoreSoftCap).
+			WithQueryKeyScale(tm.QueryKeyScale).
+			WithKeyMask(mask) // keys only: no query row is masked
+		if !tm.UseBias {
+			b.UseProjectionBias(false)
+		}
+		x = layerNorm(tm, layerScope.In("norm1"), graph.Add(x, b.Done()), tm.Normalization)
+		ff := dense(layerScope.In("ff1"), x, tm.FFNDim*tm.Activation.HiddenDimMultiplier())
+		ff = dense(layerScope.In("ff2"), activation.Apply(tm.Activation, ff), tm.EmbedDim)
+		x = layerNorm(tm, layerScope.In("norm2"), graph.Add(x, ff), tm.Normalization)
+	}
+	return layerNorm(tm, tm.Scope.In("final_norm"), x, tm.FinalNormalization)
+}
+
+// layerNorm applies normType as the transformer does: layer norm with the
+// model's epsilon, or nothing.
+func layerNorm(tm *mltransformer.Model, scope *model.Scope, x *graph.Node, normType string) *graph.Node {
+	switch normType {
+	case layers.NormalizationNone, "":
+		return x
+	case layers.NormalizationLayerNorm:
+		return norm.LayerNorm(scope, x, -1).Epsilon(tm.NormEpsilon).Done()
+	}
+	panic(fmt.Sprintf("EmbedQueries handles layer normalization only, not %q", normType))
 }

@@ -3,8 +3,13 @@
 BERT encoder read directly from model.safetensors (its header parsed here, no
 safetensors or torch package).
 
-stdin: {"dir": checkpoint directory, "texts": [...], "maxlen": N, "vectors": bool}
+stdin: {"dir": checkpoint directory, "texts": [...], "maxlen": N, "vectors": bool,
+        "sequences": [{"ids": [...], "keys": K}, ...] (optional)}
 stdout: {"ids": [[...]...], "vectors": [[[...]...]...]} (last layer, real tokens only)
+        and, for "sequences", "seq_vectors": the last layer of every position of
+        each given id sequence, whose attention keys are its first K positions
+        only (every position is computed as a query; K = len(ids) attends to all,
+        as Hugging Face BERT does with attention_mask = [1]*K + [0]*(len-K)).
 """
 import json
 import math
@@ -37,7 +42,7 @@ def layer_norm(x, g, b, eps):
     return (x - mu) / np.sqrt(var + eps) * g + b
 
 
-def forward(w, cfg, ids):
+def forward(w, cfg, ids, keys=None):
     p = "bert." if "bert.embeddings.word_embeddings.weight" in w else ""
     eps = cfg["layer_norm_eps"]
     heads = cfg["num_attention_heads"]
@@ -55,6 +60,8 @@ def forward(w, cfg, ids):
         k = lin(x, "attention.self.key").reshape(t, heads, hd).transpose(1, 0, 2)
         v = lin(x, "attention.self.value").reshape(t, heads, hd).transpose(1, 0, 2)
         s = q @ k.transpose(0, 2, 1) / math.sqrt(hd)
+        if keys is not None and keys < t:
+            s[:, :, keys:] = -np.inf  # masked keys get weight exactly 0
         s = s - s.max(-1, keepdims=True)
         a = np.exp(s)
         a = a / a.sum(-1, keepdims=True)
@@ -72,12 +79,15 @@ def main():
     tok = Tokenizer.from_file(d + "/tokenizer.json")
     tok.no_padding()
     tok.enable_truncation(max_length=req["maxlen"])
-    ids = [tok.encode(t).ids for t in req["texts"]]
+    ids = [tok.encode(t).ids for t in req.get("texts") or []]
     out = {"ids": ids}
-    if req.get("vectors"):
+    if req.get("vectors") or req.get("sequences"):
         cfg = json.load(open(d + "/config.json"))
         w = load_safetensors(d + "/model.safetensors")
+    if req.get("vectors"):
         out["vectors"] = [forward(w, cfg, np.array(i)).tolist() for i in ids]
+    if req.get("sequences"):
+        out["seq_vectors"] = [forward(w, cfg, np.array(q["ids"]), q["keys"]).tolist() for q in req["sequences"]]
     json.dump(out, sys.stdout)
 
 
