@@ -12,44 +12,38 @@ import (
 	"strings"
 )
 
+// withGzip opens the gzip file at p and hands its decompressed stream to
+// use; errors name p.
+func withGzip(p string, use func(io.Reader) error) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	if err := use(zr); err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	return nil
+}
+
 // unpack unpacks the file at p into dir by its name: .tar.gz or .tgz,
 // .zip, .gz (one file, its name less .gz), or else a plain copy.
 func unpack(p, dir string) error {
 	name := filepath.Base(p)
 	switch {
 	case strings.HasSuffix(name, ".tar.gz"), strings.HasSuffix(name, ".tgz"):
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			return fmt.Errorf("%s: %w", p, err)
-		}
-		if err := untar(zr, dir); err != nil {
-			return fmt.Errorf("%s: %w", p, err)
-		}
-		return nil
+		return withGzip(p, func(zr io.Reader) error { return untar(zr, dir) })
 	case strings.HasSuffix(name, ".zip"):
 		if err := unzip(p, dir); err != nil {
 			return fmt.Errorf("%s: %w", p, err)
 		}
 		return nil
 	case strings.HasSuffix(name, ".gz"):
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			return fmt.Errorf("%s: %w", p, err)
-		}
-		if err := writeFile(filepath.Join(dir, strings.TrimSuffix(name, ".gz")), zr); err != nil {
-			return fmt.Errorf("%s: %w", p, err)
-		}
-		return nil
+		return withGzip(p, func(zr io.Reader) error { return writeFile(filepath.Join(dir, strings.TrimSuffix(name, ".gz")), zr) })
 	}
 	f, err := os.Open(p)
 	if err != nil {

@@ -255,17 +255,7 @@ func precisionProbe(backend string) error {
 	}
 	defer b.Finalize()
 	r := rand.New(rand.NewSource(3))
-	randT := func(dims ...int) *tensors.Tensor {
-		n := 1
-		for _, d := range dims {
-			n *= d
-		}
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(r.NormFloat64())
-		}
-		return tensors.FromFlatDataAndDimensions(v, dims...)
-	}
+	randT := func(dims ...int) *tensors.Tensor { return randTensor(r, dims...) }
 	relErr := func(lo, hi *graph.Node) *graph.Node {
 		hi = graph.ConvertDType(hi, lo.DType())
 		return graph.Div(graph.ReduceAllMax(graph.Abs(graph.Sub(lo, hi))), graph.ReduceAllMax(graph.Abs(hi)))
@@ -283,4 +273,18 @@ func precisionProbe(backend string) error {
 	errs := out.Value().([]float32)
 	return json.NewEncoder(os.Stdout).Encode(map[string]any{"backend": spec.String(), "precision": spec.Precision(),
 		"conv3x3_float32_rel_err": errs[0], "matmul_float32_rel_err": errs[1]})
+}
+
+// randTensor is a float32 tensor of the given dimensions with standard
+// normal entries drawn from r.
+func randTensor(r *rand.Rand, dims ...int) *tensors.Tensor {
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(r.NormFloat64())
+	}
+	return tensors.FromFlatDataAndDimensions(v, dims...)
 }

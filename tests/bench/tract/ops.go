@@ -78,17 +78,7 @@ func timeOps(backend string, batch, width, side, reps int) error {
 	}
 	defer b.Finalize()
 	r := rand.New(rand.NewSource(4))
-	randT := func(dims ...int) *tensors.Tensor {
-		n := 1
-		for _, d := range dims {
-			n *= d
-		}
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(r.NormFloat64())
-		}
-		return tensors.FromFlatDataAndDimensions(v, dims...)
-	}
+	randT := func(dims ...int) *tensors.Tensor { return randTensor(r, dims...) }
 	enc := json.NewEncoder(os.Stdout)
 	for _, op := range resnetOps(width, side) {
 		if op.BatchNormChannels > 0 {
