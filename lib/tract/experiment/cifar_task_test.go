@@ -74,15 +74,8 @@ func TestCIFARTask(t *testing.T) {
 			t.Fatalf("task %q shape %v, %d classes, %d/%d/%d images; want name %s…", task.Name, task.Shape, task.Classes, len(task.TrainX), len(task.ValX), len(task.TestX), prefix)
 		}
 		for c := range 3 {
-			var sum, sq float64
-			for _, x := range task.TrainX {
-				for i := c; i < len(x); i += 3 {
-					sum += float64(x[i])
-					sq += float64(x[i]) * float64(x[i])
-				}
-			}
-			n := float64(len(task.TrainX) * 32 * 32)
-			if mean, sd := sum/n, math.Sqrt(sq/n-(sum/n)*(sum/n)); !(math.Abs(mean) <= 1e-5) || !(math.Abs(sd-1) <= 1e-4) {
+			mean, v := channelMoments(task.TrainX, c, 3)
+			if sd := math.Sqrt(v); !(math.Abs(mean) <= 1e-5) || !(math.Abs(sd-1) <= 1e-4) {
 				t.Errorf("%d classes, channel %d: training mean %g, std %g after standardisation", tc.classes, c, mean, sd)
 			}
 		}

@@ -280,15 +280,7 @@ func TestCIFAR10Task(t *testing.T) {
 		t.Fatalf("task %q shape %v, %d/%d images", task.Name, task.Shape, len(task.TrainX), len(task.TestX))
 	}
 	for c := range 3 {
-		var sum, sq float64
-		for _, x := range task.TrainX {
-			for i := c; i < len(x); i += 3 {
-				sum += float64(x[i])
-				sq += float64(x[i]) * float64(x[i])
-			}
-		}
-		n := float64(24 * 32 * 32)
-		if mean, v := sum/n, sq/n-(sum/n)*(sum/n); !(math.Abs(mean) <= 1e-4) || !(math.Abs(v-1) <= 1e-3) {
+		if mean, v := channelMoments(task.TrainX, c, 3); !(math.Abs(mean) <= 1e-4) || !(math.Abs(v-1) <= 1e-3) {
 			t.Errorf("channel %d: mean %g, variance %g after normalisation", c, mean, v)
 		}
 	}
@@ -358,4 +350,19 @@ func TestBadConfig(t *testing.T) {
 			t.Errorf("RunJobs %+v: %v, want job 1 and %q", c, err, tc.errHas)
 		}
 	}
+}
+
+// channelMoments is the mean and population variance of channel c of
+// images with the given number of channels (channels last), in float64.
+func channelMoments(images [][]float32, c, channels int) (mean, variance float64) {
+	var sum, sq, n float64
+	for _, x := range images {
+		for i := c; i < len(x); i += channels {
+			sum += float64(x[i])
+			sq += float64(x[i]) * float64(x[i])
+			n++
+		}
+	}
+	mean = sum / n
+	return mean, sq/n - mean*mean
 }

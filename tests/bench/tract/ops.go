@@ -152,16 +152,7 @@ func kernelGradByDots(x, g *graph.Node, k, stride int, im2col bool) *graph.Node 
 	dims := x.Shape().Dimensions
 	cin, cout := dims[3], g.Shape().Dimensions[3]
 	ho, wo := g.Shape().Dimensions[1], g.Shape().Dimensions[2]
-	zero := graph.ScalarZero(x.Graph(), x.DType())
-	xp := graph.Pad(x, zero, compute.PadAxis{}, compute.PadAxis{Start: (k - 1) / 2, End: k / 2},
-		compute.PadAxis{Start: (k - 1) / 2, End: k / 2}, compute.PadAxis{})
-	var windows []*graph.Node
-	for i := range k {
-		for j := range k {
-			windows = append(windows, graph.Slice(xp, graph.AxisRange(),
-				graph.AxisRange(i, i+(ho-1)*stride+1).Stride(stride), graph.AxisRange(j, j+(wo-1)*stride+1).Stride(stride), graph.AxisRange()))
-		}
-	}
+	windows := kernelWindows(x, k, stride, ho, wo)
 	if im2col {
 		patches := graph.Concatenate(windows, 3) // [b, ho, wo, k·k·cin]
 		return graph.Reshape(graph.DotGeneral(patches, []int{0, 1, 2}, nil, g, []int{0, 1, 2}, nil), k, k, cin, cout)
@@ -173,13 +164,10 @@ func kernelGradByDots(x, g *graph.Node, k, stride int, im2col bool) *graph.Node 
 	return graph.Reshape(graph.Stack(parts, 0), k, k, cin, cout)
 }
 
-// kernelGradBatched is kernelGradByDots's im2col with the images as the
-// product's batch axis: one [k·k·cin, ho·wo]·[ho·wo, cout] product per
-// image, summed over the images.
-func kernelGradBatched(x, g *graph.Node, k, stride int) *graph.Node {
-	dims := x.Shape().Dimensions
-	b, cin, cout := dims[0], dims[3], g.Shape().Dimensions[3]
-	ho, wo := g.Shape().Dimensions[1], g.Shape().Dimensions[2]
+// kernelWindows are the k·k shifted views of x [b, H, W, cin] (padded as
+// a "same" convolution) that the kernel's entries multiply: window (i, j)
+// is [b, ho, wo, cin].
+func kernelWindows(x *graph.Node, k, stride, ho, wo int) []*graph.Node {
 	zero := graph.ScalarZero(x.Graph(), x.DType())
 	xp := graph.Pad(x, zero, compute.PadAxis{}, compute.PadAxis{Start: (k - 1) / 2, End: k / 2},
 		compute.PadAxis{Start: (k - 1) / 2, End: k / 2}, compute.PadAxis{})
@@ -190,6 +178,17 @@ func kernelGradBatched(x, g *graph.Node, k, stride int) *graph.Node {
 				graph.AxisRange(i, i+(ho-1)*stride+1).Stride(stride), graph.AxisRange(j, j+(wo-1)*stride+1).Stride(stride), graph.AxisRange()))
 		}
 	}
+	return windows
+}
+
+// kernelGradBatched is kernelGradByDots's im2col with the images as the
+// product's batch axis: one [k·k·cin, ho·wo]·[ho·wo, cout] product per
+// image, summed over the images.
+func kernelGradBatched(x, g *graph.Node, k, stride int) *graph.Node {
+	dims := x.Shape().Dimensions
+	b, cin, cout := dims[0], dims[3], g.Shape().Dimensions[3]
+	ho, wo := g.Shape().Dimensions[1], g.Shape().Dimensions[2]
+	windows := kernelWindows(x, k, stride, ho, wo)
 	patches := graph.Reshape(graph.Concatenate(windows, 3), b, ho*wo, k*k*cin)
 	perImage := graph.DotGeneral(patches, []int{1}, []int{0}, graph.Reshape(g, b, ho*wo, cout), []int{1}, []int{0}) // [b, k·k·cin, cout]
 	return graph.Reshape(graph.ReduceSum(perImage, 0), k, k, cin, cout)
