@@ -44,10 +44,14 @@ type Config struct {
 	Seed        uint64  // initialisation and batch order
 }
 
-// Metrics are retrieval metrics averaged over the judged queries.
+// Metrics are retrieval metrics averaged over the judged queries, and
+// NDCG@10 per judged query (for paired tests over queries).
 type Metrics struct {
 	NDCG10, Recall100, MRR10 float64
 	Queries                  int
+	// QueryIDs are the judged queries in the dataset's order, PerQuery their NDCG@10.
+	QueryIDs []string  `json:",omitempty"`
+	PerQuery []float64 `json:",omitempty"`
 }
 
 // Run is a finished run.

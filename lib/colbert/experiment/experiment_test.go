@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -45,7 +46,7 @@ func TestTrainLearns(t *testing.T) {
 				t.Errorf("%s %s: %d epochs, %d steps, %d queries, NDCG %.3f → %.3f", bk.Name(), h.Name(), epochs, after.Steps, after.Metrics.Queries, before.Metrics.NDCG10, after.Metrics.NDCG10)
 			}
 			cached, err := RunOrLoad(bk, cfg, task, dir, func(int, float64) { t.Error("a cached run trained") })
-			if err != nil || !cached.FromCache || cached.Metrics != after.Metrics {
+			if err != nil || !cached.FromCache || !reflect.DeepEqual(cached.Metrics, after.Metrics) {
 				t.Errorf("cache: %v %+v", err, cached)
 			}
 		}

@@ -344,7 +344,9 @@ func metricsOf(ds *beir.Dataset, scores [][]float32) (Metrics, error) {
 		if err != nil {
 			return Metrics{}, err
 		}
-		m.NDCG10 += colbert.NDCGAt(10, ranked, rel)
+		ndcg := colbert.NDCGAt(10, ranked, rel)
+		m.NDCG10 += ndcg
+		m.QueryIDs, m.PerQuery = append(m.QueryIDs, q.ID), append(m.PerQuery, ndcg)
 		m.Recall100 += colbert.RecallAt(100, ranked, rel)
 		m.MRR10 += colbert.MRRAt(10, ranked, rel)
 		m.Queries++

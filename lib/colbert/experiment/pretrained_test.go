@@ -3,6 +3,7 @@ package experiment
 import (
 	"math"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -190,7 +191,7 @@ func TestPretrainedHeads(t *testing.T) {
 	}
 	t.Logf("raw tokens NDCG@10 %.4f, linear head %.4f (loss %.3f)", raw.Metrics.NDCG10, lin.Metrics.NDCG10, lin.FinalLoss)
 	again, err := RunHeadOrLoad(b, cfg, enc, dir, nil)
-	if err != nil || !again.FromCache || again.Metrics != lin.Metrics {
+	if err != nil || !again.FromCache || !reflect.DeepEqual(again.Metrics, lin.Metrics) {
 		t.Errorf("RunHeadOrLoad did not read its cache back: %v %+v", err, again)
 	}
 
