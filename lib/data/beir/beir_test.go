@@ -74,6 +74,10 @@ func TestBadInput(t *testing.T) {
 		{"space-separated", "qrels/test.tsv", "q1 d1 1\n", "test.tsv:1: 1 tab-separated fields"},
 		{"word grade", "qrels/test.tsv", "q1\td1\thigh\n", `test.tsv:1: score "high" is not an integer grade`},
 		{"fractional grade", "qrels/test.tsv", "q1\td1\t0.5\n", `test.tsv:1: score "0.5" is not an integer grade`},
+		{"fractional grade above 1", "qrels/test.tsv", "query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\td2\t1.5\n", `test.tsv:3: score "1.5" is not an integer grade`},
+		{"letter grade", "qrels/test.tsv", "q1\td1\tx\n", `test.tsv:1: score "x" is not an integer grade`},
+		{"empty grade", "qrels/test.tsv", "q1\td1\t\n", `test.tsv:1: score "" is not an integer grade`},
+		{"judged twice, same grade", "qrels/test.tsv", "q1\td1\t1\nq2\td2\t1\nq1\td1\t1\n", `test.tsv:3: query "q1", document "d1" judged twice`},
 		{"empty id", "qrels/test.tsv", "q1\t\t1\n", "test.tsv:1: empty query or corpus id"},
 		{"judged twice", "qrels/test.tsv", "q1\td1\t1\nq1\td1\t2\n", `test.tsv:2: query "q1", document "d1" judged twice`},
 	} {

@@ -235,3 +235,66 @@ func TestReportOtherCounts(t *testing.T) {
 		t.Errorf("empty report warns %q", w)
 	}
 }
+
+// A NanoBEIR download's layout (root/NanoSciFact/{corpus.jsonl,
+// queries.jsonl,qrels/test.tsv}, one directory per dataset, other files
+// beside them): LoadCollection reads each in name order; a malformed file
+// or a missing split in one dataset is one error line naming that file.
+func TestNanoBEIRLayout(t *testing.T) {
+	sciFact := map[string]string{
+		"corpus.jsonl":   "{\"_id\": \"4983\", \"title\": \"Microstructural development of human newborn cerebral white matter\", \"text\": \"Alterations of the architecture of cerebral white matter.\"}\n{\"_id\": \"5836\", \"title\": \"Induction of myelodysplasia\", \"text\": \"Myelodysplastic syndromes are a heterogeneous group.\"}\n",
+		"queries.jsonl":  "{\"_id\": \"1\", \"text\": \"0-dimensional biomaterials show inductive properties.\"}\n{\"_id\": \"3\", \"text\": \"1,000 genomes project enables mapping of genetic sequence variation.\"}\n",
+		"qrels/test.tsv": "query-id\tcorpus-id\tscore\n1\t4983\t1\n3\t5836\t1\n",
+	}
+	for _, c := range []struct {
+		name    string
+		broken  map[string]string // NanoSciFact's files replaced
+		want    string            // error substring; "" for none
+		wantAt  string            // the file the error names
+		dataset []string
+	}{
+		{"clean", nil, "", "", []string{"NanoArguAna", "NanoNFCorpus", "NanoSciFact"}},
+		{"bad grade", map[string]string{"qrels/test.tsv": "query-id\tcorpus-id\tscore\n1\t4983\t1\n3\t5836\t0.5\n"}, `:3: score "0.5" is not an integer grade`, "NanoSciFact/qrels/test.tsv", nil},
+		{"duplicate document", map[string]string{"corpus.jsonl": "{\"_id\": \"4983\", \"text\": \"a\"}\n{\"_id\": \"4983\", \"text\": \"b\"}\n"}, `:2: document "4983" again`, "NanoSciFact/corpus.jsonl", nil},
+		{"empty query", map[string]string{"queries.jsonl": "{\"_id\": \"1\", \"text\": \"\"}\n"}, `:1: query "1" has no text`, "NanoSciFact/queries.jsonl", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			root := t.TempDir()
+			writeRaw(t, filepath.Join(root, "NanoArguAna"), arguAna)
+			writeRaw(t, filepath.Join(root, "NanoNFCorpus"), nfCorpus)
+			writeRaw(t, filepath.Join(root, "NanoSciFact"), sciFact)
+			writeRaw(t, filepath.Join(root, "NanoSciFact"), c.broken)
+			writeRaw(t, root, map[string]string{"README.md": "# NanoBEIR\n", ".cache/x": ""})
+			all, err := LoadCollection(root, "test")
+			if c.want != "" {
+				if err == nil || !strings.Contains(err.Error(), filepath.Join(root, c.wantAt)+c.want) || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("error %v, want one line naming %s and %q", err, c.wantAt, c.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, ds := range all {
+				names = append(names, ds.Name)
+			}
+			if !reflect.DeepEqual(names, c.dataset) {
+				t.Fatalf("datasets %v, want %v", names, c.dataset)
+			}
+			if sf := all[2]; len(sf.Corpus) != 2 || len(sf.Queries) != 2 || sf.Qrels["3"]["5836"] != 1 || sf.Report != (Report{}) {
+				t.Errorf("NanoSciFact: %d documents, %d queries, qrels %v, report %+v", len(sf.Corpus), len(sf.Queries), sf.Qrels, sf.Report)
+			}
+		})
+	}
+	// A split that one dataset lacks is an error naming its qrels file.
+	root := t.TempDir()
+	writeRaw(t, filepath.Join(root, "NanoSciFact"), sciFact)
+	writeRaw(t, filepath.Join(root, "NanoArguAna"), arguAna)
+	if err := os.Rename(filepath.Join(root, "NanoSciFact", "qrels", "test.tsv"), filepath.Join(root, "NanoSciFact", "qrels", "dev.tsv")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadCollection(root, "test"); err == nil || !strings.Contains(err.Error(), filepath.Join(root, "NanoSciFact", "qrels", "test.tsv")) {
+		t.Errorf("missing split: %v", err)
+	}
+}

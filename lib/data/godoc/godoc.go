@@ -11,9 +11,13 @@
 //     comment ("strconv.Quote func Quote(s string) string The returned string
 //     uses Go escape sequences …").
 //
-// The query's only relevant document (grade 1) is its own. Items are split
-// into training pairs and evaluation queries by a hash of their name; the
-// evaluation corpus holds every item's document, so training documents are
+// The query's relevant document (grade 1) is its own, and those of the
+// other items whose first sentence is the same (strconv.Quote,
+// QuoteToASCII and QuoteToGraphic all "return a double-quoted Go string
+// literal representing s."): such items form one group, one query. Groups
+// are split into evaluation, development and training queries by a hash of
+// the seed and the sentence (seeds change the split); the evaluation and
+// development corpus holds every item's document, so training documents are
 // distractors, as in a BEIR corpus. Files are read as the gc compiler sees
 // them for linux/amd64, whatever the machine, so a Go version gives one task.
 package godoc
@@ -43,36 +47,87 @@ import (
 type Options struct {
 	// Packages are standard-library import paths (e.g. "strconv", "net/http").
 	Packages []string
-	// EvalQueries is the number of evaluation queries (the rest train).
+	// EvalQueries is the number of evaluation queries, one per group of
+	// items sharing a query sentence (see Build).
 	EvalQueries int
+	// DevQueries is the number of development queries (0: no Task.Dev),
+	// drawn like the evaluation queries from the other groups.
+	DevQueries int
 	// MinQueryWords drops items whose query has fewer words.
 	MinQueryWords int
-	// Seed chooses the split.
+	// Seed chooses the split: seeds change the split (which groups are
+	// evaluation, development and training), not the items or the corpus.
 	Seed uint64
 }
 
 // Pair is a training query with its document (DocID names it in the evaluation corpus).
 type Pair struct{ Query, Doc, DocID string }
 
-// Task is the retrieval task: evaluation set and training pairs.
+// Task is the retrieval task: evaluation and development sets and training pairs.
 type Task struct {
 	// Name says where the text came from (Go version, packages, split, a hash of the text).
 	Name string
 	// Eval has every item's document as the corpus and the evaluation queries.
 	Eval *beir.Dataset
-	// Train are the other items' (query, document) pairs.
+	// Dev, when Options.DevQueries > 0, has the same corpus as Eval (the
+	// same slice) and development queries disjoint from Eval's and from
+	// the training pairs'; nil otherwise.
+	Dev *beir.Dataset
+	// Train are the training groups' (query, document) pairs, one per group.
 	Train []Pair
+	// Duplicates counts the query sentences that several items share.
+	Duplicates Duplicates
+}
+
+// Duplicates counts what Build merged: items whose normalised query
+// sentences are equal form a group (e.g. bytes.Reader.Read and
+// strings.Reader.Read: "implements the io.Reader interface."). A group lies in one split only; an
+// evaluation or development group is one query with every item's document
+// relevant (grade 1); a training group keeps one pair, the item whose id
+// sorts first.
+type Duplicates struct {
+	// Groups are the query sentences shared by more than one item, Items
+	// the items sharing them (the task has Items-Groups fewer queries than
+	// items).
+	Groups, Items int
+	// EvalGroups and DevGroups are such groups among the evaluation and
+	// development queries (each has several relevant documents).
+	EvalGroups, DevGroups int
+	// TrainDropped counts the training items whose pair was dropped
+	// because another item of their group kept it.
+	TrainDropped int
 }
 
 type item struct {
 	id, query, doc string
-	key            uint64
+}
+
+// group is the items sharing a normalised query sentence, ids sorted.
+type group struct {
+	items []item
+	key   uint64
+}
+
+// normalise is the form in which two query sentences count as one:
+// lower case, white space collapsed, without a final period.
+func normalise(query string) string {
+	return strings.TrimSuffix(strings.ToLower(strings.Join(strings.Fields(query), " ")), ".")
 }
 
 // Build reads the packages from goroot's src and builds the task.
+//
+// Items whose query sentences are equal once normalised (lower case, white
+// space collapsed, final period dropped) form a group, and the split is by
+// group, so a sentence never lies in two splits: the groups are ordered
+// by a hash of the seed and the sentence; the first EvalQueries are the
+// evaluation queries, the next DevQueries the development queries, the
+// rest train. An evaluation or development query is the text of the
+// group's first item (by id), with id "q:" + that item's id, and every
+// item of the group is relevant with grade 1; a training group gives one
+// pair, its first item's. Task.Duplicates counts the merged groups.
 func Build(goroot string, opts Options) (*Task, error) {
-	if len(opts.Packages) == 0 || opts.EvalQueries < 1 {
-		return nil, fmt.Errorf("godoc: need packages (%d) and evaluation queries (%d)", len(opts.Packages), opts.EvalQueries)
+	if len(opts.Packages) == 0 || opts.EvalQueries < 1 || opts.DevQueries < 0 {
+		return nil, fmt.Errorf("godoc: need packages (%d), evaluation queries (%d) and no negative development queries (%d)", len(opts.Packages), opts.EvalQueries, opts.DevQueries)
 	}
 	version, err := os.ReadFile(filepath.Join(goroot, "VERSION"))
 	if err != nil {
@@ -100,33 +155,79 @@ func Build(goroot string, opts Options) (*Task, error) {
 		}
 		ids[it.id] = true
 	}
-	if len(items) <= opts.EvalQueries {
-		return nil, fmt.Errorf("godoc: %d items in %d packages, need more than %d evaluation queries", len(items), len(opts.Packages), opts.EvalQueries)
-	}
+	sort.Slice(items, func(i, j int) bool { return items[i].id < items[j].id })
 	text := sha256.New()
-	for i := range items {
-		h := sha256.Sum256(fmt.Appendf(nil, "%d\x00%s", opts.Seed, items[i].id))
-		items[i].key = binary.LittleEndian.Uint64(h[:8])
-		fmt.Fprintf(text, "%s\x00%s\x00%s\x00", items[i].id, items[i].query, items[i].doc)
+	byQuery := map[string]*group{}
+	var groups []*group
+	for _, it := range items {
+		fmt.Fprintf(text, "%s\x00%s\x00%s\x00", it.id, it.query, it.doc)
+		norm := normalise(it.query)
+		g := byQuery[norm]
+		if g == nil {
+			h := sha256.Sum256(fmt.Appendf(nil, "%d\x00%s", opts.Seed, norm))
+			g = &group{key: binary.LittleEndian.Uint64(h[:8])}
+			byQuery[norm] = g
+			groups = append(groups, g)
+		}
+		g.items = append(g.items, it)
 	}
-	sort.Slice(items, func(i, j int) bool { return items[i].key < items[j].key })
+	if len(groups) <= opts.EvalQueries+opts.DevQueries {
+		return nil, fmt.Errorf("godoc: %d items (%d distinct queries) in %d packages, need more than %d evaluation and %d development queries",
+			len(items), len(groups), len(opts.Packages), opts.EvalQueries, opts.DevQueries)
+	}
+	sort.Slice(groups, func(i, j int) bool {
+		if groups[i].key != groups[j].key {
+			return groups[i].key < groups[j].key
+		}
+		return groups[i].items[0].id < groups[j].items[0].id
+	})
 	firstLine, _, _ := strings.Cut(string(version), "\n")
-	t := &Task{
-		Name: fmt.Sprintf("godoc %s %d packages, %d items, %d eval queries, seed %d, text %x", strings.TrimSpace(firstLine), len(opts.Packages), len(items), opts.EvalQueries, opts.Seed, text.Sum(nil)[:6]),
-		Eval: &beir.Dataset{Qrels: map[string]map[string]int{}},
+	dev := ""
+	if opts.DevQueries > 0 {
+		dev = fmt.Sprintf(", %d dev queries", opts.DevQueries)
 	}
-	t.Eval.Name = t.Name
+	t := &Task{
+		Name: fmt.Sprintf("godoc %s %d packages, %d items, %d queries, %d eval queries%s, seed %d, text %x",
+			strings.TrimSpace(firstLine), len(opts.Packages), len(items), len(groups), opts.EvalQueries, dev, opts.Seed, text.Sum(nil)[:6]),
+	}
+	corpus := make([]beir.Doc, len(items))
 	for i, it := range items {
-		t.Eval.Corpus = append(t.Eval.Corpus, beir.Doc{ID: it.id, Text: it.doc})
-		if i < opts.EvalQueries {
-			qid := "q:" + it.id
-			t.Eval.Queries = append(t.Eval.Queries, beir.Query{ID: qid, Text: it.query})
-			t.Eval.Qrels[qid] = map[string]int{it.id: 1}
-		} else {
-			t.Train = append(t.Train, Pair{Query: it.query, Doc: it.doc, DocID: it.id})
+		corpus[i] = beir.Doc{ID: it.id, Text: it.doc}
+	}
+	t.Eval = &beir.Dataset{Name: t.Name, Corpus: corpus, Qrels: map[string]map[string]int{}}
+	if opts.DevQueries > 0 {
+		t.Dev = &beir.Dataset{Name: t.Name + " (dev)", Corpus: corpus, Qrels: map[string]map[string]int{}}
+	}
+	for i, g := range groups {
+		if len(g.items) > 1 {
+			t.Duplicates.Groups++
+			t.Duplicates.Items += len(g.items)
+		}
+		var ds *beir.Dataset
+		switch {
+		case i < opts.EvalQueries:
+			ds = t.Eval
+			if len(g.items) > 1 {
+				t.Duplicates.EvalGroups++
+			}
+		case i < opts.EvalQueries+opts.DevQueries:
+			ds = t.Dev
+			if len(g.items) > 1 {
+				t.Duplicates.DevGroups++
+			}
+		default:
+			first := g.items[0]
+			t.Train = append(t.Train, Pair{Query: first.query, Doc: first.doc, DocID: first.id})
+			t.Duplicates.TrainDropped += len(g.items) - 1
+			continue
+		}
+		qid := "q:" + g.items[0].id
+		ds.Queries = append(ds.Queries, beir.Query{ID: qid, Text: g.items[0].query})
+		ds.Qrels[qid] = make(map[string]int, len(g.items))
+		for _, it := range g.items {
+			ds.Qrels[qid][it.id] = 1
 		}
 	}
-	sort.Slice(t.Eval.Corpus, func(i, j int) bool { return t.Eval.Corpus[i].ID < t.Eval.Corpus[j].ID })
 	return t, nil
 }
 
@@ -246,10 +347,18 @@ func GOROOT() (string, error) {
 	return root, nil
 }
 
-// QuickPackages are 16 standard-library packages (811 items with Go
-// 1.26.8) for a CPU-sized task.
+// QuickPackages are 16 standard-library packages (811 items, 766 distinct
+// queries with Go 1.26.8) for a CPU-sized task.
 func QuickPackages() []string {
 	return []string{"strings", "bytes", "strconv", "fmt", "io", "bufio", "os", "time", "sort", "net/url", "encoding/json", "regexp", "path/filepath", "sync", "unicode/utf8", "container/list"}
+}
+
+// MediumPackages are QuickPackages and 10 more (1346 items, 1299
+// distinct queries with Go 1.26.8) for a larger evaluation set at about
+// 1.7 times the quick corpus: packages chosen for few shared first
+// sentences (sync/atomic, testing, flag and net repeat theirs).
+func MediumPackages() []string {
+	return append(QuickPackages(), "context", "errors", "math", "slices", "unicode", "io/fs", "encoding/xml", "text/template", "log/slog", "net/http")
 }
 
 // StdPackages lists goroot's standard-library packages that have Go files,

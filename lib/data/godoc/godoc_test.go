@@ -1,10 +1,14 @@
 package godoc
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
+
+	"github.com/gorepro/gorepro/lib/data/beir"
 )
 
 // fakeGOROOT writes a tiny Go installation: VERSION and src/pkg/a.go.
@@ -119,6 +123,8 @@ func TestBuildErrors(t *testing.T) {
 		"syntax error":    {root, Options{Packages: []string{"broken"}, EvalQueries: 1}, `"broken"`},
 		"twice":           {root, Options{Packages: []string{"quote", "quote"}, EvalQueries: 1}, "twice"},
 		"too few items":   {root, Options{Packages: []string{"quote"}, EvalQueries: 5}, "need more than 5"},
+		"no training":     {root, Options{Packages: []string{"quote"}, EvalQueries: 2, DevQueries: 3}, "5 distinct queries) in 1 packages, need more than 2 evaluation and 3 development"},
+		"negative dev":    {root, Options{Packages: []string{"quote"}, EvalQueries: 1, DevQueries: -1}, "development queries (-1)"},
 	} {
 		if _, err := Build(c.root, c.opts); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want %q", name, err, c.want)
@@ -139,6 +145,45 @@ func TestStandardLibrary(t *testing.T) {
 	if n := len(task.Eval.Corpus); n < 500 {
 		t.Errorf("%d items in the quick packages", n)
 	}
+	// strconv.Quote, QuoteToASCII and QuoteToGraphic all start "returns a
+	// double-quoted Go string literal representing s.": one group.
+	if d := task.Duplicates; d.Groups < 10 || d.Items < 2*d.Groups {
+		t.Errorf("duplicates %+v in the quick packages", d)
+	}
+	quote := []string{"strconv.Quote", "strconv.QuoteToASCII", "strconv.QuoteToGraphic"}
+	found := false
+	for _, q := range task.Eval.Queries {
+		if m := task.Eval.Qrels[q.ID]; m["strconv.Quote"] == 1 {
+			found = m[quote[1]] == 1 && m[quote[2]] == 1 && len(m) == 3
+		}
+	}
+	for _, p := range task.Train {
+		if p.DocID == quote[0] {
+			found = true
+		}
+		if p.DocID == quote[1] || p.DocID == quote[2] {
+			t.Errorf("training pair %s: its group's first item is %s", p.DocID, quote[0])
+		}
+	}
+	if !found {
+		t.Errorf("the group %v is neither one evaluation query nor one training pair", quote)
+	}
+	for _, c := range []struct {
+		name      string
+		packages  []string
+		eval, dev int
+	}{{"quick", QuickPackages(), 150, 100}, {"medium", MediumPackages(), 400, 100}} {
+		task, err := Build(root, Options{Packages: c.packages, EvalQueries: c.eval, DevQueries: c.dev, MinQueryWords: 3, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		queries := len(task.Eval.Queries) + len(task.Dev.Queries) + len(task.Train)
+		t.Logf("%s: %d packages, %d items, %d queries; eval %d, dev %d, train %d; duplicates %+v",
+			c.name, len(c.packages), len(task.Eval.Corpus), queries, len(task.Eval.Queries), len(task.Dev.Queries), len(task.Train), task.Duplicates)
+		if got := len(task.Eval.Corpus) - task.Duplicates.Items + task.Duplicates.Groups; got != queries {
+			t.Errorf("%s: %d items less %d duplicates in %d groups is %d queries, the splits hold %d", c.name, len(task.Eval.Corpus), task.Duplicates.Items, task.Duplicates.Groups, got, queries)
+		}
+	}
 	std, err := StdPackages(root)
 	if err != nil {
 		t.Fatal(err)
@@ -151,5 +196,172 @@ func TestStandardLibrary(t *testing.T) {
 	}
 	if strings.Contains(has, "internal") || strings.Contains(has, "vendor") || strings.Contains(" "+has, " cmd") {
 		t.Errorf("StdPackages lists internal, vendor or cmd packages")
+	}
+}
+
+// dupRoot writes a GOROOT-like fixture: package "dup" with 30 functions
+// and 4 types of distinct sentences, three Len methods sharing one
+// sentence, and a Read method whose sentence (over two comment lines) is
+// that of package "dup2"'s Read (spaced differently, without the final
+// period): 40 items, 37 groups.
+func dupRoot(t *testing.T) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("// Package dup has shared first sentences.\npackage dup\n\n")
+	for i := range 30 {
+		fmt.Fprintf(&b, "// F%d computes the entry number %d of the table.\nfunc F%d() {}\n\n", i, i, i)
+	}
+	for _, typ := range []string{"A", "B", "C"} {
+		fmt.Fprintf(&b, "// %s is a list of words kept for %s.\ntype %s struct{}\n\n", typ, strings.ToLower(typ)+"-things", typ)
+		fmt.Fprintf(&b, "// Len returns the number of elements in the list.\nfunc (%s) Len() int { return 0 }\n\n", typ)
+	}
+	b.WriteString("// Reader reads bytes from a slice of memory.\ntype Reader struct{}\n\n")
+	b.WriteString("// Read implements the io.Reader\n// interface.\nfunc (Reader) Read(p []byte) (int, error) { return 0, nil }\n")
+	const dup2 = "package dup2\n\n// Reader reads bytes from a string held in memory.\ntype Reader struct{}\n\n" +
+		"// Read implements   the io.Reader interface\nfunc (Reader) Read(p []byte) (int, error) { return 0, nil }\n"
+	return fakeGOROOT(t, map[string]string{"dup/a.go": b.String(), "dup2/a.go": dup2})
+}
+
+func TestNormalise(t *testing.T) {
+	for _, c := range []struct{ a, b string }{
+		{"returns the number of elements.", "Returns  the number\tof elements"},
+		{"implements the io.Reader interface.", "implements the io.Reader interface"},
+	} {
+		if normalise(c.a) != normalise(c.b) {
+			t.Errorf("%q and %q normalise to %q and %q", c.a, c.b, normalise(c.a), normalise(c.b))
+		}
+	}
+	for _, c := range []struct{ a, b string }{
+		{"returns the number of elements.", "returns the number of bytes."},
+		{"interprets s as UTF-8-encoded code points.", "interprets s as UTF-8-encoded Unicode code points."},
+	} {
+		if normalise(c.a) == normalise(c.b) {
+			t.Errorf("%q and %q normalise to the same %q", c.a, c.b, normalise(c.a))
+		}
+	}
+}
+
+// Items sharing a sentence form one group: never in two splits, one
+// query with every member relevant in evaluation and development, one
+// pair (the first id) in training; every item is in exactly one split.
+func TestDuplicates(t *testing.T) {
+	root := dupRoot(t)
+	groups := map[string][]string{ // first id → members
+		"dup.A.Len":       {"dup.A.Len", "dup.B.Len", "dup.C.Len"},
+		"dup.Reader.Read": {"dup.Reader.Read", "dup2.Reader.Read"},
+	}
+	const nItems, nGroups = 40, 37
+	where := map[string]map[string]bool{} // first id → splits it was seen in, over seeds
+	var evalSets []string
+	for seed := range uint64(20) {
+		task, err := Build(root, Options{Packages: []string{"dup", "dup2"}, EvalQueries: 10, DevQueries: 8, MinQueryWords: 3, Seed: seed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(task.Eval.Corpus) != nItems || len(task.Eval.Queries) != 10 || task.Dev == nil || len(task.Dev.Queries) != 8 || len(task.Train) != nGroups-18 {
+			t.Fatalf("seed %d: corpus %d, eval %d, dev %v, train %d; want %d, 10, 8, %d", seed, len(task.Eval.Corpus), len(task.Eval.Queries), task.Dev, len(task.Train), nItems, nGroups-18)
+		}
+		if &task.Dev.Corpus[0] != &task.Eval.Corpus[0] || len(task.Dev.Corpus) != len(task.Eval.Corpus) {
+			t.Errorf("seed %d: dev corpus is not the evaluation corpus", seed)
+		}
+		split := map[string]string{}    // item id → split
+		sentence := map[string]string{} // normalised sentence → split
+		put := func(id, s, query string) {
+			if old, ok := split[id]; ok {
+				t.Errorf("seed %d: %s in %s and %s", seed, id, old, s)
+			}
+			split[id] = s
+			if old, ok := sentence[normalise(query)]; ok && old != s {
+				t.Errorf("seed %d: sentence %q in %s and %s", seed, query, old, s)
+			}
+			sentence[normalise(query)] = s
+		}
+		var evalIDs []string
+		for name, ds := range map[string]*beir.Dataset{"eval": task.Eval, "dev": task.Dev} {
+			for _, q := range ds.Queries {
+				first := strings.TrimPrefix(q.ID, "q:")
+				want := groups[first]
+				if want == nil {
+					want = []string{first}
+				}
+				got := ds.Qrels[q.ID]
+				if len(got) != len(want) {
+					t.Errorf("seed %d: %s query %s judges %v, want %v", seed, name, q.ID, got, want)
+				}
+				for _, id := range want {
+					if got[id] != 1 {
+						t.Errorf("seed %d: %s query %s: %s has grade %d, want 1", seed, name, q.ID, id, got[id])
+					}
+					put(id, name, q.Text)
+				}
+				if groups[first] != nil {
+					if where[first] == nil {
+						where[first] = map[string]bool{}
+					}
+					where[first][name] = true
+				}
+				if name == "eval" {
+					evalIDs = append(evalIDs, q.ID)
+				}
+			}
+		}
+		for _, p := range task.Train {
+			for first, members := range groups {
+				for _, id := range members[1:] {
+					if p.DocID == id {
+						t.Errorf("seed %d: training pair of %s, not its group's first item %s", seed, id, first)
+					}
+				}
+			}
+			put(p.DocID, "train", p.Query)
+			if members := groups[p.DocID]; members != nil {
+				for _, id := range members[1:] {
+					split[id] = "train (dropped)"
+				}
+				if where[p.DocID] == nil {
+					where[p.DocID] = map[string]bool{}
+				}
+				where[p.DocID]["train"] = true
+			}
+		}
+		if len(split) != nItems {
+			t.Errorf("seed %d: %d items placed, want %d", seed, len(split), nItems)
+		}
+		d := task.Duplicates
+		trainGroups := 2 - d.EvalGroups - d.DevGroups
+		if d.Groups != 2 || d.Items != 5 || trainGroups < 0 {
+			t.Errorf("seed %d: duplicates %+v, want 2 groups of 5 items", seed, d)
+		}
+		dropped := 0
+		for first, members := range groups {
+			if strings.HasPrefix(split[first], "train") {
+				dropped += len(members) - 1
+			}
+		}
+		if d.TrainDropped != dropped {
+			t.Errorf("seed %d: TrainDropped %d, want %d", seed, d.TrainDropped, dropped)
+		}
+		sort.Strings(evalIDs)
+		evalSets = append(evalSets, strings.Join(evalIDs, " "))
+	}
+	// Over 20 seeds each group was met in evaluation and training, and the
+	// evaluation queries changed with the seed.
+	for first := range groups {
+		if !where[first]["eval"] || !where[first]["train"] {
+			t.Errorf("group %s only in %v over 20 seeds", first, where[first])
+		}
+	}
+	if evalSets[0] == evalSets[1] {
+		t.Error("seeds 0 and 1 give the same evaluation queries")
+	}
+	// Without DevQueries there is no development set.
+	task, err := Build(root, Options{Packages: []string{"dup", "dup2"}, EvalQueries: 10, MinQueryWords: 3})
+	if err != nil || task.Dev != nil || len(task.Train) != nGroups-10 {
+		t.Errorf("no dev queries: %v, dev %v", err, task.Dev)
+	}
+	// The split needs a training group.
+	if _, err := Build(root, Options{Packages: []string{"dup", "dup2"}, EvalQueries: 30, DevQueries: nGroups - 30, MinQueryWords: 3}); err == nil ||
+		!strings.Contains(err.Error(), fmt.Sprintf("%d distinct queries", nGroups)) {
+		t.Errorf("all groups held out: %v", err)
 	}
 }
