@@ -42,6 +42,10 @@ type Config struct {
 	QueryLen    int     // query tokens (padded or cut)
 	DocLen      int     // document tokens (padded or cut)
 	Seed        uint64  // initialisation and batch order
+	// Fine-tuning (FineTune) only:
+	TrainLayers int // top encoder layers trained with the head (0: a frozen encoder)
+	Negatives   int // mined hard negatives per training query
+	Patience    int // stop after this many epochs without a better dev NDCG@10 (0: run every epoch)
 }
 
 // Metrics are retrieval metrics averaged over the judged queries, and
@@ -62,9 +66,17 @@ type Run struct {
 	Metrics   Metrics
 	FinalLoss float64
 	Steps     int
-	Params    int // trainable parameters of the head
+	Params    int // trainable parameters of the head (FineTune: and of the trained encoder layers)
 	Seconds   float64
 	FromCache bool `json:"-"`
+	// FineTune only: the epoch chosen by the dev NDCG@10, its dev metrics,
+	// every evaluation set's metrics there (Metrics is the first), the
+	// curve of training loss and dev NDCG@10, and whether the loss diverged.
+	BestEpoch int          `json:",omitempty"`
+	Dev       Metrics      `json:",omitzero"`
+	Evals     []Metrics    `json:",omitempty"`
+	Curve     []EpochPoint `json:",omitempty"`
+	Diverged  bool         `json:",omitempty"`
 }
 
 // Vocabulary maps words to ids: 0 is padding, 1 unknown.
@@ -108,7 +120,7 @@ func (c Config) check() error {
 		}
 	}
 	switch {
-	case c.Dim < 1 || c.K < 1 || c.Epochs < 1 || c.BatchSize < 2 || c.QueryLen < 1 || c.DocLen < 1:
+	case c.Dim < 1 || c.K < 1 || (c.Epochs < 1 && c.Head.Kind != RawTokens) || c.Epochs < 0 || c.BatchSize < 2 || c.QueryLen < 1 || c.DocLen < 1:
 		return fmt.Errorf("experiment: dim %d, k %d, epochs %d, batch %d (≥ 2), lengths %d/%d must be positive", c.Dim, c.K, c.Epochs, c.BatchSize, c.QueryLen, c.DocLen)
 	case !(c.LR > 0) || !(c.Temperature > 0):
 		return fmt.Errorf("experiment: learning rate %g and temperature %g must be positive", c.LR, c.Temperature)
