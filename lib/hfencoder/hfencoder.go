@@ -21,16 +21,12 @@ import (
 	"sort"
 
 	"github.com/gomlx/compute"
-	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/go-huggingface/hub"
 	"github.com/gomlx/go-huggingface/models/transformer"
 	"github.com/gomlx/go-huggingface/tokenizers/api"
 	"github.com/gomlx/go-huggingface/tokenizers/hftokenizer"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/layers"
-	"github.com/gomlx/gomlx/ml/layers/activation"
-	"github.com/gomlx/gomlx/ml/layers/attention"
 	"github.com/gomlx/gomlx/ml/layers/norm"
 	"github.com/gomlx/gomlx/ml/model"
 	mltransformer "github.com/gomlx/gomlx/ml/zoo/transformer"
@@ -102,6 +98,7 @@ type Encoder struct {
 	store   *model.Store
 	exec    *model.Exec
 	qexec   *model.Exec // EmbedQueries' graph: attention keys masked, queries not
+	hexecs  map[int]*model.Exec // Hidden's graphs, by number of layers
 }
 
 // Load reads the checkpoint in dir. Weights are loaded on first Embed.
@@ -272,6 +269,7 @@ func (e *Encoder) load(b compute.Backend) (err error) {
 		return fmt.Errorf("hfencoder: %w", err)
 	}
 	e.backend, e.store, e.exec, e.qexec = b, store, exec, qexec
+	e.hexecs = map[int]*model.Exec{}
 	return nil
 }
 
@@ -368,54 +366,9 @@ func (e *Encoder) EmbedQueries(b compute.Backend, ids [][]int32, T, batch int, a
 // lacks. So this builds the same BERT layers (forwardLayerStandard of
 // gomlx/ml/zoo/transformer v0.28.8 without the cache, RoPE, sharing,
 // sliding-window and dropout branches BERT does not use) from the same
-// variables, with the attention's key mask only.
+// variables, with the attention's key mask only: see stack.
 func (e *Encoder) keyMaskedLayers(scope *model.Scope, toks, keys *graph.Node) *graph.Node {
-	tm := e.model.CreateGoMLXModel(scope)
-	if tm.Architecture != mltransformer.ArchitectureStandard || tm.UseCausalMask || tm.NumKVSharedLayers > 0 ||
-		tm.HiddenSizePerLayerInput > 0 || len(tm.LayerTypes) > 0 {
-		panic(fmt.Sprintf("EmbedQueries handles a standard BERT encoder only, not architecture %s", tm.Architecture))
-	}
-	g := toks.Graph()
-	batch, T := toks.Shape().Dimensions[0], toks.Shape().Dimensions[1]
-	mask := graph.LessThan(graph.Iota(g, shapes.Make(dtypes.Int32, batch, T), 1), graph.ExpandAxes(keys, 1))
-
-	x := tm.EmbedTokens(toks) // word + token type 0 embeddings
-	x = tm.PrePositionalEncoder(x, 0, false)
-	x = layerNorm(tm, tm.Scope.In("embed_norm"), x, tm.EmbedNormalization)
-	kvHeads := tm.NumKVHeads
-	if kvHeads == 0 {
-		kvHeads = tm.NumHeads
-	}
-	dense := func(scope *model.Scope, x *graph.Node, dims ...int) *graph.Node {
-		if tm.TransposedProjections {
-			return layers.DenseWithLayout(scope, x, compute.DenseLayoutOutputsInput, tm.UseBias, dims...)
-		}
-		return layers.Dense(scope, x, tm.UseBias, dims...)
-	}
-	for l := range tm.NumLayers {
-		layerScope := tm.Scope.In("layer_%d", l)
-		attnScope := layerScope.In("attn")
-		mhaScope := attnScope.At("MultiHeadAttention")
-		q := graph.Reshape(dense(mhaScope.In("query"), x, tm.NumHeads, tm.HeadDim), batch, T, tm.NumHeads*tm.HeadDim)
-		k := graph.Reshape(dense(mhaScope.In("key"), x, kvHeads, tm.HeadDim), batch, T, kvHeads*tm.HeadDim)
-		v := graph.Reshape(dense(mhaScope.In("value"), x, kvHeads, tm.HeadDim), batch, T, kvHeads*tm.HeadDim)
-		b := attention.MultiHeadAttention(attnScope, q, k, v, tm.NumHeads, tm.HeadDim).
-			UseTransposedWeights(tm.TransposedProjections).
-			WithNumKVHeads(kvHeads).
-			WithPreProjected(true).
-			WithOutputDim(tm.EmbedDim).
-			WithScoreSoftCap(tm.AttentionScoreSoftCap).
-			WithQueryKeyScale(tm.QueryKeyScale).
-			WithKeyMask(mask) // keys only: no query row is masked
-		if !tm.UseBias {
-			b.UseProjectionBias(false)
-		}
-		x = layerNorm(tm, layerScope.In("norm1"), graph.Add(x, b.Done()), tm.Normalization)
-		ff := dense(layerScope.In("ff1"), x, tm.FFNDim*tm.Activation.HiddenDimMultiplier())
-		ff = dense(layerScope.In("ff2"), activation.Apply(tm.Activation, ff), tm.EmbedDim)
-		x = layerNorm(tm, layerScope.In("norm2"), graph.Add(x, ff), tm.Normalization)
-	}
-	return layerNorm(tm, tm.Scope.In("final_norm"), x, tm.FinalNormalization)
+	return e.LayersFromTokens(scope, toks, keys)
 }
 
 // layerNorm applies normType as the transformer does: layer norm with the
@@ -427,5 +380,5 @@ func layerNorm(tm *mltransformer.Model, scope *model.Scope, x *graph.Node, normT
 	case layers.NormalizationLayerNorm:
 		return norm.LayerNorm(scope, x, -1).Epsilon(tm.NormEpsilon).Done()
 	}
-	panic(fmt.Sprintf("EmbedQueries handles layer normalization only, not %q", normType))
+	panic(fmt.Errorf("EmbedQueries handles layer normalization only, not %q", normType))
 }
