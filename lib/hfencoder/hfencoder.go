@@ -181,11 +181,12 @@ type Tokens struct {
 	// Vecs holds N×T×Dim values, row-major; padding positions are zero.
 	Vecs []float32
 	// Len holds each sequence's number of returned vectors: its real
-	// tokens for Embed, all T positions for EmbedQueries.
+	// tokens for Embed, all T positions for EmbedQueries and Hidden.
 	Len []int32
-	// RealLen holds, for EmbedQueries, each query's number of real tokens
-	// (its vectors come first, the [MASK] expansion's after them); it is
-	// nil for Embed, where Len is the real length.
+	// RealLen holds, for EmbedQueries and Hidden, each sequence's number
+	// of real tokens (its vectors come first, the padding's — [MASK]
+	// expansion or [PAD] — after them); it is nil for Embed, where Len is
+	// the real length.
 	RealLen []int32
 }
 
