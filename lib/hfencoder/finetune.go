@@ -127,7 +127,10 @@ func (e *Encoder) NumLayers() int { return e.model.Config.NumHiddenLayers }
 // (after the final normalisation, if any).
 //
 // Only the variables of layers from…L−1 enter the graph, so a gradient of
-// a loss of its output reaches those only. It is a graph-building
+// a loss of its output reaches those only. Layers (and LayersFromTokens)
+// may be called more than once in one graph with the same scope, e.g. on
+// queries and on documents of different shapes: the calls share the
+// variables, and the gradients add up. It is a graph-building
 // function: following GoMLX's convention it panics on a bad argument (from
 // outside [0, L], x not [B, T, D], keys not [B]), which model.Exec and
 // graph.Exec return as an error.
@@ -179,7 +182,9 @@ func (e *Encoder) hiddenGraph(scope *model.Scope, toks, keys *graph.Node, layers
 // its variables under scope, checking that it is a standard BERT encoder
 // (what stack implements).
 func (e *Encoder) bert(scope *model.Scope) *mltransformer.Model {
-	tm := e.model.CreateGoMLXModel(scope)
+	// A fresh record of visited sub-scopes: Layers may run more than once
+	// in a graph (queries and documents) over the same variables.
+	tm := e.model.CreateGoMLXModel(scope.ResetVisited())
 	if tm.Architecture != mltransformer.ArchitectureStandard || tm.UseCausalMask || tm.NumKVSharedLayers > 0 ||
 		tm.HiddenSizePerLayerInput > 0 || len(tm.LayerTypes) > 0 {
 		panic(fmt.Errorf("hfencoder handles a standard BERT encoder only, not architecture %s", tm.Architecture))

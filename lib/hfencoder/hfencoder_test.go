@@ -16,7 +16,7 @@ import (
 
 // minilm loads the checkpoint, or skips (fails under $GOREPRO_REQUIRE_MINILM,
 // which make test sets).
-func minilm(t *testing.T) *Encoder {
+func minilm(t testing.TB) *Encoder {
 	t.Helper()
 	dir, err := LocateMiniLM()
 	if err != nil {
