@@ -75,6 +75,7 @@ type Run struct {
 	BestEpoch int          `json:",omitempty"`
 	Dev       Metrics      `json:",omitzero"`
 	Evals     []Metrics    `json:",omitempty"`
+	EvalNames []string     `json:",omitempty"` // the evaluation sets' names, as Evals
 	Curve     []EpochPoint `json:",omitempty"`
 	Diverged  bool         `json:",omitempty"`
 }

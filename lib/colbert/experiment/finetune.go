@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"iter"
 	"math"
@@ -20,6 +21,7 @@ import (
 	"github.com/gorepro/gorepro/lib/data/beir"
 	"github.com/gorepro/gorepro/lib/data/godoc"
 	"github.com/gorepro/gorepro/lib/hfencoder"
+	"github.com/gorepro/gorepro/lib/notebook"
 )
 
 // Fine-tuning as the paper trains (PyLate): the encoder trains together
@@ -177,7 +179,7 @@ func Prepare(b compute.Backend, enc *hfencoder.Encoder, task *godoc.Task, seed u
 	}
 	// Training: queries, and the distinct training documents (their positives).
 	trainQ := make([]string, len(task.Train))
-	var trainDocs []string
+	var trainDocs, trainIDs []string
 	at := map[string]int{}
 	p.TrainPos = make([]int, len(task.Train))
 	for i, pair := range task.Train {
@@ -186,15 +188,17 @@ func Prepare(b compute.Backend, enc *hfencoder.Encoder, task *godoc.Task, seed u
 		if !ok {
 			j = len(trainDocs)
 			at[pair.DocID] = j
-			trainDocs = append(trainDocs, pair.Doc)
+			trainDocs, trainIDs = append(trainDocs, pair.Doc), append(trainIDs, pair.DocID)
 		}
 		p.TrainPos[i] = j
 	}
 	if p.TrainQ, err = queries("training queries", trainQ); err != nil {
 		return nil, err
 	}
-	if p.TrainDocs, err = docs("training documents", trainDocs); err != nil {
-		return nil, err
+	if p.TrainDocs = subBlock(corpus, task.Eval.Corpus, trainIDs, trainDocs); p.TrainDocs == nil {
+		if p.TrainDocs, err = docs("training documents", trainDocs); err != nil {
+			return nil, err
+		}
 	}
 	byText := map[string]int{}
 	p.sameDoc = make([]int, len(trainDocs))
@@ -212,6 +216,30 @@ func Prepare(b compute.Backend, enc *hfencoder.Encoder, task *godoc.Task, seed u
 	p.Hash = p.hash()
 	p.Seconds = time.Since(start).Seconds()
 	return p, nil
+}
+
+// subBlock returns the rows of corpus (prepared from docs) of the documents
+// ids with texts, or nil when one is not there with that text (training
+// documents of another dataset): the Go doc corpus holds every training
+// document, whose frozen layers then run once.
+func subBlock(corpus *Block, docs []beir.Doc, ids, texts []string) *Block {
+	at := make(map[string]int, len(docs))
+	for i, d := range docs {
+		at[d.ID] = i
+	}
+	out := &Block{N: len(ids), T: corpus.T, Dim: corpus.Dim, Hidden: make([]float32, 0, len(ids)*corpus.T*corpus.Dim),
+		Keys: make([]int32, 0, len(ids)), Keep: make([]float32, 0, len(ids)*corpus.T)}
+	row := corpus.T * corpus.Dim
+	for k, id := range ids {
+		i, ok := at[id]
+		if !ok || docText(docs[i]) != texts[k] {
+			return nil
+		}
+		out.Hidden = append(out.Hidden, corpus.Hidden[i*row:(i+1)*row]...)
+		out.Keys = append(out.Keys, corpus.Keys[i])
+		out.Keep = append(out.Keep, corpus.Keep[i*corpus.T:(i+1)*corpus.T]...)
+	}
+	return out
 }
 
 // sharedCorpus returns c when dev's corpus is eval's (the same documents), else nil.
@@ -272,7 +300,19 @@ func (p *Prepared) mine(b compute.Backend, enc *hfencoder.Encoder, n int) (err e
 		}
 	}()
 	raw := rawModel{enc: enc, frozen: p.Frozen}
-	scores, err := scoreBlocks(b, store, raw.project, p.TrainQ, p.TrainDocs, 256)
+	sc, err := newScorer(b, store, raw.project, 128)
+	if err != nil {
+		return fmt.Errorf("experiment: mining hard negatives: %w", err)
+	}
+	q, err := sc.projectBlock(p.TrainQ)
+	if err != nil {
+		return fmt.Errorf("experiment: mining hard negatives: %w", err)
+	}
+	d, err := sc.projectBlock(p.TrainDocs)
+	if err != nil {
+		return fmt.Errorf("experiment: mining hard negatives: %w", err)
+	}
+	scores, err := sc.scores(q, d)
 	if err != nil {
 		return fmt.Errorf("experiment: mining hard negatives: %w", err)
 	}
@@ -362,42 +402,89 @@ func projectBlock(exec *model.Exec, blk *Block, chunk int) (out []float32, k int
 	return out, k, nil
 }
 
-// scoreBlocks projects queries and documents with project (variables from
-// store) and scores every query against every document by MaxSim over the
-// documents' kept positions: [queries][documents].
-func scoreBlocks(b compute.Backend, store *model.Store, project func(*model.Scope, *graph.Node, *graph.Node) *graph.Node, queries, docs *Block, chunk int) ([][]float32, error) {
-	exec, err := model.NewExec(b, store, project)
+// scorer projects blocks with a model's variables and scores queries
+// against documents by MaxSim over the documents' kept positions; its two
+// executables compile once per shape, so a run evaluates every epoch
+// without compiling again.
+type scorer struct {
+	project, score *model.Exec
+	chunk          int
+}
+
+func newScorer(b compute.Backend, store *model.Store, project func(*model.Scope, *graph.Node, *graph.Node) *graph.Node, chunk int) (*scorer, error) {
+	pe, err := model.NewExec(b, store, project)
 	if err != nil {
 		return nil, err
 	}
-	qv, k, err := projectBlock(exec, queries, chunk)
-	if err != nil {
-		return nil, fmt.Errorf("queries: %w", err)
-	}
-	dv, _, err := projectBlock(exec, docs, chunk)
-	if err != nil {
-		return nil, fmt.Errorf("documents: %w", err)
-	}
-	score, err := model.NewExec(b, store, func(_ *model.Scope, q, d, keep *graph.Node) *graph.Node {
+	se, err := model.NewExec(b, store, func(_ *model.Scope, q, d, keep *graph.Node) *graph.Node {
 		return colbert.MaxSimScores(q, d, graph.GreaterThan(keep, graph.ScalarZero(keep.Graph(), keep.DType())))
 	})
 	if err != nil {
 		return nil, err
 	}
-	qt := tensors.FromFlatDataAndDimensions(qv, queries.N, queries.T, k)
-	return scoreInChunks(queries.N, docs.N, chunk, func(start, end int) (*tensors.Tensor, error) {
-		d := make([]float32, chunk*docs.T*k)
-		copy(d, dv[start*docs.T*k:end*docs.T*k])
+	return &scorer{project: pe, score: se, chunk: chunk}, nil
+}
+
+// projected are a block's vectors [N×T×k].
+type projected struct {
+	blk  *Block
+	vecs []float32
+	k    int
+}
+
+func (s *scorer) projectBlock(blk *Block) (*projected, error) {
+	v, k, err := projectBlock(s.project, blk, s.chunk)
+	if err != nil {
+		return nil, err
+	}
+	return &projected{blk: blk, vecs: v, k: k}, nil
+}
+
+// scores scores every query against every document: [queries][documents].
+func (s *scorer) scores(q, d *projected) ([][]float32, error) {
+	chunk, docs, k := s.chunk, d.blk, d.k
+	qt := tensors.FromFlatDataAndDimensions(q.vecs, q.blk.N, q.blk.T, q.k)
+	return scoreInChunks(q.blk.N, docs.N, chunk, func(start, end int) (*tensors.Tensor, error) {
+		dv := make([]float32, chunk*docs.T*k)
+		copy(dv, d.vecs[start*docs.T*k:end*docs.T*k])
 		keep := make([]float32, chunk*docs.T)
 		copy(keep, docs.Keep[start*docs.T:end*docs.T])
-		return score.Call1(qt, tensors.FromFlatDataAndDimensions(d, chunk, docs.T, k), tensors.FromFlatDataAndDimensions(keep, chunk, docs.T))
+		return s.score.Call1(qt, tensors.FromFlatDataAndDimensions(dv, chunk, docs.T, k), tensors.FromFlatDataAndDimensions(keep, chunk, docs.T))
 	})
+}
+
+// evaluate computes the metrics of every set, projecting each distinct corpus once.
+func (s *scorer) evaluate(sets []*EvalSet) ([]Metrics, error) {
+	corpora := map[*Block]*projected{}
+	out := make([]Metrics, len(sets))
+	for i, set := range sets {
+		d := corpora[set.Corpus]
+		if d == nil {
+			var err error
+			if d, err = s.projectBlock(set.Corpus); err != nil {
+				return nil, fmt.Errorf("%s corpus: %w", set.Name, err)
+			}
+			corpora[set.Corpus] = d
+		}
+		q, err := s.projectBlock(set.Queries)
+		if err != nil {
+			return nil, fmt.Errorf("%s queries: %w", set.Name, err)
+		}
+		sc, err := s.scores(q, d)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", set.Name, err)
+		}
+		if out[i], err = metricsOf(set.Data, sc); err != nil {
+			return nil, fmt.Errorf("%s: %w", set.Name, err)
+		}
+	}
+	return out, nil
 }
 
 // EpochPoint is one epoch of a fine-tuning run: the mean training loss and the dev NDCG@10.
 type EpochPoint struct {
 	Epoch   int
-	Loss    float64
+	Loss    Float // 0 for a run that does not train
 	DevNDCG float64
 }
 
@@ -503,18 +590,16 @@ func FineTune(b compute.Backend, enc *hfencoder.Encoder, p *Prepared, cfg Config
 		}
 	}()
 	m := tunedModel{enc: enc, frozen: p.Frozen, cfg: cfg}
+	sc, err := newScorer(b, store, m.project, 128)
+	if err != nil {
+		return nil, err
+	}
 	evaluate := func() (dev Metrics, evals []Metrics, err error) {
-		if dev, err = evalSet(b, store, m.project, p.Dev); err != nil {
-			return
+		all, err := sc.evaluate(append([]*EvalSet{p.Dev}, p.Evals...))
+		if err != nil {
+			return dev, nil, err
 		}
-		for _, e := range p.Evals {
-			mm, err := evalSet(b, store, m.project, e)
-			if err != nil {
-				return dev, nil, err
-			}
-			evals = append(evals, mm)
-		}
-		return dev, evals, nil
+		return all[0], all[1:], nil
 	}
 	best := math.Inf(-1)
 	var bestEvals []Metrics
@@ -523,7 +608,7 @@ func FineTune(b compute.Backend, enc *hfencoder.Encoder, p *Prepared, cfg Config
 		if err != nil {
 			return fmt.Errorf("experiment: evaluating after epoch %d: %w", epoch, err)
 		}
-		pt := EpochPoint{Epoch: epoch, Loss: loss, DevNDCG: dev.NDCG10}
+		pt := EpochPoint{Epoch: epoch, Loss: Float(loss), DevNDCG: dev.NDCG10}
 		run.Curve = append(run.Curve, pt)
 		if progress != nil {
 			progress(pt)
@@ -534,13 +619,13 @@ func FineTune(b compute.Backend, enc *hfencoder.Encoder, p *Prepared, cfg Config
 		return nil
 	}
 	if cfg.Head.Kind == RawTokens || cfg.Epochs == 0 {
-		if err := record(0, math.NaN()); err != nil {
+		if err := record(0, 0); err != nil {
 			return nil, err
 		}
 	} else {
 		modelFn := func(scope *model.Scope, _ any, in []*graph.Node) []*graph.Node {
 			q := m.project(scope, in[0], in[1])
-			d := m.project(scope, in[2], in[3])
+			d := m.project(scope.ResetVisited(), in[2], in[3]) // the same variables
 			keep := graph.GreaterThan(in[4], graph.ScalarZero(in[4].Graph(), in[4].DType()))
 			return []*graph.Node{colbert.PyLateScores(q, d, keep), in[5]}
 		}
@@ -562,7 +647,7 @@ func FineTune(b compute.Backend, enc *hfencoder.Encoder, p *Prepared, cfg Config
 				return nil, err
 			}
 			if math.IsNaN(run.FinalLoss) || math.IsInf(run.FinalLoss, 0) {
-				run.Diverged = true
+				run.Diverged, run.FinalLoss = true, 0 // the curve keeps the loss
 				break
 			}
 			if run.BestEpoch == before {
@@ -580,8 +665,11 @@ func FineTune(b compute.Backend, enc *hfencoder.Encoder, p *Prepared, cfg Config
 		return nil, fmt.Errorf("experiment: FineTune: no epoch had a finite dev NDCG@10")
 	}
 	run.Metrics, run.Evals = bestEvals[0], bestEvals
+	for _, e := range p.Evals {
+		run.EvalNames = append(run.EvalNames, e.Name)
+	}
 	for v := range store.IterVariables() {
-		if v.Trainable && !strings.HasPrefix(v.Scope(), "/optimizers") {
+		if cfg.Head.Kind != RawTokens && v.Trainable && !strings.HasPrefix(v.Scope(), "/optimizers") {
 			run.Params += v.Shape().Size()
 		}
 	}
@@ -615,11 +703,36 @@ func trainedVariable(scope string, frozen int) bool {
 	}
 }
 
-// evalSet scores set's queries against its corpus and computes the metrics.
-func evalSet(b compute.Backend, store *model.Store, project func(*model.Scope, *graph.Node, *graph.Node) *graph.Node, set *EvalSet) (Metrics, error) {
-	scores, err := scoreBlocks(b, store, project, set.Queries, set.Corpus, 128)
-	if err != nil {
-		return Metrics{}, fmt.Errorf("%s: %w", set.Name, err)
+// Float is a float64 that JSON holds even when it is NaN or ±Inf (as the
+// strings "NaN", "+Inf", "-Inf"): a diverged run's loss is cached and
+// reported, never a failure to write it.
+type Float float64
+
+// MarshalJSON writes a number, or "NaN", "+Inf", "-Inf".
+func (f Float) MarshalJSON() ([]byte, error) {
+	return json.Marshal(notebook.JSONValue(float64(f)))
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (f *Float) UnmarshalJSON(data []byte) error {
+	var s string
+	if err := json.Unmarshal(data, &s); err == nil {
+		switch s {
+		case "NaN":
+			*f = Float(math.NaN())
+		case "+Inf":
+			*f = Float(math.Inf(1))
+		case "-Inf":
+			*f = Float(math.Inf(-1))
+		default:
+			return fmt.Errorf("experiment: %q is not a number", s)
+		}
+		return nil
 	}
-	return metricsOf(set.Data, scores)
+	var v float64
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*f = Float(v)
+	return nil
 }

@@ -60,13 +60,23 @@ type MiniLMPlan struct {
 	Heads []colbert.Head
 	// BEIR names the fetcher's BEIR data sets evaluated zero-shot (full).
 	BEIR []string
+	// FrozenHeads train on a frozen encoder (the head alone) on the first
+	// seed, tuned over the same grid: the first version's experiment, kept
+	// as a finding.
+	FrozenHeads []colbert.Head
+}
+
+// String describes the plan in one line.
+func (p MiniLMPlan) String() string {
+	return fmt.Sprintf("profile %s: %d packages, %d eval + %d dev queries per seed, Lq %d, Ld %d, top %d layer(s) trained, ≤ %d epochs (patience %d), batch %d, %d hard negative(s), k %d, temperature %g, learning-rate grid %v, %d heads",
+		p.Profile, len(p.Packages), p.EvalQueries, p.DevQueries, p.QueryLen, p.DocLen, p.TrainLayers, p.Epochs, p.Patience, p.BatchSize, p.Negatives, p.K, p.Temperature, p.LRGrid, len(p.Heads))
 }
 
 // PlanMiniLM returns the profile's plan; goroot is the Go installation whose docs make the task.
 func PlanMiniLM(profile, goroot string) (MiniLMPlan, error) {
 	p := MiniLMPlan{Profile: profile, QueryLen: 16, DocLen: 32, TrainLayers: 1, Epochs: 4, Patience: 1, BatchSize: 32,
 		Negatives: 1, K: 128, Temperature: 1, LRGrid: []float64{3e-4, 1e-3, 3e-3}, Heads: MiniLMHeads(),
-		EvalQueries: 300, DevQueries: 100, Packages: godoc.MediumPackages()}
+		EvalQueries: 300, DevQueries: 100, Packages: godoc.MediumPackages(), FrozenHeads: []colbert.Head{{Kind: colbert.Linear}, Named}}
 	switch profile {
 	case "quick":
 	case "smoke": // the full profile's code at toy sizes
@@ -119,6 +129,9 @@ type MiniLMResult struct {
 	Raw []*Run
 	// Tuned records each head's grid, dev scores and choice.
 	Tuned []notebook.Tuned
+	// Frozen are the frozen-encoder runs (first seed, the plan's FrozenHeads), FrozenTuned their tuning.
+	Frozen      []*Run
+	FrozenTuned []notebook.Tuned
 	// Tasks describe each seed's split and mining.
 	Tasks []string
 	// FromCache is whether any run was read back.
@@ -147,7 +160,7 @@ func RunMiniLM(s MiniLMStudy) (*MiniLMResult, error) {
 	p := s.Plan
 	lr := map[string]float64{}
 	for si, seed := range s.Seeds {
-		task, err := godoc.Build(s.GOROOT, godoc.Options{Packages: p.Packages, EvalQueries: p.EvalQueries, DevQueries: p.DevQueries, MinQueryWords: 3, Seed: int64(seed)})
+		task, err := godoc.Build(s.GOROOT, godoc.Options{Packages: p.Packages, EvalQueries: p.EvalQueries, DevQueries: p.DevQueries, MinQueryWords: 3, Seed: seed})
 		if err != nil {
 			return nil, fmt.Errorf("experiment: seed %d: %w", seed, err)
 		}
@@ -177,26 +190,8 @@ func RunMiniLM(s MiniLMStudy) (*MiniLMResult, error) {
 		}
 		res.Raw = append(res.Raw, r)
 		if si == 0 {
-			arms := make([]string, len(p.Heads))
-			byName := map[string]colbert.Head{}
-			for i, h := range p.Heads {
-				arms[i] = h.Name()
-				byName[arms[i]] = h
-			}
-			res.Tuned, err = tuning.Grid(arms, tuning.Search{Param: "learning rate (Adam)", Values: p.LRGrid, HigherIsBetter: true,
-				Split: fmt.Sprintf("dev (%d Go doc queries of seed %d's split, disjoint from training and evaluation)", p.DevQueries, seed)},
-				func(arm string, v float64) (float64, error) {
-					r, err := run(p.Config(prep.TrainQ.Dim, byName[arm], v, seed))
-					if err != nil {
-						return 0, err
-					}
-					if r.Diverged {
-						return math.NaN(), nil
-					}
-					return r.Dev.NDCG10, nil
-				})
-			if err != nil {
-				return nil, fmt.Errorf("experiment: tuning: %w", err)
+			if res.Tuned, err = tuneHeads(p, p.Heads, seed, func(h colbert.Head, v float64) (*Run, error) { return run(p.Config(prep.TrainQ.Dim, h, v, seed)) }); err != nil {
+				return nil, err
 			}
 			for _, t := range res.Tuned {
 				lr[t.Arm] = t.Chosen
@@ -209,9 +204,75 @@ func RunMiniLM(s MiniLMStudy) (*MiniLMResult, error) {
 			}
 			res.Runs = append(res.Runs, r)
 		}
+		if si == 0 && len(p.FrozenHeads) > 0 {
+			if err := runFrozen(s, res, task, seed, logf); err != nil {
+				return nil, err
+			}
+		}
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
+}
+
+// tuneHeads scores every head at every value of the plan's grid on the dev
+// split of seed (train runs it) and chooses each head's best.
+func tuneHeads(p MiniLMPlan, heads []colbert.Head, seed uint64, train func(colbert.Head, float64) (*Run, error)) ([]notebook.Tuned, error) {
+	arms := make([]string, len(heads))
+	byName := map[string]colbert.Head{}
+	for i, h := range heads {
+		arms[i] = h.Name()
+		byName[arms[i]] = h
+	}
+	tuned, err := tuning.Grid(arms, tuning.Search{Param: "learning rate (Adam)", Values: p.LRGrid, HigherIsBetter: true,
+		Split: fmt.Sprintf("dev (%d Go doc queries of seed %d's split, disjoint from training and evaluation)", p.DevQueries, seed)},
+		func(arm string, v float64) (float64, error) {
+			r, err := train(byName[arm], v)
+			if err != nil {
+				return 0, err
+			}
+			if r.Diverged {
+				return math.NaN(), nil
+			}
+			return r.Dev.NDCG10, nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("experiment: tuning: %w", err)
+	}
+	return tuned, nil
+}
+
+// runFrozen trains the plan's frozen heads on the first seed's task with
+// the encoder frozen (its last layer's vectors computed once), each tuned
+// over the same grid.
+func runFrozen(s MiniLMStudy, res *MiniLMResult, task *godoc.Task, seed uint64, logf func(string, ...any)) error {
+	p := s.Plan
+	prep, err := Prepare(s.Backend, s.Encoder, task, seed, PrepareOptions{QueryLen: p.QueryLen, DocLen: p.DocLen, TrainLayers: 0,
+		Negatives: p.Negatives, Batch: 64}, nil)
+	if err != nil {
+		return fmt.Errorf("experiment: frozen encoder: %w", err)
+	}
+	train := func(h colbert.Head, v float64) (*Run, error) {
+		cfg := p.Config(prep.TrainQ.Dim, h, v, seed)
+		cfg.TrainLayers = 0
+		r, err := FineTuneOrLoad(s.Backend, s.Encoder, prep, cfg, s.CacheDir)
+		if err != nil {
+			return nil, err
+		}
+		res.FromCache = res.FromCache || r.FromCache
+		logf("  frozen %-15s lr %-7g seed %d: dev NDCG@10 %.4f at epoch %d, test %.4f (%.0f s%s)", r.Head, v, seed, r.Dev.NDCG10, r.BestEpoch, r.Metrics.NDCG10, r.Seconds, cachedNote(r))
+		return r, nil
+	}
+	if res.FrozenTuned, err = tuneHeads(p, p.FrozenHeads, seed, train); err != nil {
+		return err
+	}
+	for i, h := range p.FrozenHeads {
+		r, err := train(h, res.FrozenTuned[i].Chosen)
+		if err != nil {
+			return err
+		}
+		res.Frozen = append(res.Frozen, r)
+	}
+	return nil
 }
 
 func cachedNote(r *Run) string {
