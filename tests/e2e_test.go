@@ -130,14 +130,21 @@ func executedResult(t *testing.T, path string) (*ipynb.Notebook, *notebook.Resul
 // and returns the executed notebook and its RESULT with every claim checked.
 func runNotebook(t *testing.T, path string, args ...string) (*ipynb.Notebook, *notebook.Result) {
 	t.Helper()
+	nb, r := executeNotebook(t, path, args...)
+	checkClaims(t, r)
+	return nb, r
+}
+
+// executeNotebook is runNotebook without the claim checks, for a run that
+// may assert no claim (a smoke profile): the caller checks them.
+func executeNotebook(t *testing.T, path string, args ...string) (*ipynb.Notebook, *notebook.Result) {
+	t.Helper()
 	out := t.TempDir()
 	res := runCmd(t, gorepro, append(append([]string{"run", "--out", out}, args...), path)...)
 	if res.code != 0 {
 		t.Fatalf("gorepro run %v %s exited %d\n%s\n%s", args, path, res.code, res.stdout, res.stderr)
 	}
-	nb, r := executedResult(t, filepath.Join(out, filepath.Base(path)))
-	checkClaims(t, r)
-	return nb, r
+	return executedResult(t, filepath.Join(out, filepath.Base(path)))
 }
 
 func injectedSource(nb *ipynb.Notebook) string {
@@ -354,36 +361,67 @@ func TestNotebooks(t *testing.T) {
 	}
 }
 
-// TestOnGoBackend runs notebooks on the pure-Go backend, where they choose
-// smaller sizes: the grokking smoke profile has the float32 collapse and
+// TestOnGoBackend runs notebooks on the pure-Go backend. Each notebook's
+// smoke profile runs its full profile's code (functions, loaders, figures,
+// result assembly) at toy sizes, so that a full run cannot fail on a path no
+// test reached: the grokking smoke profile has the float32 collapse and
 // ⊥Grad on the small task, every other claim recorded as not measured there;
-// SNS runs smaller sizes, TrAct its smoke profile (the full profile's CIFAR code at toy sizes on generated files), ColBERT 3 epochs and no
-// ablation.
+// SNS runs smaller sizes; TrAct the full profile's CIFAR code on generated
+// files; ColBERT every head and the ablation for one epoch on a toy task;
+// the multi-device notebook its three runs on go's one device; the tour 50
+// steps. The legacy notebooks' smoke profiles assert only what holds at any
+// size (the tour's softmax); their other claims are findings there. The
+// tour's quick profile runs here too: its training claims on go.
 func TestOnGoBackend(t *testing.T) {
 	needE2E(t)
+	smoke := []string{"-p", "profile=smoke"}
 	tests := []struct {
 		name, notebook string
 		params         []string
 		profile        string
 		record         []wantClaim
+		// legacy: the asserted claims, in order (empty: none); nil: not
+		// compared, and every claim must hold.
+		legacy []legacyClaim
+		// findings: at least so many; figures: exactly so many (0: not counted).
+		findings, figures int
 	}{
-		{name: "TestGrokkingOnGoBackend", notebook: "notebooks/grokking_stablemax.ipynb", params: []string{"-p", "profile=smoke"},
+		{name: "TestGrokkingOnGoBackend", notebook: "notebooks/grokking_stablemax.ipynb", params: smoke,
 			profile: "smoke", record: grokkingRecord("smoke")},
-		{name: "TestSNSOnGoBackend", notebook: "notebooks/sinkhorn_newton_sparse.ipynb", params: []string{"-p", "profile=smoke"},
+		{name: "TestSNSOnGoBackend", notebook: "notebooks/sinkhorn_newton_sparse.ipynb", params: smoke,
 			profile: "smoke", record: snsRecord("smoke")},
-		{name: "TestTrActOnGoBackend", notebook: "notebooks/tract.ipynb", params: []string{"-p", "profile=smoke"},
+		{name: "TestTrActOnGoBackend", notebook: "notebooks/tract.ipynb", params: smoke,
 			profile: "smoke", record: tractRecord("smoke")},
-		{name: "TestColBERTOnGoBackend", notebook: "notebooks/colbert_projections.ipynb"},
-		{name: "TestTourOnGoBackend", notebook: "notebooks/00_tour.ipynb"},
+		{name: "TestColBERTOnGoBackend", notebook: "notebooks/colbert_projections.ipynb", params: smoke,
+			profile: "smoke", legacy: []legacyClaim{}, findings: 11, figures: 2},
+		{name: "TestMultiDeviceOnGoBackend", notebook: "notebooks/multidevice.ipynb", params: smoke,
+			profile: "smoke", legacy: []legacyClaim{}, findings: 4, figures: 2},
+		{name: "TestTourOnGoBackend", notebook: "notebooks/00_tour.ipynb", profile: "quick", figures: 2},
+		{name: "TestTourSmokeOnGoBackend", notebook: "notebooks/00_tour.ipynb", params: smoke,
+			profile: "smoke", legacy: []legacyClaim{{"softmax on the backend vs float64", "<= 1e-06"}}, findings: 3, figures: 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, r := runNotebook(t, tc.notebook, append([]string{"--backend", "go"}, tc.params...)...)
-			if r.Backend != "go" || r.Profile != tc.profile && tc.profile != "" {
+			args := append([]string{"--backend", "go"}, tc.params...)
+			var nb *ipynb.Notebook
+			var r *notebook.Result
+			if tc.legacy != nil {
+				nb, r = executeNotebook(t, tc.notebook, args...)
+				checkLegacyClaims(t, r, tc.legacy)
+			} else {
+				nb, r = runNotebook(t, tc.notebook, args...)
+			}
+			if r.Backend != "go" || r.Profile != tc.profile {
 				t.Errorf("RESULT backend %q profile %q, want go %s", r.Backend, r.Profile, tc.profile)
 			}
 			if tc.record != nil {
 				checkRecord(t, r, tc.record)
+			}
+			if len(r.Findings) < tc.findings {
+				t.Errorf("%d findings, want ≥ %d", len(r.Findings), tc.findings)
+			}
+			if figs := nb.Figures(); tc.figures > 0 && len(figs) != tc.figures {
+				t.Errorf("%d figures, want %d", len(figs), tc.figures)
 			}
 		})
 	}
@@ -559,7 +597,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
 		{"error cell", []string{"run", "--out", t.TempDir(), "tests/notebooks/error_cell.ipynb"}, "1 of 1 notebooks failed (error_cell.ipynb)"},
 		{"failing claim", []string{"run", "--out", t.TempDir(), "tests/notebooks/failing_claim.ipynb"}, "1 of 1 notebooks failed (failing_claim.ipynb)"},
-		{"value outside the allowed ones", []string{"run", "-p", "profile=fast", tour}, `parameter profile = "fast": want one of quick, full`},
+		{"value outside the allowed ones", []string{"run", "-p", "profile=fast", tour}, `parameter profile = "fast": want one of smoke, quick, full`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -136,7 +136,18 @@ func (f Figure) build() (*gonum.Plot, []legendEntry, error) {
 	if f.YMax > f.YMin {
 		p.Y.Min, p.Y.Max = f.YMin, f.YMax
 	}
+	widenLogAxis(&p.X, f.LogX)
+	widenLogAxis(&p.Y, f.LogY)
 	return p, entries, nil
+}
+
+// widenLogAxis gives a log axis whose data have a single value a decade on
+// either side: gonum widens a zero-width range by ±1, which leaves a log
+// axis with non-positive bounds and panics when drawn.
+func widenLogAxis(a *gonum.Axis, log bool) {
+	if log && a.Min == a.Max && a.Min > 0 {
+		a.Min, a.Max = a.Min/10, a.Max*10
+	}
 }
 
 // finite keeps the points that can be drawn on the figure's axes.

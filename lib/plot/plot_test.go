@@ -25,6 +25,21 @@ func TestRender(t *testing.T) {
 	}
 }
 
+// TestLogAxisOfOneValue: a log axis whose points all have one value (two
+// equal loss curves' relative difference at its floor) draws a decade either
+// side; gonum's own widening by ±1 gave it non-positive bounds, a panic.
+func TestLogAxisOfOneValue(t *testing.T) {
+	for _, f := range []Figure{
+		{LogY: true, Series: []Series{{Name: "difference", X: []float64{1, 2, 3}, Y: []float64{1e-12, 1e-12, 1e-12}}}},
+		{LogX: true, LogY: true, Series: []Series{{Name: "one point", X: []float64{0.5}, Y: []float64{3}}}},
+	} {
+		svg, _, err := f.Render()
+		if err != nil || !bytes.Contains(svg, []byte("<svg")) {
+			t.Errorf("Render(%+v) = %.100s, %v", f, svg, err)
+		}
+	}
+}
+
 func TestFigureErrors(t *testing.T) {
 	tests := []struct {
 		fig  Figure

@@ -269,13 +269,17 @@ func LowestNDCG(runs []*Run, count func(*Run) bool) (lowest float64, n int) {
 }
 
 // SyntheticTask is the synthetic task of seed (synth.Quick; the full
-// profile's is larger), with its evaluation set written in the BEIR layout
-// under cacheDir/beir/ and read back with lib/data/beir, so that the scored
-// set is what the BEIR loader reads.
+// profile's is larger, the smoke profile's a toy that only exercises the
+// code), with its evaluation set written in the BEIR layout under
+// cacheDir/beir/ and read back with lib/data/beir, so that the scored set is
+// what the BEIR loader reads.
 func SyntheticTask(seed uint64, profile, cacheDir string) (*synth.Task, error) {
 	tc := synth.Quick(seed)
-	if profile == "full" {
+	switch profile {
+	case "full":
 		tc.Corpus, tc.Queries, tc.TrainPairs = 1200, 300, 8000
+	case "smoke":
+		tc.Corpus, tc.Queries, tc.TrainPairs = 60, 15, 96
 	}
 	task, err := synth.Generate(tc)
 	if err != nil {

@@ -114,3 +114,22 @@ func TestJobs(t *testing.T) {
 		t.Error("AblationJobs of no factors made jobs")
 	}
 }
+
+// TestSyntheticTaskProfiles: each profile's task size, its evaluation set
+// read back from the BEIR files (the smoke profile runs the same loader on a
+// toy task).
+func TestSyntheticTaskProfiles(t *testing.T) {
+	for _, tc := range []struct {
+		profile                string
+		corpus, queries, train int
+	}{{"smoke", 60, 15, 96}, {"quick", 600, 150, 3000}} {
+		task, err := SyntheticTask(1, tc.profile, t.TempDir())
+		if err != nil {
+			t.Fatalf("%s: %v", tc.profile, err)
+		}
+		if len(task.Eval.Corpus) != tc.corpus || len(task.Eval.Queries) > tc.queries || len(task.Eval.Queries) == 0 || len(task.Train) != tc.train {
+			t.Errorf("%s: %d documents, %d queries, %d pairs; want %d, ≤ %d, %d", tc.profile,
+				len(task.Eval.Corpus), len(task.Eval.Queries), len(task.Train), tc.corpus, tc.queries, tc.train)
+		}
+	}
+}
