@@ -297,26 +297,3 @@ func SyntheticTask(seed uint64, profile, cacheDir string) (*synth.Task, error) {
 	task.Eval = loaded
 	return task, nil
 }
-
-// EncodingProgress is a progress callback for Encode that shows one
-// progress bar per stage (queries, documents, …); call the returned done
-// once Encode returns.
-func EncodingProgress() (progress func(what string, done, total int), finish func()) {
-	var bar *notebook.Progress
-	last := ""
-	progress = func(what string, done, total int) {
-		if what != last {
-			if bar != nil {
-				bar.Done()
-			}
-			bar, last = notebook.NewProgress("encoding "+what, total), what
-		}
-		bar.Update(done)
-	}
-	finish = func() {
-		if bar != nil {
-			bar.Done()
-		}
-	}
-	return progress, finish
-}

@@ -54,20 +54,3 @@ func cached(cache *notebook.RunCache, key string, compute func() (*Run, error)) 
 	run.FromCache = fromCache
 	return run, nil
 }
-
-// RunHeadOrLoad is TrainHead with the same cache under dir, keyed by the
-// configuration, the encoded task, evaluation set (its hash) and encoder,
-// the query and document lengths, the backend's identity and the hash of
-// the code that computes it.
-func RunHeadOrLoad(b compute.Backend, cfg Config, enc *Encoded, dir string, progress func(epoch int, loss float64)) (*Run, error) {
-	if err := cfg.check(); err != nil {
-		return nil, err
-	}
-	if enc == nil {
-		return nil, fmt.Errorf("experiment: RunHeadOrLoad: nothing encoded")
-	}
-	cache := openCache(dir)
-	key := cache.Key("colbert-head", cfg, b, "task "+enc.Task, "eval "+enc.EvalHash, "encoder "+enc.Encoder,
-		fmt.Sprintf("lengths %d/%d", enc.QueryLen, enc.DocLen))
-	return cached(cache, key, func() (*Run, error) { return TrainHead(b, cfg, enc, progress) })
-}

@@ -368,7 +368,10 @@ type tunedModel struct {
 }
 
 func (m tunedModel) project(scope *model.Scope, x, keys *graph.Node) *graph.Node {
-	h := m.enc.Layers(scope, x, keys, m.frozen)
+	h := x // a frozen encoder: x are its last layer's vectors (BERT has no final normalisation)
+	if m.frozen < m.enc.NumLayers() {
+		h = m.enc.Layers(scope, x, keys, m.frozen)
+	}
 	if m.cfg.Head.Kind == RawTokens {
 		return colbert.Normalize(h)
 	}

@@ -28,13 +28,16 @@ func MiniLMProfiles() []string { return []string{"smoke", "quick", "full"} }
 var Named = colbert.Head{Kind: colbert.FFN, Depth: 1, Upscale: 2, Activation: "gelu", Residual: true}
 
 // MiniLMHeads are the heads compared: linear (the baseline) first, then the
-// named variant, then the others (findings).
+// named variant, then the others (findings): the named variant without its
+// residual and with a 4× upscale (its two ablations), SwiGLU 2× with a
+// residual, and a deeper FFN.
 func MiniLMHeads() []colbert.Head {
 	return []colbert.Head{
 		{Kind: colbert.Linear},
 		Named,
-		{Kind: colbert.FFN, Depth: 1, Upscale: 4, Activation: "gelu"},
+		{Kind: colbert.FFN, Depth: 1, Upscale: 2, Activation: "gelu"},
 		{Kind: colbert.GLU, Depth: 1, Upscale: 2, Activation: "silu", Residual: true},
+		{Kind: colbert.FFN, Depth: 1, Upscale: 4, Activation: "gelu", Residual: true},
 		{Kind: colbert.FFN, Depth: 2, Upscale: 2, Activation: "gelu", Residual: true},
 	}
 }
@@ -61,9 +64,13 @@ type MiniLMPlan struct {
 	// BEIR names the fetcher's BEIR data sets evaluated zero-shot (full).
 	BEIR []string
 	// FrozenHeads train on a frozen encoder (the head alone) on the first
-	// seed, tuned over the same grid: the first version's experiment, kept
-	// as a finding.
+	// seed, each tuned over FrozenGrid (a head alone wants larger rates than
+	// a pretrained layer: the fine-tuned heads' grid would put its optimum
+	// at the edge): the first version's experiment, kept as a finding.
 	FrozenHeads []colbert.Head
+	FrozenGrid  []float64
+	// Seeds is the profile's number of seeds when the notebook asks for its default.
+	Seeds int
 }
 
 // String describes the plan in one line.
@@ -74,16 +81,18 @@ func (p MiniLMPlan) String() string {
 
 // PlanMiniLM returns the profile's plan; goroot is the Go installation whose docs make the task.
 func PlanMiniLM(profile, goroot string) (MiniLMPlan, error) {
-	p := MiniLMPlan{Profile: profile, QueryLen: 16, DocLen: 32, TrainLayers: 1, Epochs: 4, Patience: 1, BatchSize: 32,
-		Negatives: 1, K: 128, Temperature: 1, LRGrid: []float64{3e-4, 1e-3, 3e-3}, Heads: MiniLMHeads(),
-		EvalQueries: 300, DevQueries: 100, Packages: godoc.MediumPackages(), FrozenHeads: []colbert.Head{{Kind: colbert.Linear}, Named}}
+	p := MiniLMPlan{Profile: profile, QueryLen: 16, DocLen: 32, TrainLayers: 1, Epochs: 6, Patience: 1, BatchSize: 32,
+		Negatives: 1, K: 128, Temperature: 1, LRGrid: []float64{1e-4, 3e-4, 1e-3}, Heads: MiniLMHeads()[:4], Seeds: 2,
+		EvalQueries: 200, DevQueries: 100, Packages: godoc.QuickPackages(),
+		FrozenHeads: []colbert.Head{{Kind: colbert.Linear}, Named}, FrozenGrid: []float64{1e-3, 3e-3}}
 	switch profile {
 	case "quick":
 	case "smoke": // the full profile's code at toy sizes
+		p.Seeds = 2
 		p.Packages, p.EvalQueries, p.DevQueries = []string{"strconv", "unicode/utf8"}, 20, 10
-		p.QueryLen, p.DocLen, p.Epochs, p.BatchSize, p.K, p.LRGrid = 8, 16, 2, 8, 16, []float64{1e-3}
+		p.QueryLen, p.DocLen, p.Epochs, p.BatchSize, p.K, p.LRGrid, p.FrozenGrid = 8, 16, 2, 8, 16, []float64{1e-3}, []float64{1e-3}
 		p.Heads = p.Heads[:2]
-		p.TrainLayers, p.BEIR = 6, []string{"fixture-a", "fixture-b"}
+		p.TrainLayers = 2
 	case "full":
 		pk, err := godoc.StdPackages(goroot)
 		if err != nil {
@@ -91,7 +100,7 @@ func PlanMiniLM(profile, goroot string) (MiniLMPlan, error) {
 		}
 		p.Packages, p.EvalQueries, p.DevQueries = pk, 1000, 500
 		p.QueryLen, p.DocLen, p.TrainLayers, p.Epochs, p.Patience = 32, 180, 6, 10, 2
-		p.LRGrid = []float64{1e-5, 3e-5, 1e-4, 3e-4}
+		p.LRGrid, p.Heads, p.Seeds = []float64{1e-5, 3e-5, 1e-4, 3e-4}, MiniLMHeads(), 5
 		p.BEIR = []string{"beir-scifact", "beir-nfcorpus", "beir-arguana"}
 	default:
 		return p, notebook.OneOf("profile", profile, MiniLMProfiles()...)
@@ -262,8 +271,10 @@ func runFrozen(s MiniLMStudy, res *MiniLMResult, task *godoc.Task, seed uint64, 
 		logf("  frozen %-15s lr %-7g seed %d: dev NDCG@10 %.4f at epoch %d, test %.4f (%.0f s%s)", r.Head, v, seed, r.Dev.NDCG10, r.BestEpoch, r.Metrics.NDCG10, r.Seconds, cachedNote(r))
 		return r, nil
 	}
-	if res.FrozenTuned, err = tuneHeads(p, p.FrozenHeads, seed, train); err != nil {
-		return err
+	fp := p
+	fp.LRGrid = p.FrozenGrid
+	if res.FrozenTuned, err = tuneHeads(fp, p.FrozenHeads, seed, train); err != nil {
+		return fmt.Errorf("experiment: frozen encoder: %w", err)
 	}
 	for i, h := range p.FrozenHeads {
 		r, err := train(h, res.FrozenTuned[i].Chosen)
