@@ -109,54 +109,62 @@ func Prepare(b compute.Backend, enc *hfencoder.Encoder, task *godoc.Task, seed u
 	p := &Prepared{Task: task.Name, Encoder: fmt.Sprintf("%s (sha256 %s)", enc.Dir, enc.Fingerprint), Seed: seed,
 		Frozen: L - opts.TrainLayers, QueryLen: opts.QueryLen, DocLen: opts.DocLen}
 	skip := enc.PunctuationIDs()
-	queries := func(what string, texts []string) (*Block, error) {
+	// name says which text failed: its id when known (a BEIR query or document id), else its index.
+	name := func(names []string, i int) string {
+		if i < len(names) {
+			return fmt.Sprintf("id %q", names[i])
+		}
+		return fmt.Sprint(i)
+	}
+	queries := func(what string, texts, names []string) (*Block, error) {
 		ids := make([][]int32, len(texts))
 		for i, t := range texts {
 			s, err := enc.TokenizeQuery(t, opts.QueryLen)
 			if err != nil {
-				return nil, fmt.Errorf("experiment: Prepare: %s %d: %w", what, i, err)
+				return nil, fmt.Errorf("experiment: Prepare: %s, %s: %w", what, name(names, i), err)
 			}
 			ids[i] = s
 		}
 		return p.block(b, enc, what, ids, opts.QueryLen, enc.MaskID, nil, opts.Batch, progress)
 	}
-	docs := func(what string, texts []string) (*Block, error) {
+	docs := func(what string, texts, names []string) (*Block, error) {
 		ids := make([][]int32, len(texts))
 		for i, t := range texts {
 			s, err := enc.TokenizeDocument(t, opts.DocLen)
 			if err != nil {
-				return nil, fmt.Errorf("experiment: Prepare: %s %d: %w", what, i, err)
+				return nil, fmt.Errorf("experiment: Prepare: %s, %s: %w", what, name(names, i), err)
 			}
 			ids[i] = s
 		}
 		return p.block(b, enc, what, ids, opts.DocLen, enc.PadID, skip, opts.Batch, progress)
 	}
-	texts := func(qs []beir.Query) []string {
-		out := make([]string, len(qs))
-		for i, q := range qs {
-			out[i] = q.Text
+	texts := func(qs []beir.Query) (out, ids []string) {
+		for _, q := range qs {
+			out, ids = append(out, q.Text), append(ids, q.ID)
 		}
-		return out
+		return out, ids
 	}
-	corpusTexts := func(ds []beir.Doc) []string {
-		out := make([]string, len(ds))
-		for i, d := range ds {
-			out[i] = docText(d)
+	corpusTexts := func(ds []beir.Doc) (out, ids []string) {
+		for _, d := range ds {
+			out, ids = append(out, docText(d)), append(ids, d.ID)
 		}
-		return out
+		return out, ids
 	}
 	var err error
-	corpus, err := docs("corpus", corpusTexts(task.Eval.Corpus))
+	ct, cids := corpusTexts(task.Eval.Corpus)
+	corpus, err := docs(task.Eval.Name+" corpus", ct, cids)
 	if err != nil {
 		return nil, err
 	}
 	evalSet := func(name string, ds *beir.Dataset, c *Block) (*EvalSet, error) {
-		q, err := queries(name+" queries", texts(ds.Queries))
+		qt, qids := texts(ds.Queries)
+		q, err := queries(name+" queries", qt, qids)
 		if err != nil {
 			return nil, err
 		}
 		if c == nil {
-			if c, err = docs(name+" corpus", corpusTexts(ds.Corpus)); err != nil {
+			dt, dids := corpusTexts(ds.Corpus)
+			if c, err = docs(name+" corpus", dt, dids); err != nil {
 				return nil, err
 			}
 		}
@@ -192,11 +200,11 @@ func Prepare(b compute.Backend, enc *hfencoder.Encoder, task *godoc.Task, seed u
 		}
 		p.TrainPos[i] = j
 	}
-	if p.TrainQ, err = queries("training queries", trainQ); err != nil {
+	if p.TrainQ, err = queries("training queries", trainQ, nil); err != nil {
 		return nil, err
 	}
 	if p.TrainDocs = subBlock(corpus, task.Eval.Corpus, trainIDs, trainDocs); p.TrainDocs == nil {
-		if p.TrainDocs, err = docs("training documents", trainDocs); err != nil {
+		if p.TrainDocs, err = docs("training documents", trainDocs, trainIDs); err != nil {
 			return nil, err
 		}
 	}

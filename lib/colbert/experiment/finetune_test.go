@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/gorepro/gorepro/lib/backends"
 	"github.com/gorepro/gorepro/lib/colbert"
+	"github.com/gorepro/gorepro/lib/data/beir"
 	"github.com/gorepro/gorepro/lib/data/godoc"
 )
 
@@ -242,6 +244,13 @@ func TestFineTune(t *testing.T) {
 	}
 	if _, err := Prepare(b, e, task, 3, PrepareOptions{QueryLen: 8, DocLen: 16, TrainLayers: 7, Batch: 16}, nil); err == nil {
 		t.Error("7 trained layers of 6: no error")
+	}
+	// A BEIR query with no token after tokenisation: one error naming the set and the query's id.
+	blank := &beir.Dataset{Name: "blank-query", Corpus: []beir.Doc{{ID: "d", Text: "some text"}}, Queries: []beir.Query{{ID: "q-blank", Text: "   "}},
+		Qrels: map[string]map[string]int{"q-blank": {"d": 1}}}
+	if _, err := Prepare(b, e, task, 3, PrepareOptions{QueryLen: 8, DocLen: 16, TrainLayers: 1, Batch: 16, Extra: []*beir.Dataset{blank}}, nil); err == nil ||
+		!strings.Contains(err.Error(), `blank-query queries, id "q-blank"`) {
+		t.Errorf("a blank query: error %v", err)
 	}
 	// A frozen encoder (the head alone) trains too.
 	p0, err := Prepare(b, e, task, 3, PrepareOptions{QueryLen: 8, DocLen: 16, TrainLayers: 0, Negatives: 1, Batch: 16}, nil)
