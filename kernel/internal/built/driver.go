@@ -8,8 +8,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gorepro/gorepro/kernel/internal/runner"
@@ -28,6 +30,7 @@ flags:
   --backend B          run on backend B (go, xla:cpu, xla:cuda, options after commas)
   --profile P          shorthand for -p profile=P
   --out DIR            where the executed notebook, log, figures and report go (default build)
+  --timeout SECONDS    stop a cell that runs longer (default none)
   --xla-plugin K=PATH  the PJRT plugin file for K (cpu, cuda or tpu); otherwise it is
                        found as gorepro finds it ($GOREPRO_XLA_CPU_PLUGIN,
                        $GOREPRO_XLA_CUDA_PLUGIN, $PJRT_PLUGIN_LIBRARY_PATH, pip's site-packages, ...)
@@ -50,6 +53,7 @@ type run struct {
 	values        map[string]any
 	backend       string
 	outDir        string
+	timeout       time.Duration
 	env           []string
 	stdout        io.Writer
 	stderr        io.Writer
@@ -98,6 +102,7 @@ func parseArgs(exe string, args []string, stdout, stderr io.Writer) (*run, error
 	backendFlag := fs.String("backend", "", "")
 	profile := fs.String("profile", "", "")
 	fs.StringVar(&r.outDir, "out", "build", "")
+	timeout := fs.Int("timeout", 0, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(stdout, usage, filepath.Base(exe), r.manifest.Notebook)
@@ -106,6 +111,10 @@ func parseArgs(exe string, args []string, stdout, stderr io.Writer) (*run, error
 		fmt.Fprintf(stderr, usage, filepath.Base(exe), r.manifest.Notebook)
 		return nil, err
 	}
+	if *timeout < 0 {
+		return nil, fmt.Errorf("--timeout %d: want 0 (none) or more seconds", *timeout)
+	}
+	r.timeout = time.Duration(*timeout) * time.Second
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (a built notebook runs itself: give only flags)", fs.Arg(0))
 	}
@@ -304,7 +313,7 @@ func (r *run) runProgram(c Cell, env []string, record *executed, session string)
 	stdout := &streamWriter{name: "stdout", cell: c.Index, record: record, to: io.MultiWriter(r.stdout, r.log)}
 	stderr := &streamWriter{name: "stderr", cell: c.Index, record: record, to: io.MultiWriter(r.stderr, r.log)}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
-	runErr := cmd.Run()
+	runErr := r.wait(cmd)
 	for _, d := range pipes.close() {
 		record.display(c.Index, d)
 	}
@@ -312,6 +321,38 @@ func (r *run) runProgram(c Cell, env []string, record *executed, session string)
 		return fmt.Errorf("its program %s failed: %w", c.Program, runErr)
 	}
 	return nil
+}
+
+// wait runs cmd, passing on SIGINT and SIGTERM (a Kubernetes Job's stop
+// reaches only the driver) and stopping it after r.timeout, so that the
+// driver outlives the cell and writes what the run produced.
+func (r *run) wait(cmd *exec.Cmd) error {
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var deadline <-chan time.Time
+	if r.timeout > 0 {
+		timer := time.NewTimer(r.timeout)
+		defer timer.Stop()
+		deadline = timer.C
+	}
+	for {
+		select {
+		case err := <-done:
+			return err
+		case sig := <-signals:
+			_ = cmd.Process.Signal(sig)
+		case <-deadline:
+			_ = cmd.Process.Kill()
+			err := <-done
+			return fmt.Errorf("ran longer than --timeout %s and was stopped (%v)", r.timeout, err)
+		}
+	}
 }
 
 // streamWriter records a cell's stream output in the executed notebook as

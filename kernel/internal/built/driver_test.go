@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorepro/gorepro/lib/ipynb"
 	"github.com/gorepro/gorepro/lib/notebook"
@@ -21,6 +22,9 @@ func TestMain(m *testing.M) {
 	case "":
 		os.Exit(m.Run())
 	case "noop":
+		os.Exit(0)
+	case "sleep":
+		time.Sleep(time.Minute)
 		os.Exit(0)
 	case "display":
 		// Displays go through GoNB's pipe (lib/notebook waits for the ack).
@@ -70,7 +74,7 @@ func fakeBuild(t *testing.T) string {
 	}}
 	data, _ := json.Marshal(m)
 	files := map[string]string{NotebookFile: nb, ManifestFile: string(data)}
-	for _, role := range []string{"noop", "display", "finish"} {
+	for _, role := range []string{"noop", "display", "finish", "sleep"} {
 		files[role] = fmt.Sprintf("#!/bin/sh\n%s=%s exec %q -test.run='^$' \"$@\"\n", envTestCell, role, self)
 	}
 	for name, content := range files {
@@ -133,6 +137,7 @@ func TestDriverExitStatus(t *testing.T) {
 		{[]string{"--profile", "quick"}, 2, "profile"},
 		{[]string{"--xla-plugin", "gpu=/x.so"}, 2, "want cpu=PATH"},
 		{[]string{"stray"}, 2, "unexpected argument"},
+		{[]string{"--timeout", "-1"}, 2, "--timeout -1"},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -142,5 +147,41 @@ func TestDriverExitStatus(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr.String(), tc.code, tc.want)
 			}
 		})
+	}
+}
+
+// TestDriverTimeout stops a cell that runs past --timeout and still writes
+// the executed notebook, with the cell's error.
+func TestDriverTimeout(t *testing.T) {
+	exe := fakeBuild(t)
+	data, err := os.ReadFile(filepath.Join(exe+".cells", ManifestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	m.Cells[1].Program = "sleep"
+	data, _ = json.Marshal(m)
+	if err := os.WriteFile(filepath.Join(exe+".cells", ManifestFile), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	start := time.Now()
+	code := Main(exe, []string{"--timeout", "1", "--out", out}, &stdout, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "its program sleep failed: ran longer than --timeout 1s") {
+		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+	if time.Since(start) > 30*time.Second {
+		t.Errorf("the cell was not stopped: %v", time.Since(start))
+	}
+	nb, err := ipynb.Read(filepath.Join(out, "fake.ipynb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := nb.FirstError(); e == nil || !strings.Contains(e.Error(), "--timeout") {
+		t.Errorf("executed notebook's error = %v", e)
 	}
 }
