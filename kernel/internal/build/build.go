@@ -88,7 +88,7 @@ func Build(p *project.Project, notebooks []string, opts Options) error {
 	}
 	defer os.RemoveAll(tmp)
 	driver := filepath.Join(tmp, "driver")
-	if err := goBuild(p.Root, p.Env(), driver, "./kernel/cmd/gorepro-notebook"); err != nil {
+	if err := goBuild(p.Root, append(p.Env(), "GOWORK=off"), driver, "./kernel/cmd/gorepro-notebook"); err != nil {
 		return fmt.Errorf("building the driver: %w", err)
 	}
 	for _, path := range notebooks {
@@ -131,8 +131,10 @@ func buildOne(p *project.Project, path, driver, goimports, work string, opts Opt
 	if err := writeWorkspace(work, p.Root); err != nil {
 		return err
 	}
+	// The workspace's go.work, whatever $GOWORK says.
+	env := append(p.Env(), "GOWORK="+filepath.Join(work, "go.work"))
 	manifest, programs, err := Plan(path, nb, func(cell int, src string) (string, error) {
-		return runGoimports(goimports, work, cell, src, p.Env())
+		return runGoimports(goimports, work, cell, src, env)
 	})
 	if err != nil {
 		return err
@@ -159,7 +161,7 @@ func buildOne(p *project.Project, path, driver, goimports, work string, opts Opt
 		pkgs = append(pkgs, "./"+dir)
 	}
 	if len(pkgs) > 0 {
-		if err := goBuild(work, p.Env(), cellsDir+string(filepath.Separator), pkgs...); err != nil {
+		if err := goBuild(work, env, cellsDir+string(filepath.Separator), pkgs...); err != nil {
 			return compileError(path, cellsDir, err)
 		}
 	}
