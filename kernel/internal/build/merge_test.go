@@ -130,7 +130,7 @@ func TestPlanCells(t *testing.T) {
 		t.Fatalf("%d programs, want 2", len(programs))
 	}
 	last := programs[1].source
-	for _, want := range []string{`seed int = goreproBuildParam[int]("seed", 42)`, "func init() {", "func main() { println(seed, name) }"} {
+	for _, want := range []string{`seed int = goreproNotebook.Parameter[int]("seed", 42)`, "func init() {", "func main() { println(seed, name) }"} {
 		if !strings.Contains(last, want) {
 			t.Errorf("the last program lacks %q:\n%s", want, last)
 		}

@@ -16,35 +16,15 @@ import (
 // returns the result: missing imports added, unused ones removed.
 type Goimports func(cell int, src string) (string, error)
 
-// paramImports and paramHelper are declared with the parameters: each parameter's initial
-// value is the driver's, when it passes one, else the notebook's default.
-const paramImports = `import (
-	"encoding/json"
-	"fmt"
-	"os"
-)
-`
+// paramImport is imported with the parameters: each parameter's initial
+// value is notebook.Parameter's, the driver's value or the default. The
+// alias keeps clear of the notebook's own names.
+const paramImport = "import goreproNotebook \"github.com/gorepro/gorepro/lib/notebook\"\n"
 
-// paramHelper goes after the parameters' declarations.
-const paramHelper = `// goreproBuildParam is parameter name's value from $` + built.EnvParams + ` (set by the
-// built notebook's driver after checking it as gorepro run -p does), else def.
-func goreproBuildParam[T any](name string, def T) T {
-	var values map[string]json.RawMessage
-	if json.Unmarshal([]byte(os.Getenv("` + built.EnvParams + `")), &values) != nil {
-		return def
-	}
-	raw, ok := values[name]
-	if !ok {
-		return def
-	}
-	var v T
-	if err := json.Unmarshal(raw, &v); err != nil {
-		fmt.Fprintf(os.Stderr, "parameter %s = %s: %v\n", name, raw, err)
-		os.Exit(1)
-	}
-	return v
+// paramValue is a parameter's initial value in a built cell.
+func paramValue(d grammar.Declaration) string {
+	return fmt.Sprintf("goreproNotebook.Parameter[%s](%s, %s)", d.Type, strconv.Quote(d.Name), d.Default)
 }
-`
 
 // Plan turns a notebook's cells into the run's steps and the Go program of
 // each code cell, merging declarations as GoNB does. path names the
@@ -207,9 +187,9 @@ func paramsCell(args []string, body string) (code, table string, err error) {
 	}
 	table = params.Table(decls)
 	for i := range decls {
-		decls[i].Default = fmt.Sprintf("goreproBuildParam[%s](%s, %s)", decls[i].Type, strconv.Quote(decls[i].Name), decls[i].Default)
+		decls[i].Default = paramValue(decls[i])
 	}
-	return paramImports + params.Code(decls) + "\n" + paramHelper, table, nil
+	return paramImport + params.Code(decls), table, nil
 }
 
 // varParamsCell is a Go `var` parameters cell with each parameter's value
@@ -222,10 +202,10 @@ func varParamsCell(src string) (string, error) {
 		return "", fmt.Errorf("parameters cell: %w", err)
 	}
 	var b strings.Builder
-	b.WriteString(paramImports + "\nvar (\n")
+	b.WriteString(paramImport + "\nvar (\n")
 	for _, d := range decls {
-		fmt.Fprintf(&b, "\t%s %s = goreproBuildParam[%s](%s, %s)\n", d.Name, d.Type, d.Type, strconv.Quote(d.Name), d.Default)
+		fmt.Fprintf(&b, "\t%s %s = %s\n", d.Name, d.Type, paramValue(d))
 	}
-	b.WriteString(")\n\n")
-	return b.String() + paramHelper, nil
+	b.WriteString(")\n")
+	return b.String(), nil
 }

@@ -15,6 +15,8 @@
 // parameters beside it, the figures and report.md/html.
 package built
 
+import "github.com/gorepro/gorepro/lib/notebook"
+
 // ManifestFile is the manifest's name in DIR/<notebook>.cells/.
 const ManifestFile = "manifest.json"
 
@@ -24,8 +26,9 @@ const ManifestFile = "manifest.json"
 const NotebookFile = "notebook.ipynb"
 
 // EnvParams names the variable through which the driver hands the cells the
-// run's parameters (a JSON object of the converted values).
-const EnvParams = "GOREPRO_BUILD_PARAMS"
+// run's parameters (a JSON object of the converted values), which
+// notebook.Parameter reads.
+const EnvParams = notebook.EnvBuildParams
 
 // Manifest says what a built notebook runs.
 type Manifest struct {
