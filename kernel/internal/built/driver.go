@@ -123,44 +123,11 @@ func parseArgs(exe string, args []string, stdout, stderr io.Writer) (*run, error
 	if err != nil {
 		return nil, err
 	}
-	for _, kv := range params {
-		pv, err := runner.ParseParamFlag(kv)
-		if err != nil {
-			return nil, err
-		}
-		if len(pv.Values) != 1 {
-			return nil, fmt.Errorf("-p %s: a built notebook runs once: give one value (a sweep is one run per value: run it once per value)", kv)
-		}
-		if *backendFlag != "" && pv.Name == "backend" || *profile != "" && pv.Name == "profile" {
-			return nil, fmt.Errorf("-p %s and --%s both set %s: give one", kv, pv.Name, pv.Name)
-		}
-		r.params = append(r.params, runner.Param{Name: pv.Name, Value: pv.Values[0]})
+	if r.params, err = paramFlags(params, *backendFlag, *profile); err != nil {
+		return nil, err
 	}
-	if *profile != "" {
-		r.params = append(r.params, runner.Param{Name: "profile", Value: *profile})
-	}
-	if *backendFlag != "" {
-		r.params = append(r.params, runner.Param{Name: "backend", Value: *backendFlag})
-	}
-	r.env = os.Environ()
-	for _, kp := range plugins {
-		kind, path, _ := strings.Cut(kp, "=")
-		v := map[string]string{"cpu": backends.EnvCPUPlugin, "cuda": backends.EnvCUDAPlugin, "tpu": backends.EnvTPUPlugin}[kind]
-		if v == "" || path == "" {
-			return nil, fmt.Errorf("--xla-plugin %q: want cpu=PATH, cuda=PATH or tpu=PATH", kp)
-		}
-		abs, err := filepath.Abs(path)
-		if err != nil {
-			return nil, fmt.Errorf("--xla-plugin %s: %w", kp, err)
-		}
-		if _, err := os.Stat(abs); err != nil {
-			return nil, fmt.Errorf("--xla-plugin %s: %w", kp, err)
-		}
-		r.env = setEnv(r.env, v, abs)
-		// lib/backends reads the process's environment: the checks below too.
-		if err := os.Setenv(v, abs); err != nil {
-			return nil, fmt.Errorf("--xla-plugin %s: %w", kp, err)
-		}
+	if r.env, err = pluginEnv(os.Environ(), plugins); err != nil {
+		return nil, err
 	}
 	for _, p := range r.params {
 		if p.Name == "backend" && strings.TrimSpace(p.Value) != "" {
@@ -174,6 +141,58 @@ func parseArgs(exe string, args []string, stdout, stderr io.Writer) (*run, error
 		return nil, err
 	}
 	return r, nil
+}
+
+// paramFlags are the run's parameters from -p, --backend and --profile,
+// values still text, each given once.
+func paramFlags(params []string, backend, profile string) ([]runner.Param, error) {
+	var out []runner.Param
+	for _, kv := range params {
+		pv, err := runner.ParseParamFlag(kv)
+		if err != nil {
+			return nil, err
+		}
+		if len(pv.Values) != 1 {
+			return nil, fmt.Errorf("-p %s: a built notebook runs once: give one value (a sweep is one run per value: run it once per value)", kv)
+		}
+		if backend != "" && pv.Name == "backend" || profile != "" && pv.Name == "profile" {
+			return nil, fmt.Errorf("-p %s and --%s both set %s: give one", kv, pv.Name, pv.Name)
+		}
+		out = append(out, runner.Param{Name: pv.Name, Value: pv.Values[0]})
+	}
+	if profile != "" {
+		out = append(out, runner.Param{Name: "profile", Value: profile})
+	}
+	if backend != "" {
+		out = append(out, runner.Param{Name: "backend", Value: backend})
+	}
+	return out, nil
+}
+
+// pluginEnv returns env with each --xla-plugin K=PATH set as lib/backends
+// reads it ($GOREPRO_XLA_<K>_PLUGIN), in this process too: the backend
+// check before the run resolves with them.
+func pluginEnv(env, plugins []string) ([]string, error) {
+	vars := map[string]string{"cpu": backends.EnvCPUPlugin, "cuda": backends.EnvCUDAPlugin, "tpu": backends.EnvTPUPlugin}
+	for _, kp := range plugins {
+		kind, path, _ := strings.Cut(kp, "=")
+		v := vars[kind]
+		if v == "" || path == "" {
+			return nil, fmt.Errorf("--xla-plugin %q: want cpu=PATH, cuda=PATH or tpu=PATH", kp)
+		}
+		abs, err := filepath.Abs(path)
+		if err == nil {
+			_, err = os.Stat(abs)
+		}
+		if err == nil {
+			err = os.Setenv(v, abs)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--xla-plugin %s: %w", kp, err)
+		}
+		env = setEnv(env, v, abs)
+	}
+	return env, nil
 }
 
 // setEnv returns env with name set to value.
@@ -191,51 +210,20 @@ func setEnv(env []string, name, value string) []string {
 // execute runs the cells in order, stopping at the first that fails, writes
 // the output directory, and returns why the run failed ("" if it did not).
 func (r *run) execute() (string, error) {
-	name := r.manifest.Notebook
-	for _, dir := range []string{filepath.Join(r.outDir, "logs"), filepath.Join(r.outDir, "figures")} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return "", fmt.Errorf("creating the output directory: %w", err)
-		}
-	}
-	outAbs, err := filepath.Abs(r.outDir)
+	logPath, paramsJSON, err := r.openOutputs()
 	if err != nil {
-		return "", fmt.Errorf("output directory: %w", err)
-	}
-	logPath := filepath.Join(r.outDir, "logs", name+".log")
-	if r.log, err = os.Create(logPath); err != nil {
-		return "", fmt.Errorf("creating the log: %w", err)
+		return "", err
 	}
 	defer r.log.Close()
-	paramsJSON, err := json.Marshal(r.values)
-	if err != nil {
-		return "", fmt.Errorf("encoding the parameters: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(r.outDir, "logs", name+".params.json"), paramsJSON, 0o644); err != nil {
-		return "", fmt.Errorf("writing the parameters: %w", err)
-	}
 	session, err := os.MkdirTemp("", "gorepro-built-")
 	if err != nil {
 		return "", fmt.Errorf("creating the session directory: %w", err)
 	}
 	defer os.RemoveAll(session)
-	for _, dir := range []string{"session", "tmp"} {
-		if err := os.Mkdir(filepath.Join(session, dir), 0o700); err != nil {
-			return "", fmt.Errorf("creating the session directory: %w", err)
-		}
-	}
-	wd, err := os.Getwd()
+	env, err := r.cellEnv(session, paramsJSON)
 	if err != nil {
-		return "", fmt.Errorf("working directory: %w", err)
+		return "", err
 	}
-	env := setEnv(r.env, notebook.EnvSessionDir, filepath.Join(session, "session"))
-	env = setEnv(env, EnvParams, string(paramsJSON))
-	env = setEnv(env, "GONB_DIR", wd)
-	env = setEnv(env, "GONB_TMP_DIR", filepath.Join(session, "tmp"))
-	env = setEnv(env, "GOMLX_NO_AUTO_INSTALL", "1")
-	if os.Getenv(notebook.EnvCacheDir) == "" {
-		env = setEnv(env, notebook.EnvCacheDir, filepath.Join(outAbs, "cache"))
-	}
-
 	record := newExecuted(r.nbPath, r.values)
 	start := time.Now()
 	cellErr := ""
@@ -266,11 +254,64 @@ func (r *run) execute() (string, error) {
 		}
 	}
 	seconds := time.Since(start).Seconds()
-	executedPath := filepath.Join(r.outDir, name+".ipynb")
+	executedPath := filepath.Join(r.outDir, r.manifest.Notebook+".ipynb")
 	if err := record.write(executedPath, r.manifest.Source, seconds); err != nil {
 		return "", err
 	}
 	return r.report(executedPath, logPath, seconds, cellErr)
+}
+
+// openOutputs creates the output directory, the log (r.log) and the
+// parameters file beside it, as gorepro run lays them out; it returns the
+// log's path and the parameters as JSON.
+func (r *run) openOutputs() (string, []byte, error) {
+	name := r.manifest.Notebook
+	for _, dir := range []string{filepath.Join(r.outDir, "logs"), filepath.Join(r.outDir, "figures")} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", nil, fmt.Errorf("creating the output directory: %w", err)
+		}
+	}
+	paramsJSON, err := json.Marshal(r.values)
+	if err != nil {
+		return "", nil, fmt.Errorf("encoding the parameters: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(r.outDir, "logs", name+".params.json"), paramsJSON, 0o644); err != nil {
+		return "", nil, fmt.Errorf("writing the parameters: %w", err)
+	}
+	logPath := filepath.Join(r.outDir, "logs", name+".log")
+	if r.log, err = os.Create(logPath); err != nil {
+		return "", nil, fmt.Errorf("creating the log: %w", err)
+	}
+	return logPath, paramsJSON, nil
+}
+
+// cellEnv is the environment the kernel gives cells, in the private
+// directory session: the session directory for notebook.Set/Get, GoNB's
+// directories, the parameters, the cache under the output directory (unless
+// $GOREPRO_CACHE_DIR says otherwise) and GoMLX's auto-installer off.
+func (r *run) cellEnv(session string, paramsJSON []byte) ([]string, error) {
+	for _, dir := range []string{"session", "tmp"} {
+		if err := os.Mkdir(filepath.Join(session, dir), 0o700); err != nil {
+			return nil, fmt.Errorf("creating the session directory: %w", err)
+		}
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, fmt.Errorf("working directory: %w", err)
+	}
+	outAbs, err := filepath.Abs(r.outDir)
+	if err != nil {
+		return nil, fmt.Errorf("output directory: %w", err)
+	}
+	env := setEnv(r.env, notebook.EnvSessionDir, filepath.Join(session, "session"))
+	env = setEnv(env, EnvParams, string(paramsJSON))
+	env = setEnv(env, "GONB_DIR", wd)
+	env = setEnv(env, "GONB_TMP_DIR", filepath.Join(session, "tmp"))
+	env = setEnv(env, "GOMLX_NO_AUTO_INSTALL", "1")
+	if os.Getenv(notebook.EnvCacheDir) == "" {
+		env = setEnv(env, notebook.EnvCacheDir, filepath.Join(outAbs, "cache"))
+	}
+	return env, nil
 }
 
 // backendCell does what %%backend does in the kernel: with a SPEC it sets
