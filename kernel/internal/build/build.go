@@ -133,7 +133,7 @@ func buildOne(p *project.Project, path, driver, goimports, work string, opts Opt
 	}
 	// The workspace's go.work, whatever $GOWORK says.
 	env := append(p.Env(), "GOWORK="+filepath.Join(work, "go.work"))
-	manifest, programs, err := Plan(path, nb, func(cell int, src string) (string, error) {
+	manifest, programs, err := plan(path, nb, func(cell int, src string) (string, error) {
 		return runGoimports(goimports, work, cell, src, env)
 	})
 	if err != nil {

@@ -66,7 +66,7 @@ func TestMergeLikeGoNB(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, programs, err := Plan("t.ipynb", codeCells(tc.cells...), identity)
+			_, programs, err := plan("t.ipynb", codeCells(tc.cells...), identity)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -108,7 +108,7 @@ func TestPlanCells(t *testing.T) {
 		"func main() { println(seed, name) }",
 	)
 	nb.Cells = append([]ipynb.Cell{{CellType: "markdown", Source: "# title"}}, nb.Cells...)
-	m, programs, err := Plan("t.ipynb", nb, identity)
+	m, programs, err := plan("t.ipynb", nb, identity)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,13 +149,16 @@ func TestPlanRejects(t *testing.T) {
 		{"shell line", "!ls -l\nfunc main() {}", `line 1: shell line "!ls -l" needs the kernel`},
 		{"GoNB command", "%goflags -race\nfunc main() {}", `GoNB command "%goflags" has no meaning`},
 		{"syntax error", "func main() {", "does not parse"},
+		{"syntax error line", "import \"fmt\"\n\nfunc main() {\n\tfmt.Println(1 +)\n}", "does not parse: line 4: expected operand"},
+		{"shell line run in GoNB's temporary directory", "!*ok\n", "shell line"},
+		{"syntax error in %% main", "%%\nx := 1\ny := := 2", "does not parse: line 3:"},
 		{"bad params", "%%params\nseed int = \"x\"", "%%params"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			nb := codeCells("var ok = 1", tc.cell)
 			nb.Cells = append([]ipynb.Cell{{CellType: "markdown", Source: "# title"}}, nb.Cells...)
-			_, _, err := Plan("nb.ipynb", nb, identity)
+			_, _, err := plan("nb.ipynb", nb, identity)
 			var ce *CellError
 			if !errors.As(err, &ce) {
 				t.Fatalf("err = %v, want a CellError", err)

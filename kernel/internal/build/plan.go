@@ -1,7 +1,9 @@
 package build
 
 import (
+	"errors"
 	"fmt"
+	"go/scanner"
 	"strconv"
 	"strings"
 
@@ -12,9 +14,9 @@ import (
 	"github.com/gorepro/gorepro/plugins/params"
 )
 
-// Goimports runs goimports on a cell's program (cell is its index) and
+// goimportsFunc runs goimports on a cell's program (cell is its index) and
 // returns the result: missing imports added, unused ones removed.
-type Goimports func(cell int, src string) (string, error)
+type goimportsFunc func(cell int, src string) (string, error)
 
 // paramImport is imported with the parameters: each parameter's initial
 // value is notebook.Parameter's, the driver's value or the default. The
@@ -26,10 +28,10 @@ func paramValue(d grammar.Declaration) string {
 	return fmt.Sprintf("goreproNotebook.Parameter[%s](%s, %s)", d.Type, strconv.Quote(d.Name), d.Default)
 }
 
-// Plan turns a notebook's cells into the run's steps and the Go program of
+// plan turns a notebook's cells into the run's steps and the Go program of
 // each code cell, merging declarations as GoNB does. path names the
 // notebook in errors.
-func Plan(path string, nb *ipynb.Notebook, goimports Goimports) (*built.Manifest, []program, error) {
+func plan(path string, nb *ipynb.Notebook, goimports goimportsFunc) (*built.Manifest, []program, error) {
 	m := &built.Manifest{}
 	var programs []program
 	decls := newDeclarations()
@@ -75,7 +77,7 @@ func Plan(path string, nb *ipynb.Notebook, goimports Goimports) (*built.Manifest
 			}
 			src = code
 		}
-		lines, env, err := specialLines(src)
+		lines, origin, env, err := specialLines(src)
 		if err != nil {
 			return nil, nil, fail(i, "%v", err)
 		}
@@ -87,7 +89,7 @@ func Plan(path string, nb *ipynb.Notebook, goimports Goimports) (*built.Manifest
 			}
 			continue
 		}
-		source, err := cellProgram(decls, lines, func(s string) (string, error) { return goimports(i, s) })
+		source, err := cellProgram(decls, lines, origin, func(s string) (string, error) { return goimports(i, s) })
 		if err != nil {
 			return nil, nil, fail(i, "%v", err)
 		}
@@ -99,12 +101,21 @@ func Plan(path string, nb *ipynb.Notebook, goimports Goimports) (*built.Manifest
 }
 
 // cellProgram merges the cell's code (lines: Go and GoNB's %% main
-// shortcuts) into decls and returns the program GoNB would compile.
-func cellProgram(decls *declarations, lines []string, goimports func(string) (string, error)) (string, error) {
+// shortcuts; origin[i] is the cell's line number of lines[i], 0 for an
+// added line) into decls and returns the program GoNB would compile.
+func cellProgram(decls *declarations, lines []string, origin []int, goimports func(string) (string, error)) (string, error) {
 	file := "package main\n\n" + strings.Join(lines, "\n") + "\n"
 	cellDecls, main, err := parseGo(file)
 	if err != nil {
-		return "", fmt.Errorf("does not parse: %s", firstLine(strings.TrimPrefix(err.Error(), "main.go:")))
+		var list scanner.ErrorList
+		if errors.As(err, &list) && len(list) > 0 {
+			e := list[0]
+			if at := e.Pos.Line - 3; at >= 0 && at < len(origin) && origin[at] > 0 {
+				return "", fmt.Errorf("does not parse: line %d: %s", origin[at], e.Msg)
+			}
+			return "", fmt.Errorf("does not parse: %s", e.Msg)
+		}
+		return "", fmt.Errorf("does not parse: %w", err)
 	}
 	merged := decls.copy()
 	merged.merge(cellDecls)
@@ -130,40 +141,45 @@ func cellProgram(decls *declarations, lines []string, goimports func(string) (st
 // variable for this and later cells, `%noautoget`/`%autoget` are dropped
 // (built cells never fetch modules). Other % commands and `!` shell lines
 // need the kernel: an error naming the line.
-func specialLines(src string) ([]string, map[string]string, error) {
-	var out []string
-	env := map[string]string{}
+func specialLines(src string) (lines []string, origin []int, env map[string]string, err error) {
+	env = map[string]string{}
+	add := func(line string, from int) {
+		lines = append(lines, line)
+		origin = append(origin, from)
+	}
 	closeMain := false
 	for n, line := range strings.Split(src, "\n") {
 		trimmed := strings.TrimPrefix(line, "//gonb:")
 		switch {
 		case strings.HasPrefix(trimmed, "!"):
-			return nil, nil, fmt.Errorf("line %d: shell line %q needs the kernel: a built notebook runs Go only (do it in Go, or before running the executable)", n+1, trimmed)
+			return nil, nil, nil, fmt.Errorf("line %d: shell line %q needs the kernel: a built notebook runs Go only (do it in Go, or before running the executable)", n+1, trimmed)
 		case strings.HasPrefix(trimmed, "%main") || trimmed == "%%" || strings.HasPrefix(trimmed, "%% ") || strings.HasPrefix(trimmed, "%%\t"):
-			out = append(out, "func main() {", "\tflag.Parse()")
+			add("func main() {", n+1)
+			add("\tflag.Parse()", 0)
 			closeMain = true
 		case strings.HasPrefix(trimmed, "%env "):
 			fields := strings.Fields(strings.TrimPrefix(trimmed, "%env "))
 			if len(fields) != 2 {
-				return nil, nil, fmt.Errorf("line %d: %q: want %%env NAME VALUE", n+1, trimmed)
+				return nil, nil, nil, fmt.Errorf("line %d: %q: want %%env NAME VALUE", n+1, trimmed)
 			}
 			env[fields[0]] = fields[1]
 		case trimmed == "%noautoget" || trimmed == "%autoget":
 		case strings.HasPrefix(trimmed, "%"):
-			return nil, nil, fmt.Errorf("line %d: GoNB command %q has no meaning in a built notebook", n+1, strings.Fields(trimmed)[0])
+			return nil, nil, nil, fmt.Errorf("line %d: GoNB command %q has no meaning in a built notebook", n+1, strings.Fields(trimmed)[0])
 		case strings.HasPrefix(line, "package"):
 			// GoNB drops package lines: every cell is package main.
 		default:
-			out = append(out, line)
+			add(line, n+1)
 		}
 	}
 	if closeMain {
-		out = append(out, "", "}")
+		add("", 0)
+		add("}", 0)
 	}
 	if len(env) == 0 {
 		env = nil
 	}
-	return out, env, nil
+	return lines, origin, env, nil
 }
 
 func isEmpty(lines []string) bool {
