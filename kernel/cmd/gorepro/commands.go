@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/gorepro/gorepro/kernel/internal/build"
 	"github.com/gorepro/gorepro/kernel/internal/doctor"
 	"github.com/gorepro/gorepro/kernel/internal/install"
 	"github.com/gorepro/gorepro/kernel/internal/project"
@@ -26,6 +28,8 @@ commands:
   doctor [--json]          report backends (available or not, and why), plugins, devices and versions
   install                  build GoNB/goimports/gopls into .venv, write the kernelspecs, prime the Go cache
   run [flags] NOTEBOOK...  execute notebooks headless through papermill and write build/report.{md,html}
+  build -o DIR NOTEBOOK... compile each notebook into DIR/<notebook>, an executable that runs it
+                           with no Go, GoNB or Jupyter (docs/build.md); DIR/<notebook> --help for its flags
   report [-o FILE] PATH... merge executed notebooks and RESULT lines (files or directories) into one report
   lab [jupyter args]       start JupyterLab on notebooks/, bound to 127.0.0.1
   data get [--dir DIR] [--mirror URL] NAME...
@@ -88,6 +92,8 @@ func dispatch(args []string) error {
 		return runCmd(args[1:])
 	case "report":
 		return reportCmd(args[1:])
+	case "build":
+		return buildCmd(args[1:])
 	case "lab":
 		return labCmd(args[1:])
 	case "kernel":
@@ -100,7 +106,7 @@ func dispatch(args []string) error {
 		fmt.Print(usage)
 		return nil
 	}
-	return usageError{fmt.Sprintf("unknown command %q (commands: doctor, install, run, report, lab, kernel, data)", args[0])}
+	return usageError{fmt.Sprintf("unknown command %q (commands: doctor, install, run, build, report, lab, kernel, data)", args[0])}
 }
 
 func doctorCmd(args []string) error {
@@ -236,6 +242,32 @@ func reportCmd(args []string) error {
 	}
 	fmt.Printf("gorepro report: %d runs; report: %s, %s\n", len(merged.Outcomes), *out, htmlPath)
 	return merged.Err(*out)
+}
+
+// buildCmd compiles notebooks into executables that need no Go (docs/build.md).
+func buildCmd(args []string) error {
+	fs := newFlagSet("build", "NOTEBOOK...")
+	out := fs.String("o", "", "the directory that receives DIR/<notebook> and DIR/<notebook>.cells/")
+	notebooks, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		return usageError{"build: no output directory given (e.g. gorepro build -o build/bin notebooks/00_tour.ipynb)"}
+	}
+	if len(notebooks) == 0 {
+		return usageError{"build: no notebook given (e.g. gorepro build -o build/bin notebooks/00_tour.ipynb)"}
+	}
+	p, err := project.Find()
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := build.Build(p, notebooks, build.Options{OutDir: *out, Log: os.Stdout}); err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	fmt.Printf("gorepro build: %d notebooks in %.1fs\n", len(notebooks), time.Since(start).Seconds())
+	return nil
 }
 
 // newFlagSet is the flag set of a command whose positional arguments are
