@@ -79,6 +79,13 @@ func Build(p *project.Project, notebooks []string, opts Options) error {
 	if _, err := os.Stat(goimports); err != nil {
 		return fmt.Errorf("goimports (which GoNB runs on every cell) is not installed at %s: run `make setup`", goimports)
 	}
+	// Absolute: the cells compile in a work directory, where a relative
+	// output path would name a directory that is then deleted.
+	out, err := filepath.Abs(opts.OutDir)
+	if err != nil {
+		return fmt.Errorf("the output directory %s: %w", opts.OutDir, err)
+	}
+	opts.OutDir = out
 	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", opts.OutDir, err)
 	}

@@ -205,3 +205,36 @@ func TestBuildCompileError(t *testing.T) {
 		t.Errorf("err = %q, want one line naming %s cell 3 and the undefined name", msg, path)
 	}
 }
+
+// A relative output directory (scripts/gpu/bundle.sh's build/gpu/bin) gets
+// the cell programs: they compile in a work directory, where the path once
+// named a directory that was then deleted.
+func TestBuildRelativeOut(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("needs the go command")
+	}
+	p, err := project.Find()
+	if err != nil {
+		t.Skipf("needs a gorepro checkout: %v", err)
+	}
+	if _, err := os.Stat(p.Bin("goimports")); err != nil {
+		t.Skipf("needs goimports in the venv (make setup): %v", err)
+	}
+	dir := t.TempDir()
+	nb := `{"cells": [
+ {"cell_type": "markdown", "metadata": {}, "source": ["# fine"]},
+ {"cell_type": "code", "metadata": {}, "outputs": [], "source": ["func main() { fmt.Println(\"fine\") }"]}
+], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}`
+	if err := os.WriteFile(filepath.Join(dir, "fine.ipynb"), []byte(nb), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	if err := Build(p, []string{"fine.ipynb"}, Options{OutDir: filepath.Join("out", "bin")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"out/bin/fine", "out/bin/fine.cells/cell-002", "out/bin/fine.cells/manifest.json"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}

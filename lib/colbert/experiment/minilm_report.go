@@ -242,6 +242,24 @@ func MiniLMFindings(res *MiniLMResult, ps []Paired, level float64, rounds int) [
 		out = append(out, notebook.Claim{Name: "ablation, " + ab.what + ", NDCG@10 points", Paper: "\"the particular importance of upscaled intermediate projections and residual connections\"",
 			Ours: c.Diff, CI: finiteCI(c.Lo, c.Hi), N: c.N, Unit: "query", Test: "helps when the 95 % bootstrap interval lies above 0", Holds: c.Lo > 0})
 	}
+	atLimit := 0
+	for _, r := range res.Runs {
+		if r.BestEpoch == r.Config.Epochs {
+			atLimit++
+		}
+	}
+	out = append(out, notebook.Claim{Name: fmt.Sprintf("final runs whose best dev epoch was the last allowed (%s): still improving, not shown to have converged", epochLimits(res.Runs)),
+		Paper: "—", Ours: fmt.Sprintf("%d of %d", atLimit, len(res.Runs)), Holds: atLimit == 0})
+	edge := 0
+	var edges []string
+	for _, t := range res.Tuned {
+		if len(t.Grid) > 1 && (t.Chosen == t.Grid[0] || t.Chosen == t.Grid[len(t.Grid)-1]) {
+			edge++
+			edges = append(edges, fmt.Sprintf("%s at %g", t.Arm, t.Chosen))
+		}
+	}
+	out = append(out, notebook.Claim{Name: "heads whose dev-chosen learning rate is at an edge of the grid (its optimum may lie outside): " + strings.Join(edges, ", "),
+		Paper: "—", Ours: fmt.Sprintf("%d of %d", edge, len(res.Tuned)), Holds: edge == 0})
 	if len(res.Frozen) == 2 {
 		d := 100 * (res.Frozen[1].Metrics.NDCG10 - res.Frozen[0].Metrics.NDCG10)
 		out = append(out, notebook.Claim{Name: fmt.Sprintf("frozen encoder (the first version's experiment), first seed: %s minus %s, NDCG@10 points", res.Frozen[1].Head, res.Frozen[0].Head),
@@ -254,6 +272,19 @@ func MiniLMFindings(res *MiniLMResult, ps []Paired, level float64, rounds int) [
 		}
 	}
 	return out
+}
+
+// epochLimits lists the runs' epoch limits (one number when they share it).
+func epochLimits(runs []*Run) string {
+	seen := map[int]bool{}
+	var out []string
+	for _, r := range runs {
+		if !seen[r.Config.Epochs] {
+			seen[r.Config.Epochs] = true
+			out = append(out, fmt.Sprint(r.Config.Epochs))
+		}
+	}
+	return "epoch " + strings.Join(out, ", ")
 }
 
 func perSeedText(x []float64) string {

@@ -81,7 +81,7 @@ func (p MiniLMPlan) String() string {
 
 // PlanMiniLM returns the profile's plan; goroot is the Go installation whose docs make the task.
 func PlanMiniLM(profile, goroot string) (MiniLMPlan, error) {
-	p := MiniLMPlan{Profile: profile, QueryLen: 16, DocLen: 32, TrainLayers: 1, Epochs: 6, Patience: 1, BatchSize: 32,
+	p := MiniLMPlan{Profile: profile, QueryLen: 16, DocLen: 32, TrainLayers: 1, Epochs: 6, Patience: 2, BatchSize: 32,
 		Negatives: 1, K: 128, Temperature: 1, LRGrid: []float64{1e-4, 3e-4, 1e-3}, Heads: MiniLMHeads()[:4], Seeds: 2,
 		EvalQueries: 200, DevQueries: 100, Packages: godoc.QuickPackages(),
 		FrozenHeads: []colbert.Head{{Kind: colbert.Linear}, Named}, FrozenGrid: []float64{1e-3, 3e-3}}

@@ -334,8 +334,21 @@ func stripName(sentence, name string) (string, bool) {
 	return "", false
 }
 
-// GOROOT is the root of the Go installation `go env GOROOT` reports.
+// EnvGOROOT names a directory holding a Go installation's standard library
+// sources (src/…, and VERSION) to build tasks from, for machines without a
+// Go toolchain (a built notebook on a GPU box: see docs/build.md).
+const EnvGOROOT = "GOREPRO_GOROOT"
+
+// GOROOT is the root of the Go installation whose documentation makes the
+// tasks: $GOREPRO_GOROOT if set (it must hold src/), else what `go env
+// GOROOT` reports.
 func GOROOT() (string, error) {
+	if dir := os.Getenv(EnvGOROOT); dir != "" {
+		if st, err := os.Stat(filepath.Join(dir, "src")); err != nil || !st.IsDir() {
+			return "", fmt.Errorf("godoc: $%s = %s has no src directory", EnvGOROOT, dir)
+		}
+		return dir, nil
+	}
 	out, err := exec.Command("go", "env", "GOROOT").Output()
 	if err != nil {
 		return "", fmt.Errorf("godoc: go env GOROOT: %w", err)

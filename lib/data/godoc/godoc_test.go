@@ -365,3 +365,64 @@ func TestDuplicates(t *testing.T) {
 		t.Errorf("all groups held out: %v", err)
 	}
 }
+
+// $GOREPRO_GOROOT replaces `go env GOROOT` (a machine without Go): a copy
+// of the standard library's sources builds the same task, and a directory
+// without src/ is an error naming the variable.
+func TestGOROOTFromEnv(t *testing.T) {
+	real, err := GOROOT()
+	if err != nil {
+		t.Skip(err)
+	}
+	copyRoot := t.TempDir()
+	for _, pkg := range []string{"strconv", "unicode/utf8"} {
+		src := filepath.Join(real, "src", filepath.FromSlash(pkg))
+		dst := filepath.Join(copyRoot, "src", filepath.FromSlash(pkg))
+		if err := os.MkdirAll(dst, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		entries, err := os.ReadDir(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.IsDir() || strings.HasSuffix(e.Name(), "_test.go") {
+				continue
+			}
+			data, err := os.ReadFile(filepath.Join(src, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dst, e.Name()), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if v, err := os.ReadFile(filepath.Join(real, "VERSION")); err == nil {
+		if err := os.WriteFile(filepath.Join(copyRoot, "VERSION"), v, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opts := Options{Packages: []string{"strconv", "unicode/utf8"}, EvalQueries: 10, MinQueryWords: 3, Seed: 1}
+	want, err := Build(real, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(EnvGOROOT, copyRoot)
+	t.Setenv("PATH", t.TempDir()) // no go command
+	root, err := GOROOT()
+	if err != nil || root != copyRoot {
+		t.Fatalf("GOROOT() = %q, %v; want %q", root, err, copyRoot)
+	}
+	got, err := Build(root, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Train) != len(want.Train) || len(got.Eval.Queries) != len(want.Eval.Queries) || got.Eval.Corpus[0] != want.Eval.Corpus[0] {
+		t.Errorf("task from the copy: %d pairs, %d queries; from GOROOT: %d, %d", len(got.Train), len(got.Eval.Queries), len(want.Train), len(want.Eval.Queries))
+	}
+	t.Setenv(EnvGOROOT, t.TempDir())
+	if _, err := GOROOT(); err == nil || !strings.Contains(err.Error(), EnvGOROOT) {
+		t.Errorf("a root without src/: %v", err)
+	}
+}
