@@ -17,7 +17,7 @@ profile=${PROFILE:-full}                  # PROFILE=smoke BACKEND=xla:cpu checks
 backend=${BACKEND:-xla:cuda,tf32=false}
 mkdir -p "$out"
 [ -d "$here/minilm" ] && export GOREPRO_MINILM_DIR="$here/minilm"
-[ -d "$here/goroot" ] && export GOREPRO_GOROOT="$here/goroot"
+[ -d "$here/_goroot" ] && export GOREPRO_GOROOT="$here/_goroot"
 status=0
 for exe in "$here"/bin/*; do
 	[ -f "$exe" ] && [ -x "$exe" ] || continue

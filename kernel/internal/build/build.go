@@ -151,7 +151,7 @@ func buildOne(p *project.Project, path, driver, goimports, work string, opts Opt
 	if err := os.RemoveAll(cellsDir); err != nil {
 		return fmt.Errorf("removing the old %s: %w", cellsDir, err)
 	}
-	if err := os.MkdirAll(filepath.Join(cellsDir, "src"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(cellsDir, sourceDir), 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", cellsDir, err)
 	}
 	var pkgs []string
@@ -160,7 +160,7 @@ func buildOne(p *project.Project, path, driver, goimports, work string, opts Opt
 		if err := os.MkdirAll(filepath.Join(work, dir), 0o755); err != nil {
 			return fmt.Errorf("creating the cell's directory: %w", err)
 		}
-		for _, f := range []string{filepath.Join(work, dir, "main.go"), filepath.Join(cellsDir, "src", dir+".go")} {
+		for _, f := range []string{filepath.Join(work, dir, "main.go"), filepath.Join(cellsDir, sourceDir, dir+".go")} {
 			if err := os.WriteFile(f, []byte(prog.source), 0o644); err != nil {
 				return fmt.Errorf("writing the cell's program: %w", err)
 			}
@@ -189,6 +189,11 @@ func buildOne(p *project.Project, path, driver, goimports, work string, opts Opt
 	fmt.Fprintf(opts.Log, "gorepro build: %s → %s (%d cell programs in %s)\n", path, exe, len(programs), cellsDir)
 	return nil
 }
+
+// sourceDir holds each cell program's source beside the programs. Its
+// leading underscore keeps the go command's ./... out of it: a build
+// inside a module (build/bin in a checkout) must not add packages to it.
+const sourceDir = "_src"
 
 // cellDirName names the program of the cell at index (from 0) by its
 // position from 1: cell-006.
@@ -252,7 +257,7 @@ func compileError(notebook, cellsDir string, err error) error {
 	}
 	n, _ := strconv.Atoi(m[2])
 	return &CellError{Notebook: notebook, Cell: n, Reason: fmt.Sprintf("does not compile: %s (line %s of the program %s)",
-		m[4], m[3], filepath.Join(cellsDir, "src", m[1]+".go"))}
+		m[4], m[3], filepath.Join(cellsDir, sourceDir, m[1]+".go"))}
 }
 
 func firstLine(s string) string {
