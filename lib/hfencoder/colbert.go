@@ -81,7 +81,7 @@ func (e *Encoder) TokenizeDocument(text string, T int) ([]int32, error) {
 // tokenizeMarked is Tokenize(text, T − 1) with marker inserted after [CLS].
 func (e *Encoder) tokenizeMarked(text string, T int, marker int32) ([]int32, error) {
 	if T < 4 || T > e.MaxLen {
-		return nil, fmt.Errorf("T = %d must be in [4, %d] ([CLS], the marker, at least one piece and [SEP])", T, e.MaxLen)
+		return nil, fmt.Errorf("length T = %d must be in [4, %d] ([CLS], the marker, at least one piece and [SEP])", T, e.MaxLen)
 	}
 	ids, err := e.Tokenize(text, T-1)
 	if err != nil {

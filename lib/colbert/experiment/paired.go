@@ -91,9 +91,7 @@ func PairedAgainst(runs []*Run, baseline string, level float64, rounds int) ([]P
 			return nil, err
 		}
 		p := Paired{Head: h, Comparison: stats.Compare(a, b, stats.CompareOptions{Level: level, Interval: stats.Bootstrap, Rounds: rounds, Seed: uint64(i + 1)})}
-		for _, d := range perSeedDiffs(runs, h, baseline) {
-			p.PerSeed = append(p.PerSeed, d)
-		}
+		p.PerSeed = append(p.PerSeed, perSeedDiffs(runs, h, baseline)...)
 		p.SeedCI = stats.MeanInterval(p.PerSeed, level)
 		out = append(out, p)
 	}
