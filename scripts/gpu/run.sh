@@ -17,7 +17,9 @@ profile=${PROFILE:-full}                  # PROFILE=smoke BACKEND=xla:cpu checks
 backend=${BACKEND:-xla:cuda,tf32=false}
 mkdir -p "$out"
 [ -d "$here/minilm" ] && export GOREPRO_MINILM_DIR="$here/minilm"
-[ -d "$here/_goroot" ] && export GOREPRO_GOROOT="$here/_goroot"
+if [ -f "$here/goroot.tar.gz" ]; then
+	GOREPRO_GOROOT=$(mktemp -d) && tar -xzf "$here/goroot.tar.gz" -C "$GOREPRO_GOROOT" && export GOREPRO_GOROOT
+fi
 status=0
 for exe in "$here"/bin/*; do
 	[ -f "$exe" ] && [ -x "$exe" ] || continue

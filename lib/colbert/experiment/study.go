@@ -168,6 +168,7 @@ func RunMiniLM(s MiniLMStudy) (*MiniLMResult, error) {
 	res := &MiniLMResult{}
 	p := s.Plan
 	lr := map[string]float64{}
+	memo := map[string]*Run{}
 	for si, seed := range s.Seeds {
 		task, err := godoc.Build(s.GOROOT, godoc.Options{Packages: p.Packages, EvalQueries: p.EvalQueries, DevQueries: p.DevQueries, MinQueryWords: 3, Seed: seed})
 		if err != nil {
@@ -183,10 +184,15 @@ func RunMiniLM(s MiniLMStudy) (*MiniLMResult, error) {
 		res.Tasks = append(res.Tasks, desc)
 		logf("%s", desc)
 		run := func(cfg Config) (*Run, error) {
+			key := fmt.Sprintf("%s %+v", prep.Hash, cfg)
+			if r, ok := memo[key]; ok { // this study's own run (tuning, then the final runs): not "from a cache"
+				return r, nil
+			}
 			r, err := FineTuneOrLoad(s.Backend, s.Encoder, prep, cfg, s.CacheDir)
 			if err != nil {
 				return nil, err
 			}
+			memo[key] = r
 			res.FromCache = res.FromCache || r.FromCache
 			logf("  %-22s lr %-7g seed %d: dev NDCG@10 %.4f at epoch %d of %d, test %.4f (%.0f s%s)", r.Head, cfg.LR, seed, r.Dev.NDCG10, r.BestEpoch, len(r.Curve), r.Metrics.NDCG10, r.Seconds, cachedNote(r))
 			return r, nil
@@ -260,13 +266,21 @@ func runFrozen(s MiniLMStudy, res *MiniLMResult, task *godoc.Task, seed uint64, 
 	if err != nil {
 		return fmt.Errorf("experiment: frozen encoder: %w", err)
 	}
+	memo := map[float64]map[string]*Run{}
 	train := func(h colbert.Head, v float64) (*Run, error) {
+		if r := memo[v][h.Name()]; r != nil { // tuned, then run at the chosen rate: one run
+			return r, nil
+		}
 		cfg := p.Config(prep.TrainQ.Dim, h, v, seed)
 		cfg.TrainLayers = 0
 		r, err := FineTuneOrLoad(s.Backend, s.Encoder, prep, cfg, s.CacheDir)
 		if err != nil {
 			return nil, err
 		}
+		if memo[v] == nil {
+			memo[v] = map[string]*Run{}
+		}
+		memo[v][h.Name()] = r
 		res.FromCache = res.FromCache || r.FromCache
 		logf("  frozen %-15s lr %-7g seed %d: dev NDCG@10 %.4f at epoch %d, test %.4f (%.0f s%s)", r.Head, v, seed, r.Dev.NDCG10, r.BestEpoch, r.Metrics.NDCG10, r.Seconds, cachedNote(r))
 		return r, nil
