@@ -364,6 +364,29 @@ func marshalJSON(v any) (string, error) {
 	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
+// Float is a float64 that JSON holds even when it is NaN or ±Inf: those
+// are written as the strings "NaN", "+Inf" and "-Inf" (JSON numbers cannot
+// hold them), so a diverged run's loss is cached and reported, never a
+// failure to write it.
+type Float float64
+
+// MarshalJSON writes a number, or "NaN", "+Inf", "-Inf".
+func (f Float) MarshalJSON() ([]byte, error) { return json.Marshal(JSONValue(float64(f))) }
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (f *Float) UnmarshalJSON(data []byte) error {
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	x, err := fromJSONValue(v)
+	if err != nil {
+		return err
+	}
+	*f = Float(x)
+	return nil
+}
+
 // JSONValue returns v if JSON can hold it; a NaN or ±Inf float becomes the
 // text "NaN", "+Inf" or "-Inf", and any other value JSON cannot encode (a
 // slice with a NaN inside) its fmt rendering, such as "[0.5 NaN]".

@@ -2,7 +2,6 @@ package experiment
 
 import (
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"iter"
 	"math"
@@ -495,7 +494,7 @@ func (s *scorer) evaluate(sets []*EvalSet) ([]Metrics, error) {
 // EpochPoint is one epoch of a fine-tuning run: the mean training loss and the dev NDCG@10.
 type EpochPoint struct {
 	Epoch   int
-	Loss    Float // 0 for a run that does not train
+	Loss    notebook.Float // 0 for a run that does not train
 	DevNDCG float64
 }
 
@@ -619,7 +618,7 @@ func FineTune(b compute.Backend, enc *hfencoder.Encoder, p *Prepared, cfg Config
 		if err != nil {
 			return fmt.Errorf("experiment: evaluating after epoch %d: %w", epoch, err)
 		}
-		pt := EpochPoint{Epoch: epoch, Loss: Float(loss), DevNDCG: dev.NDCG10}
+		pt := EpochPoint{Epoch: epoch, Loss: notebook.Float(loss), DevNDCG: dev.NDCG10}
 		run.Curve = append(run.Curve, pt)
 		if progress != nil {
 			progress(pt)
@@ -712,38 +711,4 @@ func trainedVariable(scope string, frozen int) bool {
 	default: // embeddings and their norm
 		return frozen == 0
 	}
-}
-
-// Float is a float64 that JSON holds even when it is NaN or ±Inf (as the
-// strings "NaN", "+Inf", "-Inf"): a diverged run's loss is cached and
-// reported, never a failure to write it.
-type Float float64
-
-// MarshalJSON writes a number, or "NaN", "+Inf", "-Inf".
-func (f Float) MarshalJSON() ([]byte, error) {
-	return json.Marshal(notebook.JSONValue(float64(f)))
-}
-
-// UnmarshalJSON reads what MarshalJSON writes.
-func (f *Float) UnmarshalJSON(data []byte) error {
-	var s string
-	if err := json.Unmarshal(data, &s); err == nil {
-		switch s {
-		case "NaN":
-			*f = Float(math.NaN())
-		case "+Inf":
-			*f = Float(math.Inf(1))
-		case "-Inf":
-			*f = Float(math.Inf(-1))
-		default:
-			return fmt.Errorf("experiment: %q is not a number", s)
-		}
-		return nil
-	}
-	var v float64
-	if err := json.Unmarshal(data, &v); err != nil {
-		return err
-	}
-	*f = Float(v)
-	return nil
 }

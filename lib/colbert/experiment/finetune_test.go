@@ -11,6 +11,7 @@ import (
 	"github.com/gorepro/gorepro/lib/colbert"
 	"github.com/gorepro/gorepro/lib/data/beir"
 	"github.com/gorepro/gorepro/lib/data/godoc"
+	"github.com/gorepro/gorepro/lib/notebook"
 )
 
 func TestTrainedVariable(t *testing.T) {
@@ -38,7 +39,7 @@ func TestTrainedVariable(t *testing.T) {
 
 func TestFloatJSON(t *testing.T) {
 	for _, v := range []float64{1.25, 0, -3e-9, math.NaN(), math.Inf(1), math.Inf(-1)} {
-		data, err := json.Marshal(EpochPoint{Epoch: 1, Loss: Float(v)})
+		data, err := json.Marshal(EpochPoint{Epoch: 1, Loss: notebook.Float(v)})
 		if err != nil {
 			t.Fatalf("%g: %v", v, err)
 		}
@@ -50,7 +51,7 @@ func TestFloatJSON(t *testing.T) {
 			t.Errorf("%g came back as %g (%s)", v, got, data)
 		}
 	}
-	var f Float
+	var f notebook.Float
 	if err := json.Unmarshal([]byte(`"many"`), &f); err == nil {
 		t.Error(`"many" read as a number`)
 	}

@@ -2,9 +2,8 @@ package experiment
 
 import (
 	"encoding/json"
-	"fmt"
-	"math"
-	"strconv"
+
+	"github.com/gorepro/gorepro/lib/notebook"
 )
 
 // A diverged run's last point has a non-finite training loss, and a task
@@ -13,40 +12,7 @@ import (
 // and "-Inf" (the run cache and checkpoints store runs as JSON).
 
 // jsonFloat is a float64 whose non-finite values are JSON strings.
-type jsonFloat float64
-
-// MarshalJSON implements json.Marshaler.
-func (f jsonFloat) MarshalJSON() ([]byte, error) {
-	v := float64(f)
-	switch {
-	case math.IsNaN(v):
-		return []byte(`"NaN"`), nil
-	case math.IsInf(v, 1):
-		return []byte(`"+Inf"`), nil
-	case math.IsInf(v, -1):
-		return []byte(`"-Inf"`), nil
-	}
-	return json.Marshal(v)
-}
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (f *jsonFloat) UnmarshalJSON(data []byte) error {
-	var s string
-	if err := json.Unmarshal(data, &s); err == nil {
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil || !(math.IsNaN(v) || math.IsInf(v, 0)) {
-			return fmt.Errorf("experiment: %q is not a number", s)
-		}
-		*f = jsonFloat(v)
-		return nil
-	}
-	var v float64
-	if err := json.Unmarshal(data, &v); err != nil {
-		return err
-	}
-	*f = jsonFloat(v)
-	return nil
-}
+type jsonFloat = notebook.Float
 
 // pointJSON is Point as written.
 type pointJSON struct {
