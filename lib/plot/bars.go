@@ -96,10 +96,18 @@ func (b Bars) build() (*gonum.Plot, error) {
 // Render returns the chart as SVG and PNG.
 func (b Bars) Render() (svg, png []byte, err error) {
 	p, err := b.build()
+	return renderChart(p, err, b.Width, b.Height)
+}
+
+// Show renders the chart and displays it in the notebook.
+func (b Bars) Show() error { return showChart(b.Title, b.Render) }
+
+// renderChart renders a chart that build returned (with its error), 16×10
+// cm unless a size is given.
+func renderChart(p *gonum.Plot, err error, w, h vg.Length) (svg, png []byte, _ error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	w, h := b.Width, b.Height
 	if w == 0 {
 		w = 16 * vg.Centimeter
 	}
@@ -109,12 +117,12 @@ func (b Bars) Render() (svg, png []byte, err error) {
 	return render(w, h, p.Draw)
 }
 
-// Show renders the chart and displays it in the notebook.
-func (b Bars) Show() error {
-	svg, png, err := b.Render()
+// showChart displays what render returns in the notebook under title.
+func showChart(title string, render func() (svg, png []byte, err error)) error {
+	svg, png, err := render()
 	if err != nil {
 		return err
 	}
-	notebook.Image(b.Title, svg, png)
+	notebook.Image(title, svg, png)
 	return nil
 }

@@ -9,8 +9,6 @@ import (
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-
-	"github.com/gorepro/gorepro/lib/notebook"
 )
 
 // Intervals is a point per category with its confidence interval as a
@@ -126,25 +124,8 @@ func (iv Intervals) build() (*gonum.Plot, error) {
 // Render returns the chart as SVG and PNG.
 func (iv Intervals) Render() (svg, png []byte, err error) {
 	p, err := iv.build()
-	if err != nil {
-		return nil, nil, err
-	}
-	w, h := iv.Width, iv.Height
-	if w == 0 {
-		w = 16 * vg.Centimeter
-	}
-	if h == 0 {
-		h = 10 * vg.Centimeter
-	}
-	return render(w, h, p.Draw)
+	return renderChart(p, err, iv.Width, iv.Height)
 }
 
 // Show renders the chart and displays it in the notebook.
-func (iv Intervals) Show() error {
-	svg, png, err := iv.Render()
-	if err != nil {
-		return err
-	}
-	notebook.Image(iv.Title, svg, png)
-	return nil
-}
+func (iv Intervals) Show() error { return showChart(iv.Title, iv.Render) }

@@ -174,7 +174,10 @@ func TestPlanRejects(t *testing.T) {
 // TestBuildCompileError builds a notebook whose third cell does not compile:
 // the build fails with one line naming the notebook and that cell. It needs
 // the go command and the goimports that `make setup` installs.
-func TestBuildCompileError(t *testing.T) {
+// buildProject is the checkout a real build needs (the go command, the
+// project, goimports in its venv), or skips the test.
+func buildProject(t *testing.T) *project.Project {
+	t.Helper()
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("needs the go command")
 	}
@@ -185,6 +188,11 @@ func TestBuildCompileError(t *testing.T) {
 	if _, err := os.Stat(p.Bin("goimports")); err != nil {
 		t.Skipf("needs goimports in the venv (make setup): %v", err)
 	}
+	return p
+}
+
+func TestBuildCompileError(t *testing.T) {
+	p := buildProject(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "broken.ipynb")
 	nb := `{"cells": [
@@ -195,7 +203,7 @@ func TestBuildCompileError(t *testing.T) {
 	if err := os.WriteFile(path, []byte(nb), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err = Build(p, []string{path}, Options{OutDir: filepath.Join(dir, "out")})
+	err := Build(p, []string{path}, Options{OutDir: filepath.Join(dir, "out")})
 	var ce *CellError
 	if !errors.As(err, &ce) || ce.Cell != 3 {
 		t.Fatalf("err = %v, want a CellError for cell 3", err)
@@ -210,16 +218,7 @@ func TestBuildCompileError(t *testing.T) {
 // the cell programs: they compile in a work directory, where the path once
 // named a directory that was then deleted.
 func TestBuildRelativeOut(t *testing.T) {
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("needs the go command")
-	}
-	p, err := project.Find()
-	if err != nil {
-		t.Skipf("needs a gorepro checkout: %v", err)
-	}
-	if _, err := os.Stat(p.Bin("goimports")); err != nil {
-		t.Skipf("needs goimports in the venv (make setup): %v", err)
-	}
+	p := buildProject(t)
 	dir := t.TempDir()
 	nb := `{"cells": [
  {"cell_type": "markdown", "metadata": {}, "source": ["# fine"]},
