@@ -110,6 +110,7 @@ func (iv Intervals) build() (*gonum.Plot, error) {
 		p.Legend.Top = true
 	}
 	p.NominalX(iv.Labels...)
+	p.X.Min, p.X.Max = -0.5, float64(n)-0.5 // every point and whisker inside, not on the frame
 	p.X.Tick.Label.Rotation = math.Pi / 6
 	p.X.Tick.Label.XAlign = draw.XRight
 	p.X.Tick.Label.YAlign = draw.YCenter

@@ -107,7 +107,7 @@ func TuningTable(tuned []notebook.Tuned) (header []string, rows [][]string) {
 // NDCG@10 after each epoch (the early-stopping signal) and the mean
 // training loss.
 func CurvesFigures(res *MiniLMResult, seed uint64) (dev, loss plot.Figure) {
-	dev = plot.Figure{Title: fmt.Sprintf("Dev NDCG@10 after each epoch (seed %d; epoch 0 = before training)", seed), XLabel: "epoch", YLabel: "dev NDCG@10"}
+	dev = plot.Figure{Title: fmt.Sprintf("Dev NDCG@10 after each epoch (seed %d)", seed), XLabel: "epoch", YLabel: "dev NDCG@10"}
 	loss = plot.Figure{Title: fmt.Sprintf("Training loss, PyLate contrastive (seed %d)", seed), XLabel: "epoch", YLabel: "mean loss over the epoch"}
 	for _, r := range res.Runs {
 		if r.Config.Seed != seed {
@@ -125,7 +125,7 @@ func CurvesFigures(res *MiniLMResult, seed uint64) (dev, loss plot.Figure) {
 	}
 	for _, r := range res.Raw {
 		if r.Config.Seed == seed {
-			dev.Series = append(dev.Series, plot.Series{Name: "zero-shot (no training)", X: []float64{0, float64(maxEpoch(res.Runs))}, Y: []float64{r.Dev.NDCG10, r.Dev.NDCG10}, Dashed: true})
+			dev.Series = append(dev.Series, plot.Series{Name: "zero-shot model (before training)", X: []float64{0, float64(maxEpoch(res.Runs))}, Y: []float64{r.Dev.NDCG10, r.Dev.NDCG10}, Dashed: true})
 		}
 	}
 	return dev, loss
